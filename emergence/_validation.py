@@ -1,0 +1,51 @@
+"""Small validation helpers with one message template."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_option", "check_interval", "check_rng", "format_rows"]
+
+
+def check_option(value: Any, name: str, options: Iterable[Any]) -> Any:
+    """Raise ``ValueError`` unless ``value`` is one of ``options``."""
+    opts = tuple(options)
+    if value not in opts:
+        raise ValueError(f"`{name}` must be one of {', '.join(map(repr, opts))}; got {value!r}.")
+    return value
+
+
+def check_interval(
+    value: Any, name: str, low: float, high: float, *, closed: str = "neither"
+) -> float:
+    """Raise ``ValueError`` unless ``low (<)= value (<)= high`` according to ``closed``."""
+    if not isinstance(value, Real) or isinstance(value, bool) or not np.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
+    lo_ok = value >= low if closed in ("left", "both") else value > low
+    hi_ok = value <= high if closed in ("right", "both") else value < high
+    if not (lo_ok and hi_ok):
+        lb = "[" if closed in ("left", "both") else "("
+        rb = "]" if closed in ("right", "both") else ")"
+        raise ValueError(f"`{name}` must be in {lb}{low}, {high}{rb}; got {value!r}.")
+    return float(value)
+
+
+def check_rng(seed: Any = None) -> np.random.Generator:
+    """Normalise ``seed`` (None, int, SeedSequence or Generator) to a ``numpy.random.Generator``."""
+    if isinstance(seed, np.random.RandomState):
+        raise TypeError("`seed` must be None, an int, a SeedSequence or a Generator; "
+                        "legacy RandomState is not accepted.")
+    return np.random.default_rng(seed)
+
+
+def format_rows(index: Iterable[Any], limit: int = 8) -> str:
+    """Format row labels for an error message, eliding after ``limit``."""
+    rows = list(index)
+    shown = ", ".join(str(r) for r in rows[:limit])
+    if len(rows) > limit:
+        shown += f", ... ({len(rows) - limit} more)"
+    return shown

@@ -1,0 +1,60 @@
+"""Command-line interface: ``emergence <command> ...``.
+
+Each command lives in its own module under :mod:`emergence.commands` and exposes
+``register(subparsers)``; the module adds a parser whose ``func`` default is the handler
+``handler(args) -> int``. The CLI is a thin layer over the public API.
+
+Exit codes: 0 success, 2 bad input (message on stderr), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from ._exceptions import EmergenceError
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every command found in :mod:`emergence.commands`."""
+    parser = argparse.ArgumentParser(
+        prog="emergence",
+        description="Test whether emergent abilities of language models survive a change of metric.",
+    )
+    parser.add_argument("--version", action="version", version=f"emergence {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from . import commands
+
+    for mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if mod.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{mod.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (EmergenceError, FileNotFoundError, ValueError) as exc:
+        print(f"emergence {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"emergence {args.command}: interrupted; finished results were kept.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Readers: files -> tidy rows. No scoring happens here."""

@@ -1,0 +1,407 @@
+"""The tidy long table: the one definition every loader produces and every analysis consumes.
+
+One row per (family, model, step, task, shots, metric[, item]). Scale columns carry the model's
+size and training budget; ``value`` carries the score. Rows are never dropped silently: a row whose
+value is missing or a declared sentinel keeps ``value = NaN`` and says why in ``note``; analyses
+exclude such rows and report them.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from emergence.schema import validate
+>>> df = pd.DataFrame({"model": ["a", "b"], "task": ["t", "t"], "metric": ["acc", "acc"],
+...                    "value": [0.25, 0.5], "params": [1e8, 1e9]})
+>>> tidy = validate(df)
+>>> list(tidy.columns[:6])
+['family', 'model', 'step', 'task', 'shots', 'metric']
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._exceptions import SchemaError
+from ._validation import format_rows
+
+__all__ = [
+    "COLUMNS",
+    "KEY",
+    "REQUIRED",
+    "SCALE_COLUMNS",
+    "MetricInfo",
+    "metric_info",
+    "register_metric",
+    "empty",
+    "validate",
+    "excluded_rows",
+]
+
+#: Column name -> (pandas dtype, description). The order is the canonical column order.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "family": ("string", "model family (e.g. 'Pythia'); curves across size are drawn per family"),
+    "model": ("string", "model name without checkpoint (e.g. 'pythia-160m')"),
+    "step": ("Int64", "training step of the checkpoint; <NA> when unknown or not applicable"),
+    "task": ("string", "task name as in the source (e.g. 'lambada_openai')"),
+    "shots": ("Int64", "number of in-context examples; <NA> when unknown"),
+    "metric": ("string", "metric name; lm-eval filters other than 'none' kept as 'metric,filter'"),
+    "item": ("string", "item (document) id for per-item rows; <NA> for per-scale aggregates"),
+    "value": ("float64", "the score; NaN when missing (then `note` says why)"),
+    "stderr": ("float64", "standard error of `value` as reported by the source; NaN if unknown"),
+    "n_items": ("Int64", "number of test items behind an aggregate `value`; <NA> if unknown"),
+    "params": ("float64", "total parameter count"),
+    "nonembedding_params": ("float64", "parameters excluding embedding and unembedding matrices"),
+    "active_params": ("float64", "parameters active per token (mixture-of-experts); else = params"),
+    "tokens": ("float64", "training tokens seen by this checkpoint"),
+    "flops": ("float64", "training compute in FLOPs; 6 * params * tokens when not given"),
+    "revision": ("string", "checkpoint revision string from the source (e.g. 'step13000')"),
+    "source": ("string", "file (and row) the value was read from"),
+    "note": ("string", "why a row is flagged (missing value, sentinel, ...); <NA> when clean"),
+}
+
+#: Columns a frame must provide before :func:`validate` fills the rest.
+REQUIRED: tuple[str, ...] = ("model", "task", "metric", "value")
+
+#: Columns that identify one row.
+KEY: tuple[str, ...] = ("family", "model", "step", "task", "shots", "metric", "item")
+
+#: Scale axes usable as ``x`` in analyses.
+SCALE_COLUMNS: tuple[str, ...] = (
+    "params",
+    "nonembedding_params",
+    "active_params",
+    "tokens",
+    "flops",
+    "step",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    """What is known about a metric.
+
+    Attributes
+    ----------
+    name : str
+        Base metric name (lm-eval filter suffix removed).
+    lower, upper : float
+        Range of valid values (``-inf``/``inf`` when unbounded).
+    higher_is_better : bool
+        Orientation of the metric.
+    kind : {"discontinuous", "continuous", "unknown"}
+        Discontinuous metrics (accuracy, exact match, multiple-choice grade) score each item 0 or 1.
+    sharp : bool
+        Continuous but known to be sharp in per-token error (BLEU, ROUGE; Schaeffer et al. 2023).
+    """
+
+    name: str
+    lower: float
+    upper: float
+    higher_is_better: bool
+    kind: str
+    sharp: bool = False
+
+    @property
+    def is_proportion(self) -> bool:
+        """True for metrics that are a share of items (binomial intervals apply)."""
+        return self.kind == "discontinuous" and self.lower == 0.0 and self.upper == 1.0
+
+
+_INF = math.inf
+_METRICS: dict[str, MetricInfo] = {}
+
+
+def register_metric(
+    name: str,
+    *,
+    lower: float = -_INF,
+    upper: float = _INF,
+    higher_is_better: bool = True,
+    kind: str = "continuous",
+    sharp: bool = False,
+) -> MetricInfo:
+    """Declare a metric's range, orientation and kind so analyses treat it correctly.
+
+    Examples
+    --------
+    >>> from emergence.schema import register_metric, metric_info
+    >>> _ = register_metric("my_score", lower=0, upper=10, higher_is_better=True)
+    >>> metric_info("my_score").upper
+    10.0
+    """
+    if kind not in ("discontinuous", "continuous", "unknown"):
+        raise ValueError(f"`kind` must be 'discontinuous', 'continuous' or 'unknown'; got {kind!r}.")
+    info = MetricInfo(name, float(lower), float(upper), bool(higher_is_better), kind, bool(sharp))
+    _METRICS[name] = info
+    return info
+
+
+for _n in ("acc", "acc_norm", "exact_match", "em", "multiple_choice_grade", "exact_str_match",
+           "pass@1", "acc_bytes", "acc_mutual_info", "mc1", "mc2", "pct_stereotype"):
+    register_metric(_n, lower=0, upper=1, kind="discontinuous")
+for _n in ("ppl", "perplexity", "word_perplexity", "byte_perplexity"):
+    register_metric(_n, lower=1, upper=_INF, higher_is_better=False)
+register_metric("bits_per_byte", lower=0, higher_is_better=False)
+register_metric("bleu", lower=0, upper=100, sharp=True)
+for _n in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+    register_metric(_n, lower=0, upper=100, sharp=True)
+register_metric("brier_score", lower=0, upper=2, higher_is_better=False)
+register_metric("brier", lower=0, upper=2, higher_is_better=False)
+register_metric("likelihood_difference", lower=0, higher_is_better=False)
+for _n in ("loglik", "log_likelihood", "target_loglik", "loglik_per_token"):
+    register_metric(_n, upper=0, higher_is_better=True)
+for _n in ("p_correct", "p_vocab", "p_choices", "p_token"):
+    register_metric(_n, lower=0, upper=1)
+register_metric("edit_distance", lower=0, higher_is_better=False)
+register_metric("token_edit_distance", lower=0, higher_is_better=False)
+register_metric("normalized_edit_distance", lower=0, upper=1, higher_is_better=False)
+
+
+def _base_name(metric: str) -> str:
+    base = metric.split(",", 1)[0]
+    for suffix in ("_stderr",):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base
+
+
+def metric_info(metric: str) -> MetricInfo:
+    """Return the :class:`MetricInfo` of ``metric`` (lm-eval ``,filter`` suffixes are ignored).
+
+    Unknown metrics get ``kind="unknown"``, unbounded range and ``higher_is_better=True``; declare
+    them with :func:`register_metric`.
+
+    Examples
+    --------
+    >>> metric_info("exact_match,strict-match").kind
+    'discontinuous'
+    >>> metric_info("ppl").higher_is_better
+    False
+    """
+    base = _base_name(str(metric))
+    if base in _METRICS:
+        return _METRICS[base]
+    return MetricInfo(base, -_INF, _INF, True, "unknown")
+
+
+def empty() -> pd.DataFrame:
+    """An empty tidy table with every column and its dtype."""
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, (d, _) in COLUMNS.items()})
+
+
+def _coerce(frame: pd.DataFrame, col: str, dtype: str, where: str) -> pd.Series:
+    s = frame[col]
+    try:
+        if dtype == "string":
+            return s.astype("string")
+        if dtype == "float64":
+            return pd.to_numeric(s, errors="raise").astype("float64")
+        if dtype == "Int64":
+            num = pd.to_numeric(s, errors="raise")
+            frac = num.notna() & (num.astype("float64") % 1 != 0)
+            if frac.any():
+                raise ValueError(f"non-integer values in rows {format_rows(frame.index[frac])}")
+            return num.astype("float64").round().astype("Int64")
+    except (ValueError, TypeError) as exc:
+        bad = []
+        for idx, v in s.items():
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                    bad.append(idx)
+        rows = format_rows(bad) if bad else "?"
+        raise SchemaError(
+            f"{where}column '{col}' must hold {dtype} values; could not convert rows {rows} "
+            f"({exc}). Fix the values or map the right column."
+        ) from None
+    raise AssertionError(dtype)  # pragma: no cover
+
+
+def validate(
+    frame: pd.DataFrame,
+    *,
+    name: str | None = None,
+    allow_duplicates: bool = False,
+) -> pd.DataFrame:
+    """Check a table against the tidy schema and return a normalised copy.
+
+    Missing optional columns are added (NA), dtypes are coerced, ``family`` defaults to ``model``,
+    ``active_params`` defaults to ``params``, ``flops`` defaults to ``6 * params * tokens`` (with
+    active parameters for mixture-of-experts models), and NaN values get a ``note``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Long table with at least the columns in :data:`REQUIRED`.
+    name : str, optional
+        Name of the table (usually its file) used in error messages.
+    allow_duplicates : bool, default=False
+        Keep exact duplicate rows. Duplicates of the key with *different* values always raise.
+
+    Returns
+    -------
+    DataFrame
+        Columns in :data:`COLUMNS` order, then any extra columns.
+
+    Raises
+    ------
+    SchemaError
+        Missing columns, unconvertible values, negative or zero scales, values outside the
+        metric's range (percent given for a fraction, undeclared sentinels), or conflicting
+        duplicates; the message names the column, the rows and the fix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"model": ["a"], "task": ["t"], "metric": ["acc"], "value": [42.0]})
+    >>> try:
+    ...     validate(df, name="scores.csv")
+    ... except Exception as e:
+    ...     print(type(e).__name__)
+    SchemaError
+    """
+    where = f"{name}: " if name else ""
+    if not isinstance(frame, pd.DataFrame):
+        raise SchemaError(f"{where}expected a pandas DataFrame; got {type(frame).__name__}.")
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"{where}missing required column(s) {missing}; the table has {list(frame.columns)}. "
+            "Rename or map your columns (e.g. emergence.io.read_table(..., columns={...}))."
+        )
+    df = frame.copy()
+    df.index = pd.RangeIndex(len(df))
+    for col, (dtype, _) in COLUMNS.items():
+        if col not in df.columns:
+            fill = np.nan if dtype == "float64" else pd.NA
+            df[col] = pd.Series(fill, index=df.index, dtype=dtype)
+        else:
+            df[col] = _coerce(df, col, dtype, where)
+
+    for col in ("model", "task", "metric"):
+        bad = df[col].isna() | (df[col].str.strip() == "")
+        if bad.any():
+            raise SchemaError(
+                f"{where}column '{col}' is empty in rows {format_rows(df.index[bad])}; every row "
+                f"needs a {col}."
+            )
+    df["family"] = df["family"].fillna(df["model"])
+    df["active_params"] = df["active_params"].fillna(df["params"])
+    compute_params = df["active_params"]
+    est = 6.0 * compute_params * df["tokens"]
+    df["flops"] = df["flops"].fillna(est)
+
+    for col in SCALE_COLUMNS:
+        v = df[col].astype("float64")
+        bad = v.notna() & ~np.isfinite(v)
+        if col == "step":
+            bad |= v.notna() & (v < 0)
+        else:
+            bad |= v.notna() & (v <= 0)
+        if bad.any():
+            raise SchemaError(
+                f"{where}column '{col}' must be positive and finite; rows "
+                f"{format_rows(df.index[bad])} hold {df.loc[bad, col].head(3).tolist()}. "
+                "Use NaN for unknown sizes and check the units."
+            )
+    neg_se = df["stderr"].notna() & (df["stderr"] < 0)
+    if neg_se.any():
+        raise SchemaError(
+            f"{where}column 'stderr' is negative in rows {format_rows(df.index[neg_se])}; "
+            "use NaN when unknown (a -1 sentinel must be declared to the loader)."
+        )
+
+    nan = df["value"].isna() & df["note"].isna()
+    df.loc[nan, "note"] = "missing value (NaN)"
+    inf = np.isinf(df["value"])
+    if inf.any():
+        raise SchemaError(
+            f"{where}column 'value' is infinite in rows {format_rows(df.index[inf])}; "
+            "replace with NaN (and a note) or a finite value."
+        )
+
+    _check_ranges(df, where)
+    df = _check_duplicates(df, where, allow_duplicates)
+    extra = [c for c in df.columns if c not in COLUMNS]
+    return df[list(COLUMNS) + extra]
+
+
+def _check_ranges(df: pd.DataFrame, where: str) -> None:
+    for metric, idx in df.groupby("metric", sort=False).groups.items():
+        info = metric_info(str(metric))
+        v = df.loc[idx, "value"]
+        below = v < info.lower - 1e-9
+        above = v > info.upper + 1e-9
+        if not (below.any() or above.any()):
+            continue
+        rows_b = list(v.index[below])
+        rows_a = list(v.index[above])
+        if info.upper == 1.0 and above.any() and (v[above] <= 100).all():
+            within = v.index[(v <= 1) & (v >= 0)]
+            mixed = (
+                f" while rows {format_rows(within)} are fractions (mixed units)" if len(within) else ""
+            )
+            raise SchemaError(
+                f"{where}metric '{metric}' is a fraction in [0, 1] but rows {format_rows(rows_a)} "
+                f"hold {v[above].head(3).round(4).tolist()}, which look like percentages{mixed}. "
+                "Divide by 100 (read_table(..., percent=True) does this per column) or declare "
+                "the metric's range with emergence.schema.register_metric."
+            )
+        if below.any():
+            vals = sorted(set(v[below].round(6).tolist()))[:3]
+            raise SchemaError(
+                f"{where}metric '{metric}' must be >= {info.lower}; rows {format_rows(rows_b)} "
+                f"hold {vals}. If these are missing-value sentinels, declare them "
+                f"(read_table(..., sentinels=({vals[0]:g},))); else fix the values."
+            )
+        raise SchemaError(
+            f"{where}metric '{metric}' must be <= {info.upper}; rows {format_rows(rows_a)} hold "
+            f"{v[above].head(3).tolist()}. Fix the values or declare the range with "
+            "emergence.schema.register_metric."
+        )
+
+
+def _check_duplicates(df: pd.DataFrame, where: str, allow: bool) -> pd.DataFrame:
+    key = list(KEY)
+    dup = df.duplicated(key, keep=False)
+    if not dup.any():
+        return df
+    groups = df[dup].groupby(key, dropna=False, sort=False)
+    for k, g in groups:
+        vals = g["value"]
+        if vals.nunique(dropna=False) > 1 or (vals.isna().any() and vals.notna().any()):
+            label = dict(zip(key, k, strict=True))
+            label = {a: b for a, b in label.items() if not pd.isna(b)}
+            raise SchemaError(
+                f"{where}duplicate rows for {label} with different values "
+                f"{vals.tolist()} (rows {format_rows(g.index)}). Keep one row per key: "
+                "distinguish them by 'step', 'shots' or 'family', or remove the stale one."
+            )
+    if allow:
+        return df
+    first = ~df.duplicated(key, keep="first")
+    n_drop = int((~first).sum())
+    if n_drop:
+        # identical duplicates carry no information; they are collapsed and the count is kept
+        out = df[first].copy()
+        out.attrs["collapsed_duplicates"] = n_drop
+        return out
+    return df
+
+
+def excluded_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows an analysis will exclude (``value`` NaN), with the reason in ``note``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = validate(pd.DataFrame({"model": ["a", "b"], "task": ["t", "t"],
+    ...                             "metric": ["acc", "acc"], "value": [0.5, None]}))
+    >>> excluded_rows(df)[["model", "note"]].to_dict("records")
+    [{'model': 'b', 'note': 'missing value (NaN)'}]
+    """
+    return frame[frame["value"].isna()]

@@ -1,0 +1,1 @@
+"""Statistical tests and intervals. Each test returns a frozen result object."""

@@ -1,0 +1,423 @@
+"""From the tidy table to curves: one (x, y) series per family, task, shots and metric.
+
+A :class:`Curve` is what the statistics consume: scale values sorted ascending, the per-scale
+values, their standard errors and item counts, and, when the table has per-item rows, the item
+matrix (items x scales). :func:`extract_curves` builds them and reports every row it leaves out.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from emergence.tidy import extract_curves
+>>> df = pd.DataFrame({"family": "f", "model": ["m1", "m2", "m3"], "task": "t",
+...                    "metric": "acc", "value": [0.3, 0.2, 0.9], "params": [3e9, 1e8, 1e10]})
+>>> cs = extract_curves(df, x="params")
+>>> cs.curves[0].x.tolist()
+[100000000.0, 3000000000.0, 10000000000.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._exceptions import SchemaError
+from ._validation import check_option, format_rows
+from .schema import SCALE_COLUMNS, MetricInfo, metric_info, validate
+
+__all__ = ["Curve", "CurveSet", "extract_curves", "chance_level", "CHANCE"]
+
+#: Chance level of known tasks (share correct by guessing). Tasks not listed have NaN chance.
+CHANCE: dict[str, float] = {
+    # Pythia / lm-eval v0.3 tasks
+    "arc_easy": 0.25,
+    "arc_challenge": 0.25,
+    "piqa": 0.5,
+    "sciq": 0.25,
+    "winogrande": 0.5,
+    "wsc": 0.5,
+    "logiqa": 0.25,
+    "lambada_openai": 0.0,
+    # Observational Scaling Laws tables
+    "MMLU": 0.25,
+    "ARC-C": 0.25,
+    "HellaSwag": 0.25,
+    "Winograd": 0.5,
+    "XWinograd": 0.5,
+    "GSM8K": 0.0,
+    "HumanEval": 0.0,
+    "parsinlu_qa": 0.25,
+    "word_unscrambling": 0.0,
+    "ipa_transliterate": 0.0,
+    "arithmetic_3ds": 0.0,
+    "arithmetic_3da": 0.0,
+    "arithmetic_2dm": 0.0,
+    "arithmetic_2da": 0.0,
+}
+
+
+def chance_level(task: str, metric: str) -> float:
+    """Chance level of ``task`` under ``metric`` (NaN when unknown or not a proportion).
+
+    MMLU subtasks (``hendrycksTest-*``, ``mmlu_*``) have four choices.
+
+    Examples
+    --------
+    >>> chance_level("piqa", "acc")
+    0.5
+    >>> chance_level("hendrycksTest-anatomy", "acc_norm")
+    0.25
+    """
+    if not metric_info(metric).is_proportion:
+        return float("nan")
+    if task in CHANCE:
+        return CHANCE[task]
+    if task.startswith(("hendrycksTest-", "mmlu_", "mmlu")):
+        return 0.25
+    return float("nan")
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One scaling curve: a metric on a task across scales.
+
+    Attributes
+    ----------
+    family, task, metric : str
+        What the curve is of. ``model`` is set for curves along training steps.
+    shots : int or None
+    x_name : str
+        Scale column used (``params``, ``flops``, ...). Fits use ``log10(x)``.
+    x, y, stderr, n_items : ndarray
+        Per-scale arrays sorted by ``x``; ``stderr``/``n_items`` NaN where unknown.
+    labels : tuple of str
+        Model (or checkpoint) label of each point.
+    items : ndarray or None
+        Per-item scores, shape (n_items, n_scales), same items at every scale.
+    item_ids : tuple of str or None
+    chance : float
+        Chance level (NaN when unknown).
+    notes : tuple of str
+        Handling applied while building the curve (ties averaged, items intersected, ...).
+    """
+
+    family: str
+    task: str
+    metric: str
+    shots: int | None
+    x_name: str
+    x: np.ndarray
+    y: np.ndarray
+    stderr: np.ndarray
+    n_items: np.ndarray
+    labels: tuple[str, ...]
+    model: str | None = None
+    items: np.ndarray | None = None
+    item_ids: tuple[str, ...] | None = None
+    chance: float = float("nan")
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_scales(self) -> int:
+        """Number of scales (points) on the curve."""
+        return int(self.x.size)
+
+    @property
+    def log10x(self) -> np.ndarray:
+        """``log10`` of the scale values: the axis every fit uses."""
+        return np.log10(self.x)
+
+    @property
+    def info(self) -> MetricInfo:
+        """Range, orientation and kind of the curve's metric."""
+        return metric_info(self.metric)
+
+    @property
+    def key(self) -> dict[str, object]:
+        """Identifying fields as a dict (for tables)."""
+        return {
+            "family": self.family,
+            "model": self.model,
+            "task": self.task,
+            "shots": self.shots,
+            "metric": self.metric,
+            "x_name": self.x_name,
+        }
+
+    @property
+    def name(self) -> str:
+        """Short human-readable name."""
+        who = self.model if self.model else self.family
+        shots = "" if self.shots is None else f" {self.shots}-shot"
+        return f"{who} / {self.task}{shots} / {self.metric}"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point."""
+        out = pd.DataFrame(
+            {
+                "label": list(self.labels),
+                self.x_name: self.x,
+                "value": self.y,
+                "stderr": self.stderr,
+                "n_items": self.n_items,
+            }
+        )
+        for k, v in reversed(list(self.key.items())):
+            if k != "x_name":
+                out.insert(0, k, v)
+        return out
+
+
+@dataclass(frozen=True)
+class CurveSet:
+    """Curves extracted from a table, with the rows that were left out and why.
+
+    Attributes
+    ----------
+    curves : list of Curve
+    excluded : DataFrame
+        Excluded rows of the input table with a ``reason`` column. Nothing is dropped silently.
+    """
+
+    curves: list[Curve]
+    excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __len__(self) -> int:
+        return len(self.curves)
+
+    def __iter__(self):
+        return iter(self.curves)
+
+    def to_frame(self) -> pd.DataFrame:
+        """All points of all curves as one long table."""
+        if not self.curves:
+            return pd.DataFrame()
+        return pd.concat([c.to_frame() for c in self.curves], ignore_index=True)
+
+    def summary(self) -> str:
+        """Counts of curves and excluded rows by reason."""
+        lines = [f"{len(self.curves)} curves"]
+        if len(self.excluded):
+            for reason, n in self.excluded["reason"].value_counts().items():
+                lines.append(f"  excluded {n} rows: {reason}")
+        return "\n".join(lines)
+
+
+def _final_steps(df: pd.DataFrame) -> pd.Series:
+    """Boolean mask: the last checkpoint of each model (rows with no step count as final)."""
+    step = df["step"].astype("float64")
+    last = step.groupby([df["family"], df["model"]], dropna=False).transform("max")
+    return step.isna() | (step == last)
+
+
+def extract_curves(
+    data: pd.DataFrame,
+    *,
+    x: str = "params",
+    along: str = "size",
+    step: int | str | None = "final",
+    ties: str = "error",
+    on_mismatch: str = "error",
+    min_scales: int = 2,
+    tasks: list[str] | None = None,
+    metrics: list[str] | None = None,
+) -> CurveSet:
+    """Split a tidy table into curves.
+
+    Parameters
+    ----------
+    data : DataFrame
+        A tidy table (validated here).
+    x : str, default="params"
+        Scale column: one of ``params``, ``nonembedding_params``, ``active_params``, ``tokens``,
+        ``flops``, ``step``.
+    along : {"size", "step"}, default="size"
+        ``"size"``: one curve per (family, task, shots, metric) across models.
+        ``"step"``: one curve per (family, model, task, shots, metric) across checkpoints.
+    step : "final", int or None, default="final"
+        For ``along="size"``: which checkpoint of each model to use. ``"final"`` takes each
+        model's last step; an int selects that step; None requires one row per model.
+    ties : {"error", "mean"}, default="error"
+        Two points of a curve with the same scale: raise, or average them (noted in the curve).
+    on_mismatch : {"error", "intersect"}, default="error"
+        Per-item curves whose item sets differ between scales: raise listing the missing items,
+        or keep the items present at every scale (the number dropped is noted).
+    min_scales : int, default=2
+        Curves with fewer scales are excluded (and reported) rather than returned.
+    tasks, metrics : list of str, optional
+        Restrict to these tasks / metrics.
+
+    Returns
+    -------
+    CurveSet
+
+    Raises
+    ------
+    SchemaError
+        Unknown ``x`` column, tied scales (with ``ties="error"``), item mismatch (with
+        ``on_mismatch="error"``), or several rows per scale with ``step=None``.
+    """
+    check_option(x, "x", SCALE_COLUMNS)
+    check_option(along, "along", ("size", "step"))
+    check_option(ties, "ties", ("error", "mean"))
+    check_option(on_mismatch, "on_mismatch", ("error", "intersect"))
+    df = validate(data)
+    excluded: list[pd.DataFrame] = []
+
+    def drop(mask: pd.Series, reason: str) -> None:
+        nonlocal df
+        if mask.any():
+            part = df[mask].copy()
+            part["reason"] = reason
+            excluded.append(part)
+            df = df[~mask]
+
+    if tasks is not None:
+        df = df[df["task"].isin(tasks)]
+    if metrics is not None:
+        df = df[df["metric"].isin(metrics)]
+    drop(df["value"].isna(), "no value (" + df["note"].fillna("NaN").astype(str) + ")")
+    if len(excluded) and len(excluded[-1]):
+        excluded[-1]["reason"] = "no value: " + excluded[-1]["note"].fillna("NaN").astype(str)
+    drop(df[x].isna(), f"unknown scale '{x}' (add it to the table or a model-metadata table)")
+    if along == "size":
+        if step == "final":
+            drop(~_final_steps(df), "not the final checkpoint (step='final')")
+        elif step is not None:
+            drop(df["step"].astype("float64") != float(step), f"not step {step}")
+        group_cols = ["family", "task", "shots", "metric"]
+        point_col = "model"
+    else:
+        group_cols = ["family", "model", "task", "shots", "metric"]
+        point_col = "step"
+        drop(df["step"].isna(), "no step (along='step' needs checkpoint steps)")
+
+    curves: list[Curve] = []
+    for gkey, g in df.groupby(group_cols, dropna=False, sort=True):
+        gk = dict(zip(group_cols, gkey, strict=True))
+        curve, dropped = _build_curve(g, gk, x, point_col, ties, on_mismatch)
+        if curve is None:
+            continue
+        if dropped is not None and len(dropped):
+            excluded.append(dropped)
+        if curve.n_scales < min_scales:
+            part = g.copy()
+            part["reason"] = (
+                f"curve has {curve.n_scales} scale(s); at least {min_scales} are needed"
+            )
+            excluded.append(part)
+            continue
+        curves.append(curve)
+    exc = pd.concat(excluded, ignore_index=True) if excluded else pd.DataFrame(
+        columns=list(df.columns) + ["reason"]
+    )
+    return CurveSet(curves, exc)
+
+
+def _build_curve(
+    g: pd.DataFrame,
+    gk: dict,
+    x: str,
+    point_col: str,
+    ties: str,
+    on_mismatch: str,
+) -> tuple[Curve | None, pd.DataFrame | None]:
+    notes: list[str] = []
+    has_items = g["item"].notna()
+    per_point = "model" if point_col == "model" else "step"
+    agg = g[~has_items]
+    itm = g[has_items]
+    dropped = None
+    items_mat = None
+    item_ids = None
+    if len(itm):
+        # per-item rows: aggregate per point; check items are the same at every point
+        pts = itm.groupby(per_point, dropna=False, sort=False)
+        sets = {p: set(s["item"]) for p, s in pts}
+        common = set.intersection(*sets.values())
+        union = set.union(*sets.values())
+        if common != union:
+            missing = {str(p): sorted(union - s)[:5] for p, s in sets.items() if s != union}
+            if on_mismatch == "error":
+                raise SchemaError(
+                    f"items differ between scales for {gk}: missing at {missing} "
+                    f"({len(union - common)} items not present at every scale). Evaluate all "
+                    "models on the same items, or pass on_mismatch='intersect' to keep the "
+                    f"{len(common)} common items."
+                )
+            mask = ~itm["item"].isin(common)
+            dropped = itm[mask].copy()
+            dropped["reason"] = "item not present at every scale (on_mismatch='intersect')"
+            itm = itm[~mask]
+            notes.append(f"{len(union - common)} items not present at every scale were dropped")
+        wide = itm.pivot_table(index="item", columns=per_point, values="value", aggfunc="mean")
+        item_ids = tuple(str(i) for i in wide.index)
+        rows = []
+        for p, s in itm.groupby(per_point, dropna=False, sort=False):
+            first = s.iloc[0]
+            vals = wide[p].to_numpy(float)
+            rows.append({**first.to_dict(), "value": float(np.mean(vals)),
+                         "stderr": float(np.std(vals, ddof=1) / np.sqrt(vals.size))
+                         if vals.size > 1 else np.nan,
+                         "n_items": vals.size, "item": pd.NA, "_point": p})
+        agg = pd.DataFrame(rows)
+        items_mat = wide
+    else:
+        agg = agg.assign(_point=agg[per_point])
+
+    if agg.empty:
+        return None, dropped
+    dup = agg["_point"].duplicated(keep=False)
+    if dup.any():
+        raise SchemaError(
+            f"several rows per {per_point} for {gk}: {format_rows(agg.loc[dup, '_point'])}. "
+            "Select one checkpoint (step=...) or give distinct model names."
+        )
+    agg = agg.sort_values([x, "_point"], kind="mergesort")
+    xv = agg[x].to_numpy(float)
+    tied = pd.Series(xv).duplicated(keep=False).to_numpy()
+    if tied.any():
+        labels = agg.loc[tied, "_point"].astype(str).tolist()
+        if ties == "error":
+            raise SchemaError(
+                f"tied scales for {gk}: points {labels} share {x} values "
+                f"{sorted(set(xv[tied].tolist()))}. Give distinct scales, choose another x, or "
+                "pass ties='mean' to average them."
+            )
+        notes.append(f"tied scales averaged: {labels}")
+        agg = agg.assign(_lab=agg["_point"].astype(str))
+        agg = (
+            agg.groupby(x, sort=True)
+            .agg(value=("value", "mean"), stderr=("stderr", "mean"),
+                 n_items=("n_items", "sum"), _lab=("_lab", "+".join))
+            .reset_index()
+        )
+        agg["_point"] = agg["_lab"]
+        if items_mat is not None:
+            notes.append("item matrix unavailable after averaging tied scales")
+            items_mat = None
+            item_ids = None
+    labels = tuple(str(p) for p in agg["_point"])
+    items = None
+    if items_mat is not None:
+        items = items_mat[[p for p in agg["_point"]]].to_numpy(float)
+    shots = gk.get("shots")
+    curve = Curve(
+        family=str(gk["family"]),
+        task=str(gk["task"]),
+        metric=str(gk["metric"]),
+        shots=None if pd.isna(shots) else int(shots),
+        x_name=x,
+        x=agg[x].to_numpy(float),
+        y=agg["value"].to_numpy(float),
+        stderr=pd.to_numeric(agg["stderr"], errors="coerce").to_numpy(float),
+        n_items=pd.to_numeric(agg["n_items"], errors="coerce").to_numpy(float),
+        labels=labels,
+        model=str(gk["model"]) if "model" in gk else None,
+        items=items,
+        item_ids=item_ids,
+        chance=chance_level(str(gk["task"]), str(gk["metric"])),
+        notes=tuple(notes),
+    )
+    return curve, dropped
