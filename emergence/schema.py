@@ -298,13 +298,14 @@ def validate(
     for col in SCALE_COLUMNS:
         v = df[col].astype("float64")
         bad = v.notna() & ~np.isfinite(v)
-        if col == "step":
+        if col in ("step", "tokens", "flops"):
             bad |= v.notna() & (v < 0)
         else:
             bad |= v.notna() & (v <= 0)
         if bad.any():
+            sign = "non-negative" if col in ("step", "tokens", "flops") else "positive"
             raise SchemaError(
-                f"{where}column '{col}' must be positive and finite; rows "
+                f"{where}column '{col}' must be {sign} and finite; rows "
                 f"{format_rows(df.index[bad])} hold {df.loc[bad, col].head(3).tolist()}. "
                 "Use NaN for unknown sizes and check the units."
             )

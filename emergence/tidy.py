@@ -281,6 +281,7 @@ def extract_curves(
     if len(excluded) and len(excluded[-1]):
         excluded[-1]["reason"] = "no value: " + excluded[-1]["note"].fillna("NaN").astype(str)
     drop(df[x].isna(), f"unknown scale '{x}' (add it to the table or a model-metadata table)")
+    drop(df[x].astype("float64") <= 0, f"scale '{x}' is 0 (cannot be placed on a log axis)")
     if along == "size":
         if step == "final":
             drop(~_final_steps(df), "not the final checkpoint (step='final')")

@@ -1,0 +1,238 @@
+"""Bundled real data: compact tidy copies of published per-scale tables.
+
+=====================  =====================================================================
+name                   content
+=====================  =====================================================================
+pythia-v1              Pythia suite (Biderman et al. 2023), lm-eval v0.3: 8 sizes x 27
+                       zero-shot and 15 five-shot checkpoints, ~87 tasks.
+obsscaling-base        Observational Scaling Laws (Ruan et al. 2024): 148 base models x 8
+                       benchmarks, with family, size, tokens and FLOPs.
+obsscaling-emergent    The same paper's BIG-bench "emergent" tasks (2-shot) for 84 models,
+                       joined with the model metadata of obsscaling-base.
+=====================  =====================================================================
+
+The copies are built from the published files by ``scripts/build_benchmarks_data.py`` (which
+calls :func:`build`); provenance (repository, commit, license, sha256 of every source file and
+every bundled file) is in ``PROVENANCE.json`` beside them.
+
+Examples
+--------
+>>> from emergence import datasets
+>>> sorted(datasets.names())
+['obsscaling-base', 'obsscaling-emergent', 'pythia-v1']
+>>> df = datasets.load("obsscaling-emergent")
+>>> int(df["model"].nunique())
+84
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from ._exceptions import EmergenceError
+from .io.lm_eval import read_lm_eval
+from .io.tables import read_table
+from .scale import moe_size
+from .schema import COLUMNS, validate
+
+__all__ = ["names", "load", "info", "describe", "build", "data_dir", "DATASETS"]
+
+#: name -> (file, description)
+DATASETS: dict[str, tuple[str, str]] = {
+    "pythia-v1": (
+        "pythia-v1.csv.gz",
+        "Pythia suite (Biderman et al. 2023) lm-eval v0.3 results: 8 sizes (70M-12B), 27 "
+        "zero-shot and 15 five-shot checkpoints each, ~87 tasks",
+    ),
+    "obsscaling-base": (
+        "obsscaling-base.csv.gz",
+        "Observational Scaling Laws (Ruan et al. 2024): 148 base models, 8 benchmarks, "
+        "with family, parameters, tokens and FLOPs",
+    ),
+    "obsscaling-emergent": (
+        "obsscaling-emergent.csv.gz",
+        "Observational Scaling Laws: BIG-bench tasks called emergent by Wei et al. (2022), "
+        "2-shot, 84 models (exact match and BLEU for IPA transliteration)",
+    ),
+}
+
+_OBS_META = {
+    "family": "Model Family",
+    "params": "Model Size (B)",
+    "tokens": "Pretraining Data Size (T)",
+    "flops": "FLOPs (1E21)",
+}
+_OBS_UNITS = {"params": 1e9, "tokens": 1e12, "flops": 1e21}
+
+
+def data_dir() -> Path:
+    """Folder holding the bundled files (``benchmarks_data/`` of the source tree)."""
+    try:
+        p = Path(str(resources.files("emergence.benchmarks_data")))
+        if (p / "PROVENANCE.json").exists():
+            return p
+    except ModuleNotFoundError:
+        pass
+    p = Path(__file__).resolve().parent.parent / "benchmarks_data"
+    if (p / "PROVENANCE.json").exists():
+        return p
+    raise EmergenceError(
+        "bundled data not found: reinstall the package (pip install .) or build it with "
+        "python scripts/build_benchmarks_data.py."
+    )
+
+
+def names() -> list[str]:
+    """Names of the bundled datasets."""
+    return list(DATASETS)
+
+
+def info() -> pd.DataFrame:
+    """One row per bundled dataset: name, description, rows, models, tasks, source, sha256."""
+    prov = _provenance()
+    rows = []
+    for name, (fname, desc) in DATASETS.items():
+        entry = prov["outputs"].get(fname, {})
+        rows.append(
+            {
+                "name": name,
+                "description": desc,
+                "rows": entry.get("rows"),
+                "models": entry.get("models"),
+                "tasks": entry.get("tasks"),
+                "source": entry.get("source"),
+                "sha256": entry.get("sha256"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def describe() -> str:
+    """Human-readable list of the datasets (used by ``emergence datasets``)."""
+    lines = []
+    for r in info().itertuples():
+        lines.append(f"{r.name:<22} {r.rows:>7} rows  {r.models:>4} models  {r.tasks:>3} tasks")
+        lines.append(f"    {r.description}")
+        lines.append(f"    source: {r.source}")
+    return "\n".join(lines)
+
+
+def _provenance() -> dict:
+    with open(data_dir() / "PROVENANCE.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def load(name: str, *, verify: bool = True) -> pd.DataFrame:
+    """Load a bundled dataset as a tidy table.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    verify : bool, default=True
+        Check the file's sha256 against ``PROVENANCE.json``.
+
+    Returns
+    -------
+    DataFrame
+        Tidy table (see :mod:`emergence.schema`).
+    """
+    if name not in DATASETS:
+        raise EmergenceError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}.")
+    fname = DATASETS[name][0]
+    path = data_dir() / fname
+    if verify:
+        want = _provenance()["outputs"][fname]["sha256"]
+        got = _sha256(path)
+        if got != want:
+            raise EmergenceError(
+                f"{path}: checksum {got[:12]}... does not match PROVENANCE.json ({want[:12]}...). "
+                "Rebuild with python scripts/build_benchmarks_data.py."
+            )
+    dtypes = {c: d for c, (d, _) in COLUMNS.items() if d == "string"}
+    df = pd.read_csv(path, dtype=dtypes)
+    return validate(df, name=str(path))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _relative_source(df: pd.DataFrame, root: Path) -> pd.DataFrame:
+    prefix = str(root) + "/"
+    df["source"] = df["source"].astype(str).str.replace(prefix, "", regex=False)
+    return df
+
+
+def build_pythia(root: str | Path) -> pd.DataFrame:
+    """Tidy table of ``<root>/pythia-v1`` (all sizes, checkpoints, shots and tasks)."""
+    root = Path(root)
+    df = read_lm_eval(root / "pythia-v1")
+    return _relative_source(df, root)
+
+
+def build_obsscaling_base(root: str | Path) -> pd.DataFrame:
+    """Tidy table of ``<root>/obsscaling/base_llm_benchmark_eval.csv``.
+
+    Mixture-of-experts models get total and active parameters from
+    :data:`emergence.scale.MOE_SIZES` (the source column mixes the two conventions).
+    """
+    root = Path(root)
+    cols = {"model": "Model", **_OBS_META}
+    df = read_table(root / "obsscaling" / "base_llm_benchmark_eval.csv", layout="wide",
+                    columns=cols, metric="acc", units=_OBS_UNITS)
+    return _relative_source(_fix_moe(df), root)
+
+
+def build_obsscaling_emergent(root: str | Path) -> pd.DataFrame:
+    """Tidy table of the emergent-capability CSV joined with the base table's metadata."""
+    root = Path(root)
+    obs = root / "obsscaling"
+    df = read_table(
+        obs / "base_llm_emergent_capability_eval.csv",
+        layout="wide",
+        columns={"model": "Model"},
+        column_pattern=r"(?P<task>.+)_(?P<shots>\d+)_(?P<metric>acc|exact_match|bleu)",
+        metadata=obs / "base_llm_benchmark_eval.csv",
+        metadata_columns=_OBS_META,
+        on="Model",
+        units=_OBS_UNITS,
+    )
+    return _relative_source(_fix_moe(df), root)
+
+
+def _fix_moe(df: pd.DataFrame) -> pd.DataFrame:
+    for model in df["model"].unique():
+        sizes = moe_size(str(model))
+        if sizes is not None:
+            m = df["model"] == model
+            df.loc[m, "params"] = sizes[0]
+            df.loc[m, "active_params"] = sizes[1]
+    return df
+
+
+_BUILDERS = {
+    "pythia-v1": build_pythia,
+    "obsscaling-base": build_obsscaling_base,
+    "obsscaling-emergent": build_obsscaling_emergent,
+}
+
+
+def build(name: str, root: str | Path) -> pd.DataFrame:
+    """Build dataset ``name`` from the published files under ``root``.
+
+    ``root`` is the folder holding ``pythia-v1/`` and ``obsscaling/`` (in this repository's
+    layout: ``../shared/data/published``).
+    """
+    if name not in _BUILDERS:
+        raise EmergenceError(f"unknown dataset {name!r}; available: {', '.join(_BUILDERS)}.")
+    return _BUILDERS[name](root)

@@ -1,0 +1,312 @@
+"""Readers for lm-evaluation-harness aggregate results.
+
+Two generations are read:
+
+* **v0.3** (the Pythia suite): ``{"results": {task: {metric: v, metric_stderr: v}}, "versions",
+  "config": {"model_args": "pretrained=...,revision=stepN", "num_fewshot": k}}``. Metric keys have
+  no filter suffix.
+* **v0.4** ``results_<timestamp>.json``: metric keys ``"acc,none"``, ``"exact_match,strict-match"``;
+  ``n-shot``, ``n-samples``, ``config.model_num_parameters``, ``config.model_revision``. Filter
+  ``none`` is dropped from the metric name, other filters are kept as ``"metric,filter"``.
+  A stderr of ``"N/A"`` becomes NaN. Groups listed in both ``results`` and ``groups`` are read once.
+
+Scale columns: Pythia models get parameter counts from :data:`emergence.scale.PYTHIA_SIZES` and
+tokens = step x 2,097,152; v0.4 files use ``model_num_parameters`` (which counts embeddings);
+``params=`` overrides either. A model of unknown size keeps ``params = NaN`` and is reported as
+excluded by analyses that need it.
+
+``n_items`` is taken from ``n-samples`` (v0.4) or, for v0.3 accuracies, recovered from the
+reported standard error: lm-eval reports ``se = sqrt(p(1-p)/(n-1))``, so ``n = p(1-p)/se^2 + 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._exceptions import FormatError
+from ..scale import PYTHIA_TOKENS_PER_STEP, parse_pythia_name, parse_step, pythia_size
+from ..schema import metric_info, validate
+
+__all__ = ["read_lm_eval", "parse_model_args", "is_lm_eval_aggregate", "lm_eval_version"]
+
+_SKIP_KEYS = {"alias", "name", "sample_len", "sample_count", " ", ""}
+
+
+def parse_model_args(model_args: str | Mapping[str, Any] | None) -> dict[str, str]:
+    """Parse lm-eval ``model_args`` (``"a=1,b=2"`` string or dict) into a dict of strings.
+
+    Examples
+    --------
+    >>> parse_model_args("pretrained=EleutherAI/pythia-160m,revision=step13000")
+    {'pretrained': 'EleutherAI/pythia-160m', 'revision': 'step13000'}
+    """
+    if model_args is None:
+        return {}
+    if isinstance(model_args, Mapping):
+        return {str(k): str(v) for k, v in model_args.items()}
+    out: dict[str, str] = {}
+    for part in str(model_args).split(","):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def is_lm_eval_aggregate(obj: Any) -> bool:
+    """True if a parsed JSON object looks like an lm-eval aggregate results file."""
+    return (
+        isinstance(obj, dict)
+        and isinstance(obj.get("results"), dict)
+        and ("config" in obj or "versions" in obj)
+        and all(isinstance(v, dict) for v in obj["results"].values())
+    )
+
+
+def lm_eval_version(obj: Mapping[str, Any]) -> str:
+    """``"0.4"`` if metric keys carry a ``,filter`` suffix (or v0.4 keys exist), else ``"0.3"``."""
+    if any(k in obj for k in ("n-shot", "n-samples", "lm_eval_version", "group_subtasks")):
+        return "0.4"
+    for metrics in obj.get("results", {}).values():
+        if any("," in k for k in metrics):
+            return "0.4"
+    return "0.3"
+
+
+def _infer_n(p: float, se: float) -> float:
+    if not (0 < p < 1) or not np.isfinite(se) or se <= 0:
+        return math.nan
+    return round(p * (1 - p) / se**2 + 1)
+
+
+def _num(v: Any) -> float:
+    if v is None or (isinstance(v, str) and v.strip().upper() in ("N/A", "NA", "NAN", "")):
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _rows_from_obj(
+    obj: Mapping[str, Any],
+    path: str,
+    *,
+    model: str | None,
+    family: str | None,
+    params: float | None,
+    tokens_per_step: float | None,
+) -> list[dict[str, Any]]:
+    version = lm_eval_version(obj)
+    cfg = obj.get("config") or {}
+    margs = parse_model_args(cfg.get("model_args"))
+    pretrained = margs.get("pretrained") or cfg.get("model_name") or obj.get("model_name") or ""
+    revision = margs.get("revision") or cfg.get("model_revision") or None
+    step = parse_step(revision) if revision else None
+    if step is None:
+        step = parse_step(Path(path).name)
+        if step is not None and revision is None:
+            revision = f"step{step}"
+    pyth = parse_pythia_name(str(pretrained)) or parse_pythia_name(Path(path).parent.parent.name)
+    name = model
+    fam = family
+    n_params = params
+    nonemb = math.nan
+    active = math.nan
+    tps = tokens_per_step
+    if pyth is not None:
+        pname, size = pyth
+        name = name or pname
+        fam = fam or ("Pythia-deduped" if "deduped" in pname else "Pythia")
+        if n_params is None:
+            try:
+                sz = pythia_size(size)
+                n_params, nonemb, active = sz.params, sz.nonembedding_params, sz.active_params
+            except KeyError:
+                n_params = None
+        tps = tps if tps is not None else PYTHIA_TOKENS_PER_STEP
+    if name is None:
+        name = str(pretrained).rstrip("/").split("/")[-1] if pretrained else Path(path).stem
+    if n_params is None:
+        n_params = _num(cfg.get("model_num_parameters")) if version == "0.4" else math.nan
+        if n_params is not None and n_params <= 0:
+            n_params = math.nan
+    tokens = step * tps if (step is not None and tps is not None) else math.nan
+    nshot = obj.get("n-shot") or {}
+    nsamples = obj.get("n-samples") or {}
+    default_shots = cfg.get("num_fewshot")
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    sections = [obj.get("results") or {}, obj.get("groups") or {}]
+    for section in sections:
+        for task, metrics in section.items():
+            shots = nshot.get(task, default_shots)
+            ns = nsamples.get(task) or {}
+            n_eff = _num(ns.get("effective")) if isinstance(ns, Mapping) else math.nan
+            if not np.isfinite(n_eff):
+                n_eff = _num(metrics.get("sample_len"))
+            for key, raw in metrics.items():
+                if key in _SKIP_KEYS or not isinstance(key, str):
+                    continue
+                base, _, filt = key.partition(",")
+                if base.endswith("_stderr"):
+                    continue
+                if isinstance(raw, (dict, list)) or isinstance(raw, bool):
+                    continue
+                metric = base if filt in ("", "none") else f"{base},{filt}"
+                if (task, metric) in seen:
+                    continue
+                seen.add((task, metric))
+                se_key = f"{base}_stderr,{filt}" if filt else f"{base}_stderr"
+                value = _num(raw)
+                se = _num(metrics.get(se_key))
+                n_items = n_eff
+                if not np.isfinite(n_items) and metric_info(metric).is_proportion:
+                    n_items = _infer_n(value, se)
+                rows.append(
+                    {
+                        "family": fam,
+                        "model": name,
+                        "step": step,
+                        "task": task,
+                        "shots": None if shots is None else int(shots),
+                        "metric": metric,
+                        "value": value,
+                        "stderr": se,
+                        "n_items": n_items,
+                        "params": n_params,
+                        "nonembedding_params": nonemb,
+                        "active_params": active,
+                        "tokens": tokens,
+                        "revision": revision,
+                        "source": path,
+                        "note": None if np.isfinite(value) else f"value {raw!r} is not a number",
+                    }
+                )
+    return rows
+
+
+def _harmonise_n_items(df: pd.DataFrame) -> pd.DataFrame:
+    """Items per (task, shots) are fixed: replace per-file estimates by their median."""
+    if df["n_items"].notna().any():
+        med = df.groupby(["task", "shots", "metric"], dropna=False)["n_items"].transform("median")
+        df["n_items"] = df["n_items"].fillna(med)
+        df["n_items"] = med.where(med.notna(), df["n_items"]).round()
+    return df
+
+
+def read_lm_eval(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    model: str | None = None,
+    family: str | None = None,
+    params: float | Mapping[str, float] | None = None,
+    tokens_per_step: float | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Read lm-evaluation-harness aggregate results files (v0.3 or v0.4) into the tidy table.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        ``.json`` files or directories (searched recursively for ``*.json``).
+    model, family : str, optional
+        Override the model name / family read from ``config.model_args``.
+    params : float or mapping model -> float, optional
+        Parameter count(s) for models whose size is not known to the package.
+    tokens_per_step : float, optional
+        Tokens per training step, to derive ``tokens`` from the checkpoint step (Pythia's
+        2,097,152 is used for Pythia models).
+    progress : bool, default=False
+        Show a progress bar.
+
+    Returns
+    -------
+    DataFrame
+        Tidy table (see :mod:`emergence.schema`).
+
+    Raises
+    ------
+    FormatError
+        A file is not valid JSON or not an lm-eval aggregate file (the message names it).
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> obj = {"results": {"piqa": {"acc": 0.6, "acc_stderr": 0.0114}},
+    ...        "versions": {"piqa": 0},
+    ...        "config": {"model_args": "pretrained=EleutherAI/pythia-v1.1-160m,revision=step143000",
+    ...                   "num_fewshot": 0}}
+    >>> _ = (d / "160m_step143000.json").write_text(json.dumps(obj))
+    >>> df = read_lm_eval(d)
+    >>> df[["model", "step", "task", "metric", "value", "n_items"]].iloc[0].tolist()
+    ['pythia-160m', 143000, 'piqa', 'acc', 0.6, 1848]
+    """
+    from tqdm.auto import tqdm
+
+    files = _expand(paths, "*.json")
+    rows: list[dict[str, Any]] = []
+    for f in tqdm(files, desc="lm-eval files", disable=not progress, unit="file"):
+        obj = _load_json(f)
+        if not is_lm_eval_aggregate(obj):
+            raise FormatError(
+                f"{f}: not an lm-evaluation-harness results file (expected a JSON object with "
+                "'results' mapping task -> metrics and a 'config'). Per-sample logs are read by "
+                "emergence.io.samples; other tables by emergence.io.read_table."
+            )
+        p = params.get(model or "", None) if isinstance(params, Mapping) else params
+        new = _rows_from_obj(
+            obj, str(f), model=model, family=family, params=p, tokens_per_step=tokens_per_step
+        )
+        if isinstance(params, Mapping):
+            for r in new:
+                if r["model"] in params:
+                    r["params"] = float(params[r["model"]])
+        rows.extend(new)
+    if not rows:
+        raise FormatError(f"no results found in {', '.join(map(str, files))}.")
+    df = pd.DataFrame(rows)
+    df = _harmonise_n_items(df)
+    return validate(df, name=str(files[0]) if len(files) == 1 else None)
+
+
+def _expand(paths: str | Path | Iterable[str | Path], pattern: str) -> list[Path]:
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(p.rglob(pattern))
+            if not found:
+                raise FormatError(f"{p}: directory contains no {pattern} files.")
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or directory.")
+    return files
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}). "
+            "Is the file truncated?"
+        ) from None
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: not a UTF-8 text file.") from None
+
+
+

@@ -1,0 +1,316 @@
+"""Generic CSV tables, wide or long, with a column mapping, declared sentinels and a metadata join.
+
+A *long* table has one row per (model, task, metric) with a value column. A *wide* table has one
+row per model and one column per benchmark (``MMLU``, ``arithmetic_3ds_2_acc``); ``column_pattern``
+splits such names into task, shots and metric. Scale information often lives in a second table
+(size, tokens, FLOPs, family per model), joined on the model name with ``metadata=``.
+
+Missing values: declared sentinels (e.g. ``-1``, ``-100``) and NaN cells are kept as rows with
+``value = NaN`` and a ``note`` saying why; analyses exclude and report them. Undeclared negative
+values for a metric that cannot be negative raise an error that suggests declaring the sentinel.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from emergence.io.tables import read_table
+>>> bench = pd.DataFrame({"Model": ["a", "b"], "MMLU": [0.25, 0.6], "GSM8K": [-1, 0.3]})
+>>> meta = pd.DataFrame({"Model": ["a", "b"], "Model Size (B)": [1.0, 7.0]})
+>>> df = read_table(bench, layout="wide", columns={"model": "Model"}, metric="acc",
+...                 sentinels=(-1,), metadata=meta, metadata_columns={"params": "Model Size (B)"},
+...                 units={"params": 1e9})
+>>> df[["model", "task", "value", "params", "note"]].to_dict("records")[1]
+{'model': 'a', 'task': 'GSM8K', 'value': nan, 'params': 1000000000.0, 'note': 'sentinel -1 (missing)'}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+import numpy as np
+import pandas as pd
+
+from .._exceptions import FormatError, SchemaError
+from .._validation import check_option, format_rows
+from ..schema import COLUMNS, metric_info, validate
+
+__all__ = ["read_table", "read_csv_any"]
+
+_SCALE_META = ("family", "params", "nonembedding_params", "active_params", "tokens", "flops", "step")
+
+
+def read_csv_any(path: str | Path) -> pd.DataFrame:
+    """Read a CSV/TSV (optionally gzipped) with a clear error naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file.")
+    sep = "\t" if ".tsv" in path.suffixes else ","
+    try:
+        return pd.read_csv(path, sep=sep)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise FormatError(f"{path}: could not be read as a {'TSV' if sep == chr(9) else 'CSV'} "
+                          f"table ({exc}).") from None
+
+
+def _as_frame(obj: str | Path | pd.DataFrame, what: str) -> tuple[pd.DataFrame, str]:
+    if isinstance(obj, pd.DataFrame):
+        return obj.copy(), f"<{what} DataFrame>"
+    return read_csv_any(obj), str(obj)
+
+
+def _check_columns(frame: pd.DataFrame, needed: Iterable[str], where: str, role: str) -> None:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"{where}: {role} column(s) {missing} not found; the table has columns "
+            f"{list(frame.columns)}. Fix the column mapping."
+        )
+
+
+def _mark_missing(
+    values: pd.Series, sentinels: Sequence[float], notes: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    values = pd.to_numeric(values, errors="coerce") if values.dtype == object else values
+    notes = notes.copy()
+    for s in sentinels:
+        hit = np.isclose(values.astype(float), float(s), rtol=0, atol=1e-12) & values.notna()
+        notes[hit] = f"sentinel {s:g} (missing)"
+        values = values.mask(hit)
+    return values, notes
+
+
+def read_table(
+    data: str | Path | pd.DataFrame,
+    *,
+    layout: str = "auto",
+    columns: Mapping[str, str] | None = None,
+    value_columns: Sequence[str] | None = None,
+    column_pattern: str | None = None,
+    metric: str | None = None,
+    task: str | None = None,
+    shots: int | None = None,
+    family: str | None = None,
+    sentinels: Sequence[float] = (),
+    percent: bool | Sequence[str] = False,
+    metadata: str | Path | pd.DataFrame | None = None,
+    metadata_columns: Mapping[str, str] | None = None,
+    on: str | None = None,
+    units: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Read a benchmark table (CSV path or DataFrame) into the tidy schema.
+
+    Parameters
+    ----------
+    data : path or DataFrame
+        The benchmark table.
+    layout : {"auto", "long", "wide"}, default="auto"
+        ``"long"``: one row per (model, task, metric) with a value column. ``"wide"``: one row
+        per model, one column per benchmark. ``"auto"`` picks long when the mapped ``value``
+        column exists.
+    columns : mapping schema-name -> table column, optional
+        Which table columns hold ``model``, ``task``, ``metric``, ``value``, ``stderr``,
+        ``family``, ``params``, ``tokens``, ... (identity for columns already named so).
+    value_columns : sequence of str, optional
+        Wide layout: the benchmark columns (default: every numeric column not mapped elsewhere).
+    column_pattern : str, optional
+        Wide layout: regex with named groups ``task`` and optionally ``shots`` and ``metric``,
+        applied to each benchmark column name, e.g.
+        ``r"(?P<task>.+)_(?P<shots>\\d+)_(?P<metric>acc|exact_match|bleu)$"``.
+    metric, task, shots, family : optional
+        Constants for fields the table does not hold.
+    sentinels : sequence of float, default=()
+        Values that mean "missing" (e.g. ``(-1,)`` or ``(-100,)``); such cells become NaN with a
+        note, and are reported by analyses.
+    percent : bool or sequence of str, default=False
+        ``True`` divides every value by 100; a sequence names the (wide) columns or metrics given
+        in percent. Mixed units inside one metric raise an error naming the rows.
+    metadata : path or DataFrame, optional
+        Model-metadata table joined on the model name (size, tokens, FLOPs, family).
+    metadata_columns : mapping schema-name -> metadata column, optional
+        E.g. ``{"model": "Model", "family": "Model Family", "params": "Model Size (B)"}``.
+    on : str, optional
+        Join column in the metadata table (default: the mapped ``model`` column).
+    units : mapping schema-name -> multiplier, optional
+        Multipliers for scale columns, e.g. ``{"params": 1e9, "tokens": 1e12, "flops": 1e21}``.
+
+    Returns
+    -------
+    DataFrame
+        Tidy table. Models missing from the metadata keep NaN scales (and analyses report them).
+
+    Raises
+    ------
+    SchemaError
+        Mapped columns missing, a column pattern that does not match, mixed percent/fraction
+        values, undeclared sentinels, conflicting duplicate rows.
+    """
+    check_option(layout, "layout", ("auto", "long", "wide"))
+    frame, where = _as_frame(data, "benchmark")
+    columns = dict(columns or {})
+    colmap = {k: columns.get(k, k) for k in COLUMNS}
+    if layout == "auto":
+        layout = "long" if colmap["value"] in frame.columns else "wide"
+    _check_columns(frame, [colmap["model"]], where, "model")
+    if layout == "long":
+        needed = [colmap["value"]]
+        needed += [colmap["task"]] if task is None else []
+        needed += [colmap["metric"]] if metric is None else []
+        _check_columns(frame, needed, where, "mapped")
+        long = pd.DataFrame({"model": frame[colmap["model"]].astype("string")})
+        long["task"] = frame[colmap["task"]] if colmap["task"] in frame.columns else task
+        long["metric"] = frame[colmap["metric"]] if colmap["metric"] in frame.columns else metric
+        long["value"] = frame[colmap["value"]]
+        for c in COLUMNS:
+            if c in long.columns or c == "item":
+                continue
+            if colmap[c] in frame.columns:
+                long[c] = frame[colmap[c]].to_numpy()
+        long["_column"] = colmap["value"]
+        long["_row"] = np.arange(len(frame)) + 2  # 1-based, after the header line
+    else:
+        long = _melt_wide(frame, where, colmap, value_columns, column_pattern, metric, task)
+    if shots is not None and "shots" not in long.columns:
+        long["shots"] = shots
+    if family is not None and "family" not in long.columns:
+        long["family"] = family
+    long["source"] = where + ":" + long["_row"].astype(str)
+
+    notes = pd.Series(pd.NA, index=long.index, dtype="string")
+    raw = long["value"]
+    numeric = pd.to_numeric(raw, errors="coerce")
+    bad = numeric.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    if bad.any():
+        rows = long.loc[bad, "_row"].tolist()
+        raise SchemaError(
+            f"{where}: non-numeric values {raw[bad].head(3).tolist()} in column(s) "
+            f"{sorted(set(long.loc[bad, '_column']))}, lines {format_rows(rows)}. Clean them or "
+            "declare them missing."
+        )
+    values, notes = _mark_missing(numeric.astype(float), sentinels, notes)
+    long["value"] = values
+    long["note"] = notes
+    _apply_percent(long, percent, where)
+
+    if metadata is not None:
+        long = _join_metadata(long, metadata, metadata_columns, on, columns, where)
+    for c, mult in (units or {}).items():
+        if c not in long.columns:
+            raise SchemaError(f"{where}: `units` names column '{c}', which the table does not have.")
+        long[c] = pd.to_numeric(long[c], errors="coerce") * float(mult)
+    long = long.drop(columns=[c for c in ("_row", "_column") if c in long.columns])
+    return validate(long, name=where)
+
+
+def _melt_wide(
+    frame: pd.DataFrame,
+    where: str,
+    colmap: Mapping[str, str],
+    value_columns: Sequence[str] | None,
+    column_pattern: str | None,
+    metric: str | None,
+    task: str | None,
+) -> pd.DataFrame:
+    mapped = {v for k, v in colmap.items() if v in frame.columns}
+    if value_columns is None:
+        value_columns = [
+            c for c in frame.columns
+            if c not in mapped and pd.api.types.is_numeric_dtype(frame[c])
+        ]
+    else:
+        _check_columns(frame, value_columns, where, "value")
+    if not value_columns:
+        raise SchemaError(
+            f"{where}: no benchmark columns found for the wide layout; pass value_columns=[...] "
+            "or use layout='long' with a value column."
+        )
+    pat = re.compile(column_pattern) if column_pattern else None
+    parts: list[pd.DataFrame] = []
+    for col in value_columns:
+        t, s, m = task or col, None, metric
+        if pat is not None:
+            match = pat.fullmatch(col)
+            if not match:
+                raise SchemaError(
+                    f"{where}: column '{col}' does not match column_pattern {column_pattern!r}. "
+                    "Adjust the pattern or list value_columns explicitly."
+                )
+            g = match.groupdict()
+            t = g.get("task") or t
+            s = int(g["shots"]) if g.get("shots") else None
+            m = g.get("metric") or m
+        if m is None:
+            raise SchemaError(
+                f"{where}: no metric for column '{col}'; pass metric='acc' (or a column_pattern "
+                "with a 'metric' group)."
+            )
+        part = pd.DataFrame({"model": frame[colmap["model"]].astype("string"),
+                             "task": t, "metric": m, "value": frame[col]})
+        if s is not None:
+            part["shots"] = s
+        for c in _SCALE_META + ("stderr",):
+            if colmap[c] in frame.columns and colmap[c] not in value_columns:
+                part[c] = frame[colmap[c]].to_numpy()
+        part["_column"] = col
+        part["_row"] = np.arange(len(frame)) + 2
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _apply_percent(long: pd.DataFrame, percent: bool | Sequence[str], where: str) -> None:
+    if percent is True:
+        mask = pd.Series(True, index=long.index)
+    elif percent:
+        names = set(percent)
+        mask = long["_column"].isin(names) | long["metric"].isin(names)
+        if not mask.any():
+            raise SchemaError(f"{where}: `percent` names {sorted(names)}, which match no column "
+                              "or metric.")
+    else:
+        mask = pd.Series(False, index=long.index)
+    long.loc[mask, "value"] = long.loc[mask, "value"] / 100.0
+    # Mixed units within one fraction-valued column: name both groups.
+    for col, g in long[~mask].groupby("_column", sort=False):
+        info = metric_info(str(g["metric"].iloc[0]))
+        if info.upper != 1.0:
+            continue
+        v = g["value"]
+        hi = v > 1
+        if hi.any() and (v[~hi & v.notna()] > 0).any():
+            raise SchemaError(
+                f"{where}: column '{col}' mixes percentages (lines "
+                f"{format_rows(g.loc[hi, '_row'])}: {v[hi].head(3).tolist()}) with fractions "
+                f"(lines {format_rows(g.loc[~hi & v.notna(), '_row'])}). Convert one group; "
+                "percent=[...] converts whole columns."
+            )
+
+
+def _join_metadata(
+    long: pd.DataFrame,
+    metadata: str | Path | pd.DataFrame,
+    metadata_columns: Mapping[str, str] | None,
+    on: str | None,
+    columns: Mapping[str, str],
+    where: str,
+) -> pd.DataFrame:
+    meta, mwhere = _as_frame(metadata, "metadata")
+    mcols = dict(metadata_columns or {})
+    key = on or mcols.get("model") or columns.get("model", "model")
+    _check_columns(meta, [key], mwhere, "join")
+    wanted = {k: v for k, v in mcols.items() if k != "model"}
+    _check_columns(meta, list(wanted.values()), mwhere, "metadata")
+    dup = meta[key].duplicated(keep=False)
+    if dup.any():
+        raise SchemaError(
+            f"{mwhere}: model(s) {sorted(set(meta.loc[dup, key].astype(str)))[:5]} appear more "
+            "than once in the metadata table; keep one row per model."
+        )
+    m = meta[[key, *wanted.values()]].rename(columns={v: k for k, v in wanted.items()})
+    m = m.rename(columns={key: "model"})
+    m["model"] = m["model"].astype("string")
+    overlap = [c for c in wanted if c in long.columns]
+    long = long.drop(columns=overlap)
+    out = long.merge(m, on="model", how="left", validate="many_to_one")
+    unmatched = sorted(set(long["model"]) - set(m["model"]))
+    if unmatched:
+        out.attrs["unmatched_models"] = unmatched
+    return out

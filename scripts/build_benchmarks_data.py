@@ -1,0 +1,107 @@
+"""Build the compact tidy copies in benchmarks_data/ from the published tables.
+
+Usage::
+
+    python scripts/build_benchmarks_data.py [--root ../shared/data/published] [--out benchmarks_data]
+
+Writes one gzipped CSV per dataset (deterministic: no timestamp in the gzip header) and
+PROVENANCE.json with the repository, commit and license of each source, the sha256 of every
+source file read, and the sha256, row, model and task counts of every output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+from pathlib import Path
+
+from emergence.datasets import DATASETS, build
+
+REPO = Path(__file__).resolve().parents[1]
+
+SOURCES = {
+    "pythia-v1": {
+        "paper": "Biderman et al. (2023), Pythia: A Suite for Analyzing Large Language Models "
+        "Across Training and Scaling, ICML 2023, arXiv:2304.01373",
+        "repository": "https://github.com/EleutherAI/pythia",
+        "commit": "a19eecb807ec2c79a39ebf18108816e6ffffc1d5",
+        "folder": "evals/pythia-v1/",
+        "license": "Apache-2.0",
+        "files": "pythia-v1/**/*.json",
+    },
+    "obsscaling": {
+        "paper": "Ruan, Maddison, Hashimoto (2024), Observational Scaling Laws and the "
+        "Predictability of Language Model Performance, NeurIPS 2024, arXiv:2405.10938",
+        "repository": "https://github.com/ryoungj/ObsScaling",
+        "commit": "4d6e1e43fd2635d04654aa77d1df9d5266ea0382",
+        "folder": "eval_results/",
+        "license": "Apache-2.0",
+        "files": "obsscaling/*.csv",
+    },
+}
+
+NOTES = {
+    "pythia-v1": "params/nonembedding_params from the Pythia paper, Table 1; tokens = step x "
+    "2,097,152; n_items recovered from the reported stderr (n = p(1-p)/se^2 + 1).",
+    "obsscaling-base": "Model Size (B) x 1e9 -> params, Pretraining Data Size (T) x 1e12 -> "
+    "tokens, FLOPs (1E21) x 1e21 -> flops; mixture-of-experts models take total and active "
+    "parameters from their model cards (emergence.scale.MOE_SIZES).",
+    "obsscaling-emergent": "columns '<task>_<shots>_<metric>'; scales joined from "
+    "base_llm_benchmark_eval.csv on Model; missing cells kept as NaN rows with a note.",
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_gz_csv(df, path: Path) -> None:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.10g")
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+        gz.write(buf.getvalue().encode("utf-8"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--root", default=str(REPO.parent / "shared" / "data" / "published"))
+    ap.add_argument("--out", default=str(REPO / "benchmarks_data"))
+    args = ap.parse_args()
+    root, out = Path(args.root), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    prov: dict = {"sources": {}, "outputs": {}}
+    for key, src in SOURCES.items():
+        files = sorted(root.glob(src["files"]))
+        prov["sources"][key] = {
+            **{k: v for k, v in src.items() if k != "files"},
+            "sha256": {str(f.relative_to(root)): sha256(f) for f in files},
+        }
+    for name, (fname, desc) in DATASETS.items():
+        df = build(name, root)
+        path = out / fname
+        write_gz_csv(df, path)
+        src_key = "pythia-v1" if name.startswith("pythia") else "obsscaling"
+        prov["outputs"][fname] = {
+            "dataset": name,
+            "description": desc,
+            "source": f"{SOURCES[src_key]['repository']} @ {SOURCES[src_key]['commit'][:12]} "
+            f"({SOURCES[src_key]['license']})",
+            "built_by": "python scripts/build_benchmarks_data.py",
+            "notes": NOTES[name],
+            "rows": int(len(df)),
+            "models": int(df["model"].nunique()),
+            "tasks": int(df["task"].nunique()),
+            "sha256": sha256(path),
+        }
+        print(f"{fname}: {len(df)} rows, {path.stat().st_size / 1e6:.2f} MB")
+    (out / "PROVENANCE.json").write_text(json.dumps(prov, indent=2) + "\n", encoding="utf-8")
+    init = out / "__init__.py"
+    if not init.exists():
+        init.write_text('"""Bundled data files (see PROVENANCE.json)."""\n', encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
