@@ -1,0 +1,151 @@
+"""Normalise a Curve or plain arrays into the arrays the tests use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..schema import metric_info
+
+__all__ = ["CurveData", "as_curve_data", "default_null"]
+
+
+@dataclass(frozen=True)
+class CurveData:
+    """Sorted, checked arrays of one curve.
+
+    ``x`` is on the log10 scale. ``n`` is the number of items per scale (None when unknown),
+    ``items`` the (n_items, n_scales) matrix (None when absent), ``proportion`` True for shares
+    of items in [0, 1].
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    n: np.ndarray | None
+    items: np.ndarray | None
+    stderr: np.ndarray | None
+    chance: float
+    proportion: bool
+    metric: str
+    kind: str
+    sharp: bool
+    higher_is_better: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_scales(self) -> int:
+        return int(self.x.size)
+
+    @property
+    def binary_items(self) -> bool:
+        return self.items is not None and bool(np.all((self.items == 0) | (self.items == 1)))
+
+
+def as_curve_data(
+    curve=None,
+    *,
+    x=None,
+    y=None,
+    n_items=None,
+    items=None,
+    stderr=None,
+    chance=None,
+    metric: str | None = None,
+    log_x: bool = False,
+    min_scales: int = 3,
+) -> CurveData:
+    """Build :class:`CurveData` from a Curve or arrays, raising clear errors on bad input.
+
+    ``x`` given as arrays is used as is (already log10) unless ``log_x`` is True.
+    """
+    from ..tidy import Curve
+
+    notes: list[str] = []
+    if curve is not None:
+        if not isinstance(curve, Curve):
+            raise TypeError(f"expected a Curve; got {type(curve).__name__}. Pass arrays as x=, y=.")
+        if np.any(~np.isfinite(curve.x)) or np.any(curve.x <= 0):
+            raise ValueError(f"{curve.name}: scale values must be positive and finite.")
+        xv = curve.log10x
+        yv = np.asarray(curve.y, float)
+        nv = curve.n_items
+        items = curve.items
+        stderr = curve.stderr
+        chance = curve.chance if chance is None else chance
+        metric = curve.metric
+        name = curve.name
+    else:
+        if x is None or y is None:
+            raise ValueError("pass a Curve or both `x` and `y`.")
+        xv = np.asarray(x, float).ravel()
+        if log_x:
+            xv = np.log10(xv)
+        yv = np.asarray(y, float).ravel()
+        nv = n_items
+        metric = metric or "value"
+        name = "curve"
+    if xv.shape != yv.shape:
+        raise ValueError(f"{name}: x and y lengths differ ({xv.size} vs {yv.size}).")
+    bad = np.flatnonzero(~(np.isfinite(xv) & np.isfinite(yv)))
+    if bad.size:
+        raise ValueError(f"{name}: x and y must be finite; positions {bad[:8].tolist()} are NaN "
+                         "or infinite. Remove those points (and report them) first.")
+    order = np.argsort(xv, kind="mergesort")
+    if np.any(np.diff(order) < 0):
+        notes.append("points sorted by scale")
+    xv, yv = xv[order], yv[order]
+    if np.any(np.diff(xv) == 0):
+        raise ValueError(f"{name}: tied scales {sorted(set(xv[:-1][np.diff(xv) == 0].tolist()))}; "
+                         "average them first (extract_curves(..., ties='mean')).")
+    if xv.size < min_scales:
+        raise ValueError(f"{name}: {xv.size} scales; at least {min_scales} are needed.")
+    info = metric_info(metric)
+    if nv is not None:
+        nv = np.broadcast_to(np.asarray(nv, float), xv.shape).copy()
+        if np.ndim(n_items if curve is None else curve.n_items) > 0:
+            nv = nv[order]
+        if not np.all(np.isfinite(nv) & (nv >= 1)):
+            nv = None
+    if items is not None:
+        items = np.asarray(items, float)[:, order]
+        if items.ndim != 2 or np.any(~np.isfinite(items)):
+            raise ValueError(f"{name}: item matrix must be 2-D and finite.")
+        if nv is None:
+            nv = np.full(xv.size, float(items.shape[0]))
+    if stderr is not None:
+        stderr = np.asarray(stderr, float)
+        stderr = stderr[order] if stderr.shape == order.shape else None
+        if stderr is not None and not np.all(np.isfinite(stderr) & (stderr > 0)):
+            stderr = None
+    in01 = bool(yv.min() >= 0 and yv.max() <= 1)
+    proportion = info.is_proportion or (info.kind == "unknown" and in01 and nv is not None)
+    if proportion and not in01:
+        raise ValueError(f"{name}: metric {metric!r} is a share of items but values lie outside "
+                         "[0, 1]; rescale percentages to shares.")
+    ch = float(chance) if chance is not None and np.isfinite(chance) else float("nan")
+    kind = info.kind if info.kind != "unknown" else ("discontinuous" if proportion else "continuous")
+    return CurveData(xv, yv, nv, items, stderr, ch, proportion, str(metric), kind, info.sharp,
+                     info.higher_is_better, tuple(notes))
+
+
+_EXACT = ("exact_match", "em", "exact_str_match", "pass@1", "exact")
+
+
+def default_null(d: CurveData) -> str:
+    """Metric-appropriate smooth null (methods: exact match -> Mirage; multiple choice ->
+    chance-floored sigmoid; continuous -> linear, or power law for positive metrics).
+
+    Lower-is-better proportions are not given a Mirage null (the link assumes an accuracy).
+    """
+    if d.proportion:
+        base = d.metric.split(",", 1)[0].lower()
+        if np.isfinite(d.chance) and d.chance > 0:
+            return "chance_sigmoid"
+        if base.startswith(_EXACT) or (np.isfinite(d.chance) and d.chance == 0):
+            return "gompertz" if d.higher_is_better else "linear"
+        return "chance_sigmoid"
+    info_lower = metric_info(d.metric).lower
+    if info_lower >= 0 and np.all(d.y > 0) and not d.sharp:
+        return "power_law"
+    return "linear"
