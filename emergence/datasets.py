@@ -36,7 +36,7 @@ import pandas as pd
 
 from ._exceptions import EmergenceError
 from .io.lm_eval import read_lm_eval
-from .io.tables import read_table
+from .io.tables import infer_n_items, read_table
 from .scale import moe_size
 from .schema import COLUMNS, validate
 
@@ -190,7 +190,7 @@ def build_obsscaling_base(root: str | Path) -> pd.DataFrame:
     cols = {"model": "Model", **_OBS_META}
     df = read_table(root / "obsscaling" / "base_llm_benchmark_eval.csv", layout="wide",
                     columns=cols, metric="acc", units=_OBS_UNITS)
-    return _relative_source(_fix_moe(df), root)
+    return _relative_source(_infer_counts(_fix_moe(df)), root)
 
 
 def build_obsscaling_emergent(root: str | Path) -> pd.DataFrame:
@@ -207,7 +207,18 @@ def build_obsscaling_emergent(root: str | Path) -> pd.DataFrame:
         on="Model",
         units=_OBS_UNITS,
     )
-    return _relative_source(_fix_moe(df), root)
+    return _relative_source(_infer_counts(_fix_moe(df)), root)
+
+
+def _infer_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Set ``n_items`` where every accuracy of a task is a multiple of 1/n (see infer_n_items)."""
+    for (_task, metric), idx in df.groupby(["task", "metric"]).groups.items():
+        if metric == "bleu":
+            continue
+        n = infer_n_items(df.loc[idx, "value"].to_numpy(float))
+        if n is not None:
+            df.loc[idx, "n_items"] = n
+    return df
 
 
 def _fix_moe(df: pd.DataFrame) -> pd.DataFrame:

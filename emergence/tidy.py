@@ -283,10 +283,11 @@ def extract_curves(
     drop(df[x].isna(), f"unknown scale '{x}' (add it to the table or a model-metadata table)")
     drop(df[x].astype("float64") <= 0, f"scale '{x}' is 0 (cannot be placed on a log axis)")
     if along == "size":
+        # checkpoint selection is the caller's choice, not a data problem: filtered, not reported
         if step == "final":
-            drop(~_final_steps(df), "not the final checkpoint (step='final')")
+            df = df[_final_steps(df)]
         elif step is not None:
-            drop(df["step"].astype("float64") != float(step), f"not step {step}")
+            df = df[df["step"].astype("float64") == float(step)]
         group_cols = ["family", "task", "shots", "metric"]
         point_col = "model"
     else:

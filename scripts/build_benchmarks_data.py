@@ -50,7 +50,9 @@ NOTES = {
     "tokens, FLOPs (1E21) x 1e21 -> flops; mixture-of-experts models take total and active "
     "parameters from their model cards (emergence.scale.MOE_SIZES).",
     "obsscaling-emergent": "columns '<task>_<shots>_<metric>'; scales joined from "
-    "base_llm_benchmark_eval.csv on Model; missing cells kept as NaN rows with a note.",
+    "base_llm_benchmark_eval.csv on Model; missing cells kept as NaN rows with a note; n_items "
+    "inferred where every accuracy of a task is a multiple of 1/n (arithmetic and word_unscrambling "
+    "2000, parsinlu_qa 1050).",
 }
 
 

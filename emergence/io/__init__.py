@@ -1,1 +1,177 @@
-"""Readers: files -> tidy rows. No scoring happens here."""
+"""Readers: files -> tidy rows. No scoring happens here.
+
+:func:`read` detects the format of each file by its content, not its name:
+
+* lm-evaluation-harness aggregate results (v0.3 and v0.4 JSON) -> :func:`read_lm_eval`;
+* CSV/TSV tables (tidy long, or wide with one column per benchmark) -> :func:`read_table`;
+* per-item evaluation logs (lm-eval ``--log_samples``, BIG-bench full logs, HELM) are read by
+  :mod:`emergence.io.samples` and friends and re-scored with :func:`emergence.scoring.rescore`.
+
+Anything else raises :class:`~emergence.FormatError` naming the file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from .._exceptions import FormatError
+from ..schema import validate
+from .lm_eval import is_lm_eval_aggregate, read_lm_eval
+from .tables import read_table
+
+__all__ = ["read", "detect", "read_lm_eval", "read_table"]
+
+_TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+_PER_ITEM_READERS = ("emergence.io.samples", "emergence.io.bigbench", "emergence.io.helm")
+
+
+def _suffix(path: Path) -> str:
+    return "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+
+
+def detect(path: str | Path) -> str:
+    """Name the format of ``path``: ``"lm-eval-aggregate"``, ``"table"``, ``"per-item"``.
+
+    Raises
+    ------
+    FormatError
+        The content is none of the formats read (the message names the file and the formats).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory.")
+    if _suffix(path) in _TABLE_SUFFIXES:
+        return "table"
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    text = head.lstrip()
+    if text[:1] in (b"{", b"["):
+        if text[:1] == b"{":
+            try:
+                obj = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                obj = None  # may be JSONL: first line a JSON object
+            if obj is not None and is_lm_eval_aggregate(obj):
+                return "lm-eval-aggregate"
+        if _per_item_reader(path) is not None:
+            return "per-item"
+        raise FormatError(
+            f"{path}: JSON that is not an lm-evaluation-harness results file (no 'results' "
+            "mapping task -> metrics) and not a per-item log this package reads (lm-eval "
+            "samples_*.jsonl / *_write_out_info.json, BIG-bench full-log, HELM). "
+            "Convert it to a CSV table with columns model, task, metric, value."
+        )
+    if b"," in head.split(b"\n", 1)[0] or b"\t" in head.split(b"\n", 1)[0]:
+        return "table"
+    raise FormatError(
+        f"{path}: unknown format. Readable formats: lm-evaluation-harness results JSON "
+        "(v0.3, v0.4), per-item logs (lm-eval --log_samples, BIG-bench, HELM) and CSV/TSV tables."
+    )
+
+
+def _per_item_reader(path: Path):
+    for name in _PER_ITEM_READERS:
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        sniff = getattr(mod, "sniff", None)
+        if sniff is not None and sniff(path):
+            return mod
+    return None
+
+
+def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and (_suffix(f) in _TABLE_SUFFIXES or f.suffix in (".json", ".jsonl"))
+            )
+            if not found:
+                raise FormatError(f"{p}: directory holds no .json, .jsonl, .csv or .tsv files.")
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or directory.")
+    return files
+
+
+def read(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    progress: bool = False,
+    **table_kwargs,
+) -> pd.DataFrame:
+    """Read result files of any supported format into one tidy table.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        Files or directories (searched recursively).
+    progress : bool, default=False
+        Show a progress bar over files.
+    **table_kwargs
+        Passed to :func:`read_table` for CSV/TSV files (column mapping, sentinels, ...).
+
+    Returns
+    -------
+    DataFrame
+        Tidy table (see :mod:`emergence.schema`).
+
+    Raises
+    ------
+    FormatError
+        A file's format is unknown or malformed.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "scores.csv"
+    >>> pd.DataFrame({"model": ["a", "b"], "task": "t", "metric": "acc", "value": [0.2, 0.4],
+    ...               "params": [1e8, 1e9]}).to_csv(p, index=False)
+    >>> read(p)["value"].tolist()
+    [0.2, 0.4]
+    """
+    from tqdm.auto import tqdm
+
+    files = _expand(paths)
+    groups: dict[str, list[Path]] = {"lm-eval-aggregate": [], "table": [], "per-item": []}
+    for f in files:
+        groups[detect(f)].append(f)
+    parts: list[pd.DataFrame] = []
+    if groups["lm-eval-aggregate"]:
+        parts.append(read_lm_eval(groups["lm-eval-aggregate"], progress=progress))
+    for f in tqdm(groups["table"], desc="tables", disable=not progress, unit="file"):
+        parts.append(read_table(f, **table_kwargs))
+    if groups["per-item"]:
+        parts.append(_read_per_item(groups["per-item"]))
+    if not parts:
+        raise FormatError(f"nothing to read in {', '.join(map(str, files))}.")
+    return validate(pd.concat(parts, ignore_index=True))
+
+
+def _read_per_item(files: list[Path]) -> pd.DataFrame:
+    try:
+        scoring = importlib.import_module("emergence.scoring")
+    except ImportError as exc:  # pragma: no cover - scoring ships with the package
+        raise FormatError(f"per-item logs need emergence.scoring ({exc}).") from None
+    parts = []
+    by_reader: dict[str, list[Path]] = {}
+    for f in files:
+        mod = _per_item_reader(f)
+        by_reader.setdefault(mod.__name__, []).append(f)
+    for name, fs in by_reader.items():
+        mod = importlib.import_module(name)
+        records = mod.load(fs)
+        parts.append(scoring.rescore(records))
+    return pd.concat(parts, ignore_index=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -34,7 +35,7 @@ from .._exceptions import FormatError, SchemaError
 from .._validation import check_option, format_rows
 from ..schema import COLUMNS, metric_info, validate
 
-__all__ = ["read_table", "read_csv_any"]
+__all__ = ["read_table", "read_csv_any", "infer_n_items"]
 
 _SCALE_META = ("family", "params", "nonembedding_params", "active_params", "tokens", "flops", "step")
 
@@ -314,3 +315,37 @@ def _join_metadata(
     if unmatched:
         out.attrs["unmatched_models"] = unmatched
     return out
+
+
+def infer_n_items(
+    values: Sequence[float] | np.ndarray,
+    *,
+    max_n: int = 20_000,
+    min_values: int = 10,
+    tol: float = 1e-6,
+) -> int | None:
+    """Smallest item count ``n`` that makes every accuracy an exact multiple of ``1/n``.
+
+    Published tables often give accuracies without item counts; when at least ``min_values``
+    values are all multiples of ``1/n`` (within ``tol`` of an integer count), ``n`` is the test-set
+    size (or a divisor of it: the result is a lower bound, which makes intervals conservative).
+    Returns None when no ``n <= max_n`` fits every value or too few values are given.
+
+    Examples
+    --------
+    >>> infer_n_items([k / 2000 for k in (3, 17, 1863, 1999, 400, 1201, 7, 88, 1000, 1500)])
+    2000
+    >>> infer_n_items([0.1234567, 0.5, 0.25] * 4) is None
+    True
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < min_values or v.min() < 0 or v.max() > 1:
+        return None
+    for lo in range(1, max_n + 1, 2000):
+        ns = np.arange(lo, min(lo + 2000, max_n + 1), dtype=float)
+        prod = np.outer(v, ns)
+        ok = np.abs(prod - np.rint(prod)).max(axis=0) < tol
+        if ok.any():
+            return int(ns[ok][0])
+    return None

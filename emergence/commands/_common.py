@@ -1,0 +1,35 @@
+"""Options shared by report-writing commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+__all__ = ["add_report_options", "parse_mapping"]
+
+
+def add_report_options(p: argparse.ArgumentParser, *, default_out: str) -> None:
+    """Add --out, --seed, --n-boot, --interval, --no-verdicts, --quiet."""
+    p.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
+    p.add_argument("--seed", type=int, default=0, help="seed for every bootstrap (default: 0)")
+    p.add_argument("--n-boot", type=int, default=999,
+                   help="bootstrap replicates for the tests (default: 999)")
+    p.add_argument("--interval", default="wilson", choices=["wilson", "jeffreys", "beta", "agresti_coull"],
+                   help="binomial interval for accuracies (default: wilson)")
+    p.add_argument("--no-verdicts", action="store_true", help="skip the statistical tests")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def parse_mapping(text: str | None, what: str) -> dict[str, str]:
+    """Parse ``a=b,c=d`` into a dict; errors name the option."""
+    if not text:
+        return {}
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise ValueError(f"{what}: expected name=column pairs separated by commas; got {part!r}.")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+

@@ -1,0 +1,77 @@
+"""``emergence analyze``: report on your own result files."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..schema import SCALE_COLUMNS
+from ._common import add_report_options, parse_mapping
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze", help="analyse result files and write an HTML report",
+        description="Read lm-eval results (v0.3/v0.4 JSON), per-item logs or CSV tables (format "
+        "detected by content), split them into curves and write a report.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument("--x", default="params", choices=SCALE_COLUMNS, help="scale axis (default: params)")
+    p.add_argument("--along", default="size", choices=["size", "step"],
+                   help="curves across model sizes or across training steps (default: size)")
+    p.add_argument("--step", default="final",
+                   help="checkpoint for --along size: 'final', a step number, or 'all'")
+    p.add_argument("--tasks", help="comma-separated tasks to include")
+    p.add_argument("--metrics", help="comma-separated metrics to include")
+    p.add_argument("--min-scales", type=int, default=3, help="minimum scales per curve (default: 3)")
+    p.add_argument("--ties", default="error", choices=["error", "mean"],
+                   help="tied scales in a curve: error (default) or average them")
+    g = p.add_argument_group("CSV tables")
+    g.add_argument("--columns", help="column mapping, e.g. model=Model,family=Family")
+    g.add_argument("--metric", help="metric name for a wide table with one column per task")
+    g.add_argument("--sentinel", type=float, action="append", default=[],
+                   help="value meaning 'missing' (repeatable), e.g. --sentinel -1")
+    g.add_argument("--percent", action="store_true", help="values are percentages")
+    g.add_argument("--metadata", help="model-metadata CSV joined on the model name")
+    g.add_argument("--metadata-columns", help="metadata mapping, e.g. params=Size,tokens=Tokens")
+    g.add_argument("--units", help="multipliers, e.g. params=1e9,tokens=1e12,flops=1e21")
+    add_report_options(p, default_out="emergence-report")
+    p.set_defaults(func=handler)
+
+
+def handler(args: argparse.Namespace) -> int:
+    from ..io import read
+    from ..report import ReportSection, build_report
+
+    table_kwargs = {}
+    if args.columns:
+        table_kwargs["columns"] = parse_mapping(args.columns, "--columns")
+    if args.metric:
+        table_kwargs["metric"] = args.metric
+    if args.sentinel:
+        table_kwargs["sentinels"] = tuple(args.sentinel)
+    if args.percent:
+        table_kwargs["percent"] = True
+    if args.metadata:
+        table_kwargs["metadata"] = args.metadata
+        table_kwargs["metadata_columns"] = parse_mapping(args.metadata_columns, "--metadata-columns")
+    if args.units:
+        table_kwargs["units"] = {k: float(v) for k, v in parse_mapping(args.units, "--units").items()}
+    table = read(args.paths, progress=not args.quiet, **table_kwargs)
+    step: int | str | None = args.step
+    if step == "all":
+        step = None
+    elif step != "final":
+        try:
+            step = int(step)
+        except ValueError:
+            raise ValueError(f"--step must be 'final', 'all' or an integer; got {args.step!r}.") from None
+    sec = ReportSection(
+        f"{', '.join(args.paths)[:80]} across {'training' if args.along == 'step' else 'size'}",
+        table, x=args.x, along=args.along, step=step, ties=args.ties, min_scales=args.min_scales,
+        tasks=args.tasks.split(",") if args.tasks else None,
+        metrics=args.metrics.split(",") if args.metrics else None,
+        verdicts=not args.no_verdicts,
+    )
+    rep = build_report([sec], out_dir=args.out, title="emergence report", seed=args.seed,
+                       n_boot=args.n_boot, interval=args.interval, progress=not args.quiet)
+    print(rep.summary())
+    return 0

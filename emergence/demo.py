@@ -1,0 +1,79 @@
+"""The demo: the report on the bundled real data, with no network and no arguments.
+
+Examples
+--------
+>>> from emergence.demo import demo_sections
+>>> [s.title for s in demo_sections()][:2]
+['Pythia across size (zero-shot, final checkpoint)', 'Pythia across size (five-shot, final checkpoint)']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import datasets
+from .report import Report, ReportSection, build_report
+
+__all__ = ["demo_sections", "run_demo", "PYTHIA_TASKS", "EMERGENT_TASKS"]
+
+#: Pythia tasks shown in the demo (the MMLU and CrowS-Pairs subtasks are in the dataset too).
+PYTHIA_TASKS = ["lambada_openai", "arc_easy", "arc_challenge", "piqa", "sciq", "winogrande",
+                "wsc", "logiqa"]
+#: BIG-bench tasks the Observational Scaling Laws paper re-evaluated.
+EMERGENT_TASKS = ["arithmetic_2da", "arithmetic_2dm", "arithmetic_3da", "arithmetic_3ds",
+                  "ipa_transliterate", "word_unscrambling", "parsinlu_qa"]
+
+
+def demo_sections(*, quick: bool = False) -> list[ReportSection]:
+    """The report sections of the demo (``quick`` keeps one task per section)."""
+    pythia = datasets.load("pythia-v1")
+    emergent = datasets.load("obsscaling-emergent")
+    ptasks = ["lambada_openai", "arc_easy"] if quick else PYTHIA_TASKS
+    etasks = ["ipa_transliterate", "arithmetic_3ds"] if quick else EMERGENT_TASKS
+    return [
+        ReportSection(
+            "Pythia across size (zero-shot, final checkpoint)",
+            pythia[pythia["shots"] == 0], x="params", tasks=ptasks,
+            description="Eight Pythia models (70M to 12B parameters) after 143,000 steps (about "
+            "300B tokens). LAMBADA shows the discontinuous accuracy beside the continuous "
+            "perplexity of the same predictions.",
+        ),
+        ReportSection(
+            "Pythia across size (five-shot, final checkpoint)",
+            pythia[pythia["shots"] == 5], x="params", tasks=ptasks,
+            description="The same models with five in-context examples.",
+        ),
+        ReportSection(
+            "Pythia across training (zero-shot)",
+            pythia[pythia["shots"] == 0], x="tokens", along="step",
+            models=["pythia-410m", "pythia-12b"], tasks=ptasks[:4] if not quick else ptasks[:1],
+            description="Checkpoints from step 1 to 143,000 of two sizes; x is tokens seen "
+            "(step x 2,097,152). Step 0 (no tokens) cannot sit on a log axis and is reported "
+            "as excluded.",
+        ),
+        ReportSection(
+            "BIG-bench 'emergent' tasks across training compute (Observational Scaling Laws)",
+            emergent, x="flops", tasks=etasks, min_scales=5,
+            description="Tasks Wei et al. (2022) called emergent, re-evaluated 2-shot by Ruan "
+            "et al. (2024), per model family with at least five models of known FLOPs. IPA "
+            "transliteration has exact match beside BLEU for the same outputs.",
+        ),
+    ]
+
+
+def run_demo(
+    out_dir: str | Path = "emergence-report",
+    *,
+    seed: int = 0,
+    n_boot: int = 999,
+    verdicts: bool = True,
+    quick: bool = False,
+    interval: str = "wilson",
+    progress: bool = True,
+) -> Report:
+    """Write the demo report on the bundled data to ``out_dir``; returns the :class:`Report`."""
+    sections = demo_sections(quick=quick)
+    if not verdicts:
+        sections = [ReportSection(**{**s.__dict__, "verdicts": False}) for s in sections]
+    return build_report(sections, out_dir=out_dir, title="emergence demo: published scaling data",
+                        seed=seed, n_boot=n_boot, interval=interval, progress=progress)
