@@ -19,17 +19,19 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ._exceptions import SchemaError
+from ._exceptions import DataExclusionWarning, SchemaError
 from ._validation import format_rows
 
 __all__ = [
     "COLUMNS",
     "KEY",
+    "DEFAULT_FAMILY",
     "REQUIRED",
     "SCALE_COLUMNS",
     "MetricInfo",
@@ -42,7 +44,8 @@ __all__ = [
 
 #: Column name -> (pandas dtype, description). The order is the canonical column order.
 COLUMNS: dict[str, tuple[str, str]] = {
-    "family": ("string", "model family (e.g. 'Pythia'); curves across size are drawn per family"),
+    "family": ("string", "model family (e.g. 'Pythia'); curves across size are drawn per family; "
+               "'all' when the source gives none"),
     "model": ("string", "model name without checkpoint (e.g. 'pythia-160m')"),
     "step": ("Int64", "training step of the checkpoint; <NA> when unknown or not applicable"),
     "task": ("string", "task name as in the source (e.g. 'lambada_openai')"),
@@ -64,6 +67,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
 
 #: Columns a frame must provide before :func:`validate` fills the rest.
 REQUIRED: tuple[str, ...] = ("model", "task", "metric", "value")
+
+#: Family given to rows without one: all such models form one family.
+DEFAULT_FAMILY = "all"
 
 #: Columns that identify one row.
 KEY: tuple[str, ...] = ("family", "model", "step", "task", "shots", "metric", "item")
@@ -229,7 +235,8 @@ def validate(
 ) -> pd.DataFrame:
     """Check a table against the tidy schema and return a normalised copy.
 
-    Missing optional columns are added (NA), dtypes are coerced, ``family`` defaults to ``model``,
+    Missing optional columns are added (NA), dtypes are coerced, ``family`` defaults to
+    ``"all"`` (every model of the table in one family),
     ``active_params`` defaults to ``params``, ``flops`` defaults to ``6 * params * tokens`` (with
     active parameters for mixture-of-experts models), and NaN values get a ``note``.
 
@@ -289,7 +296,8 @@ def validate(
                 f"{where}column '{col}' is empty in rows {format_rows(df.index[bad])}; every row "
                 f"needs a {col}."
             )
-    df["family"] = df["family"].fillna(df["model"])
+    # without a family, all models of the table form one family (one curve per task and metric)
+    df["family"] = df["family"].fillna(DEFAULT_FAMILY)
     df["active_params"] = df["active_params"].fillna(df["params"])
     compute_params = df["active_params"]
     est = 6.0 * compute_params * df["tokens"]
@@ -387,7 +395,13 @@ def _check_duplicates(df: pd.DataFrame, where: str, allow: bool) -> pd.DataFrame
     first = ~df.duplicated(key, keep="first")
     n_drop = int((~first).sum())
     if n_drop:
-        # identical duplicates carry no information; they are collapsed and the count is kept
+        # identical duplicates carry no information; they are collapsed, said and counted
+        warnings.warn(
+            f"{where}{n_drop} identical duplicate row(s) collapsed (rows "
+            f"{format_rows(df.index[~first])}); pass allow_duplicates=True to keep them.",
+            DataExclusionWarning,
+            stacklevel=3,
+        )
         out = df[first].copy()
         out.attrs["collapsed_duplicates"] = n_drop
         return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-
 __all__ = ["add_report_options", "parse_mapping"]
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -247,8 +246,9 @@ def read_lm_eval(
     ...                   "num_fewshot": 0}}
     >>> _ = (d / "160m_step143000.json").write_text(json.dumps(obj))
     >>> df = read_lm_eval(d)
-    >>> df[["model", "step", "task", "metric", "value", "n_items"]].iloc[0].tolist()
-    ['pythia-160m', 143000, 'piqa', 'acc', 0.6, 1848]
+    >>> row = df.iloc[0]
+    >>> row["model"], int(row["step"]), row["task"], row["metric"], int(row["n_items"])
+    ('pythia-160m', 143000, 'piqa', 'acc', 1848)
     """
     from tqdm.auto import tqdm
 

@@ -18,7 +18,7 @@ Examples
 >>> df = read_table(bench, layout="wide", columns={"model": "Model"}, metric="acc",
 ...                 sentinels=(-1,), metadata=meta, metadata_columns={"params": "Model Size (B)"},
 ...                 units={"params": 1e9})
->>> df[["model", "task", "value", "params", "note"]].to_dict("records")[1]
+>>> df[["model", "task", "value", "params", "note"]].to_dict("records")[2]
 {'model': 'a', 'task': 'GSM8K', 'value': nan, 'params': 1000000000.0, 'note': 'sentinel -1 (missing)'}
 """
 

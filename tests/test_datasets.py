@@ -1,0 +1,55 @@
+import json
+
+import pandas as pd
+import pytest
+
+from emergence import EmergenceError, datasets
+
+
+def test_names_and_info():
+    info = datasets.info()
+    assert info["name"].tolist() == ["pythia-v1", "obsscaling-base", "obsscaling-emergent"]
+    assert info.set_index("name")["rows"].to_dict() == {
+        "pythia-v1": 52512, "obsscaling-base": 1184, "obsscaling-emergent": 672}
+
+
+@pytest.mark.parametrize("name", ["pythia-v1", "obsscaling-base", "obsscaling-emergent"])
+def test_bundled_copy_equals_rebuild_from_published(published, name):
+    bundled = datasets.load(name)
+    rebuilt = datasets.build(name, published)
+    pd.testing.assert_frame_equal(
+        bundled.reset_index(drop=True), rebuilt.reset_index(drop=True), check_dtype=False,
+        rtol=1e-9)
+
+
+def test_provenance_checksums_match_published(published):
+    prov = json.loads((datasets.data_dir() / "PROVENANCE.json").read_text())
+    import hashlib
+
+    for src in prov["sources"].values():
+        assert src["license"] == "Apache-2.0"
+        assert len(src["commit"]) == 40
+        for rel, digest in src["sha256"].items():
+            assert hashlib.sha256((published / rel).read_bytes()).hexdigest() == digest, rel
+    assert len(prov["sources"]["pythia-v1"]["sha256"]) == 336
+
+
+def test_moe_models_have_active_params():
+    df = datasets.load("obsscaling-base")
+    mix = df[df.model == "mistralai/Mixtral-8x7B-v0.1"].iloc[0]
+    assert mix["params"] == 46.7e9 and mix["active_params"] == 12.9e9
+    dense = df[df.model == "meta-llama/Llama-2-7b-hf"].iloc[0]
+    assert dense["active_params"] == dense["params"] == 7e9
+
+
+def test_unknown_dataset():
+    with pytest.raises(EmergenceError, match="unknown dataset 'nope'; available: pythia-v1"):
+        datasets.load("nope")
+
+
+def test_inferred_item_counts():
+    df = datasets.load("obsscaling-emergent")
+    n = df.groupby(["task", "metric"])["n_items"].first()
+    assert n[("arithmetic_3ds", "acc")] == 2000
+    assert n[("parsinlu_qa", "acc")] == 1050
+    assert pd.isna(n[("ipa_transliterate", "bleu")])
