@@ -1,0 +1,854 @@
+"""Score per-item records under discontinuous and continuous metrics.
+
+The same model outputs, scored with an all-or-nothing metric and with continuous ones, at every
+scale. Every metric is a function vectorised over items; :func:`rescore` applies them to a records
+table (:mod:`emergence.io.records`) and returns the tidy long table of :mod:`emergence.schema`
+with one row per model x item x metric.
+
+Metrics and the output types they apply to:
+
+================================  =========================================  ======================
+metric                            definition                                 output types
+================================  =========================================  ======================
+``exact_match``                   prediction equals a target after           generate_until
+                                  ``normalize``; for log-likelihood          (loglikelihood:
+                                  requests the harness's ``is_greedy``       ``is_greedy``)
+``multiple_choice_grade``         1 if the gold choice has the highest       multiple_choice
+                                  log-likelihood (first maximum on ties)
+``token_edit_distance``           Levenshtein distance between token lists   generate_until
+                                  (min over targets)
+``normalized_edit_distance``      distance / max(len(pred), len(target))     generate_until
+``target_loglik``                 summed log-likelihood of the target, nats  all with a target
+                                                                             log-likelihood
+``loglik_per_token``              target_loglik / number of target tokens    same
+``p_vocab``                       exp(target_loglik): p(correct) over the    same
+                                  vocabulary
+``p_token``                       exp(target_loglik / tokens): per-token p   same
+``p_choices``                     softmax over the choices' log-likelihoods, multiple_choice
+                                  mass on the gold choice
+``brier_score``                   sum over choices of (p_k - 1[k = gold])^2  multiple_choice
+                                  with choice-renormalised p (range [0, 2])
+================================  =========================================  ======================
+
+Examples
+--------
+>>> from emergence.scoring import exact_match, token_edit_distance, brier_score
+>>> exact_match([" 42", "41"], ["42", "42"]).tolist()
+[1.0, 0.0]
+>>> token_edit_distance(["the cat sat"], ["the dog sat down"]).tolist()
+[2.0]
+>>> round(float(brier_score([[0.0, 0.0]], [0])[0]), 3)
+0.5
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import string
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from ._exceptions import DataExclusionWarning
+from ._validation import check_option
+from .io.records import validate_records
+from .schema import metric_info, register_metric, validate
+
+__all__ = [
+    "METRICS",
+    "APPLIES_TO",
+    "NORMALIZATIONS",
+    "rescore",
+    "normalize_text",
+    "tokenize",
+    "exact_match",
+    "multiple_choice_grade",
+    "token_edit_distance",
+    "normalized_edit_distance",
+    "choice_probabilities",
+    "p_choices",
+    "brier_score",
+    "p_vocab",
+    "loglik_per_token",
+    "p_token",
+    "attach_loglik",
+]
+
+#: Metrics computed by :func:`rescore`, in output order.
+METRICS: tuple[str, ...] = (
+    "exact_match",
+    "multiple_choice_grade",
+    "token_edit_distance",
+    "normalized_edit_distance",
+    "target_loglik",
+    "loglik_per_token",
+    "p_vocab",
+    "p_token",
+    "p_choices",
+    "brier_score",
+)
+
+_LL_TYPES = frozenset({"loglikelihood", "multiple_choice", "loglikelihood_rolling",
+                       "generate_until"})
+#: Output types each metric applies to (generations get log-likelihood metrics only when a
+#: ``target_loglik`` was attached, e.g. from a companion loglikelihood task).
+APPLIES_TO: dict[str, frozenset[str]] = {
+    "exact_match": frozenset({"generate_until", "loglikelihood"}),
+    "multiple_choice_grade": frozenset({"multiple_choice"}),
+    "token_edit_distance": frozenset({"generate_until"}),
+    "normalized_edit_distance": frozenset({"generate_until"}),
+    "target_loglik": _LL_TYPES,
+    "loglik_per_token": _LL_TYPES,
+    "p_vocab": _LL_TYPES,
+    "p_token": _LL_TYPES,
+    "p_choices": frozenset({"multiple_choice"}),
+    "brier_score": frozenset({"multiple_choice"}),
+}
+
+# every name is declared in emergence.schema already; keep them declared if that list changes
+for _name, _kw in {
+    "exact_match": {"lower": 0, "upper": 1, "kind": "discontinuous"},
+    "multiple_choice_grade": {"lower": 0, "upper": 1, "kind": "discontinuous"},
+    "token_edit_distance": {"lower": 0, "higher_is_better": False},
+    "normalized_edit_distance": {"lower": 0, "upper": 1, "higher_is_better": False},
+    "target_loglik": {"upper": 0},
+    "loglik_per_token": {"upper": 0},
+    "p_vocab": {"lower": 0, "upper": 1},
+    "p_token": {"lower": 0, "upper": 1},
+    "p_choices": {"lower": 0, "upper": 1},
+    "brier_score": {"lower": 0, "upper": 2, "higher_is_better": False},
+}.items():
+    if metric_info(_name).kind == "unknown":
+        register_metric(_name, **_kw)
+
+#: Exact-match normalisations (see :func:`normalize_text`).
+NORMALIZATIONS: tuple[str, ...] = ("none", "strip", "lower", "squad")
+
+_SD = np.dtypes.StringDType()
+_PUNCT = str.maketrans("", "", string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+
+
+@contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector while building millions of small lists."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _squad(s: str) -> str:
+    s = s.lower().translate(_PUNCT)
+    s = _ARTICLES.sub(" ", s)
+    return " ".join(s.split())
+
+
+def normalize_text(
+    texts: Sequence[str] | np.ndarray,
+    normalize: str | Callable[[str], str] = "strip",
+    *,
+    regex: str | None = None,
+) -> np.ndarray:
+    """Normalise texts before exact matching (vectorised with numpy string ufuncs).
+
+    Parameters
+    ----------
+    texts : sequence of str
+    normalize : {"none", "strip", "lower", "squad"} or callable, default="strip"
+        - ``"none"``: unchanged. This is lm-eval's ``exact_match`` with default arguments, and
+          BIG-bench's ``exact_str_match`` on its logged ``output`` (BIG-bench applies its
+          ``output_regex`` and stop string before logging).
+        - ``"strip"``: remove surrounding whitespace (generations usually start with a space).
+        - ``"lower"``: strip and lower-case (lm-eval ``ignore_case: true``).
+        - ``"squad"``: lower-case, remove punctuation and the articles a/an/the, collapse
+          whitespace (HELM ``quasi_exact_match``, SQuAD ``normalize_answer``).
+        - a callable ``str -> str`` applied to every text.
+    regex : str, optional
+        Keep only the first match of this pattern (the first group if it has one; ``""`` when
+        nothing matches) before normalising, like lm-eval's ``regex`` filter with ``take_first``
+        or BIG-bench's ``output_regex``. Apply it to predictions only.
+
+    Returns
+    -------
+    ndarray of numpy StringDType
+
+    Examples
+    --------
+    >>> normalize_text(["  The Cat! ", "42\\n"], "squad").tolist()
+    ['cat', '42']
+    >>> normalize_text(["answer: 17 apples"], "none", regex=r"(-?\\d+)").tolist()
+    ['17']
+    """
+    arr = [("" if t is None or t is pd.NA else str(t)) for t in texts]
+    if regex is not None:
+        pat = re.compile(regex)
+
+        def first(s: str) -> str:
+            m = pat.search(s)
+            if m is None:
+                return ""
+            return m.group(1) if m.groups() else m.group(0)
+
+        arr = [first(s) for s in arr]
+    if callable(normalize):
+        return np.array([normalize(s) for s in arr], dtype=_SD)
+    check_option(normalize, "normalize", NORMALIZATIONS)
+    if normalize == "squad":
+        return np.array([_squad(s) for s in arr], dtype=_SD)
+    out = np.array(arr, dtype=_SD)
+    if normalize in ("strip", "lower"):
+        out = np.strings.strip(out)
+    if normalize == "lower":
+        out = np.strings.lower(out)
+    return out
+
+
+def _explode_targets(targets: Sequence[Any]) -> tuple[list[str], np.ndarray]:
+    """Flatten targets (str or list of str per item) -> flat list and per-item start offsets."""
+    flat: list[str] = []
+    starts = np.empty(len(targets), dtype=np.int64)
+    for i, t in enumerate(targets):
+        starts[i] = len(flat)
+        if isinstance(t, (list, tuple, np.ndarray)):
+            if len(t) == 0:
+                flat.append("")
+            else:
+                flat.extend("" if x is None else str(x) for x in t)
+        else:
+            flat.append("" if t is None or t is pd.NA else str(t))
+    return flat, starts
+
+
+def _single(targets: Sequence[Any]) -> bool:
+    return not any(isinstance(t, (list, tuple, np.ndarray)) for t in targets)
+
+
+def exact_match(
+    predictions: Sequence[str],
+    targets: Sequence[str | Sequence[str]],
+    *,
+    normalize: str | Callable[[str], str] = "strip",
+    regex: str | None = None,
+) -> np.ndarray:
+    """1.0 where the prediction equals one of its targets after normalisation, else 0.0.
+
+    Parameters
+    ----------
+    predictions : sequence of str
+    targets : sequence of str or of lists of str
+        One target per item, or a list of acceptable targets (any match counts).
+    normalize : str or callable, default="strip"
+        See :func:`normalize_text` (``"none"`` reproduces lm-eval's default ``exact_match``).
+    regex : str, optional
+        Extract the first match from each prediction first (see :func:`normalize_text`).
+
+    Returns
+    -------
+    ndarray of float64
+
+    Examples
+    --------
+    >>> exact_match(["Five", "5 "], [["five", "5"], "6"], normalize="lower").tolist()
+    [1.0, 0.0]
+    """
+    if len(predictions) != len(targets):
+        raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
+    pred = normalize_text(predictions, normalize, regex=regex)
+    if _single(targets):
+        tgt = normalize_text(targets, normalize)
+        return (pred == tgt).astype(np.float64)
+    flat, starts = _explode_targets(targets)
+    counts = np.diff(np.append(starts, len(flat)))
+    tgt = normalize_text(flat, normalize)
+    hit = (np.repeat(pred, counts) == tgt).astype(np.float64)
+    return np.maximum.reduceat(hit, starts) if len(hit) else hit
+
+
+def tokenize(
+    texts: Sequence[str],
+    tokenizer: str | Callable[[str], Any] = "whitespace",
+) -> list[Any]:
+    """Tokenise texts for edit distances and token counts.
+
+    Parameters
+    ----------
+    texts : sequence of str
+    tokenizer : {"whitespace", "characters"} or callable, default="whitespace"
+        ``"whitespace"`` splits on runs of whitespace; ``"characters"`` keeps each string as is
+        (a string is its sequence of characters); a callable ``str -> sequence`` (for example a
+        ``tokenizers``/``transformers`` tokenizer's ``encode``; objects with ``.ids`` or
+        ``["input_ids"]`` are unwrapped) gives model tokens.
+
+    Returns
+    -------
+    list
+        One token sequence (list, or str for characters) per text.
+
+    Examples
+    --------
+    >>> tokenize(["a  b c"]), tokenize(["ab"], "characters")
+    ([['a', 'b', 'c']], ['ab'])
+    """
+    clean = ["" if t is None or t is pd.NA else str(t) for t in texts]
+    if tokenizer == "characters":
+        return clean
+    if tokenizer == "whitespace":
+        with _no_gc():
+            return [s.split() for s in clean]
+    if not callable(tokenizer):
+        raise ValueError(
+            f"`tokenizer` must be 'whitespace', 'characters' or a callable; got {tokenizer!r}."
+        )
+
+    def unwrap(tok: Any) -> list[Any]:
+        for attr in ("ids", "input_ids"):
+            if hasattr(tok, attr):
+                return list(getattr(tok, attr))
+            if isinstance(tok, dict) and attr in tok:
+                return list(tok[attr])
+        return list(tok)
+
+    with _no_gc():
+        return [unwrap(tokenizer(s)) for s in clean]
+
+
+def _lengths(toks: list[Any]) -> np.ndarray:
+    return np.fromiter((len(t) for t in toks), dtype=np.float64, count=len(toks))
+
+
+def _edit(
+    predictions: Sequence[str],
+    targets: Sequence[str | Sequence[str]],
+    tokenizer: str | Callable[[str], Any],
+    normalized: bool,
+    workers: int,
+) -> np.ndarray:
+    if len(predictions) != len(targets):
+        raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
+    if len(predictions) == 0:
+        return np.empty(0, dtype=np.float64)
+    single = _single(targets)
+    if single:
+        flat = list(targets)
+        starts = np.arange(len(targets))
+    else:
+        flat, starts = _explode_targets(targets)
+    counts = np.diff(np.append(starts, len(flat)))
+    p_tok = tokenize(predictions, tokenizer)
+    t_tok = tokenize(flat, tokenizer)
+    if not single:
+        idx = np.repeat(np.arange(len(p_tok)), counts)
+        p_tok = [p_tok[i] for i in idx]
+    d = process.cpdist(p_tok, t_tok, scorer=Levenshtein.distance, workers=workers,
+                       dtype=np.int32).astype(np.float64)
+    if normalized:
+        denom = np.maximum(_lengths(p_tok), _lengths(t_tok))
+        d = np.divide(d, denom, out=np.zeros_like(d), where=denom > 0)
+    return d if single else np.minimum.reduceat(d, starts)
+
+
+def token_edit_distance(
+    predictions: Sequence[str],
+    targets: Sequence[str | Sequence[str]],
+    *,
+    tokenizer: str | Callable[[str], Any] = "whitespace",
+    workers: int = -1,
+) -> np.ndarray:
+    """Token-level Levenshtein distance between each prediction and its target.
+
+    Insertions, deletions and substitutions of whole tokens each cost 1 (Schaeffer et al. 2023,
+    App. A.2). With several targets the smallest distance is returned. Computed element-wise in C
+    by ``rapidfuzz.process.cpdist`` (``workers=-1`` uses every core).
+
+    Parameters
+    ----------
+    predictions : sequence of str
+    targets : sequence of str or of lists of str
+    tokenizer : {"whitespace", "characters"} or callable, default="whitespace"
+        See :func:`tokenize`.
+    workers : int, default=-1
+
+    Returns
+    -------
+    ndarray of float64
+
+    Examples
+    --------
+    >>> token_edit_distance(["12 3", "123"], ["12 4", "124"]).tolist()
+    [1.0, 1.0]
+    >>> token_edit_distance(["123"], ["124"], tokenizer="characters").tolist()
+    [1.0]
+    """
+    return _edit(predictions, targets, tokenizer, False, workers)
+
+
+def normalized_edit_distance(
+    predictions: Sequence[str],
+    targets: Sequence[str | Sequence[str]],
+    *,
+    tokenizer: str | Callable[[str], Any] = "whitespace",
+    workers: int = -1,
+) -> np.ndarray:
+    """Token edit distance divided by the longer of the two token sequences (in [0, 1]).
+
+    Two empty sequences have distance 0. With several targets the smallest value is returned.
+
+    Examples
+    --------
+    >>> normalized_edit_distance(["the cat sat"], ["the dog sat down"]).tolist()
+    [0.5]
+    """
+    return _edit(predictions, targets, tokenizer, True, workers)
+
+
+def _pad(choice_loglik: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    """Ragged per-choice log-likelihoods -> (n, max_choices) float matrix padded with -inf."""
+    if isinstance(choice_loglik, np.ndarray) and choice_loglik.ndim == 2:
+        return choice_loglik.astype(np.float64)
+    rows = [np.asarray(r, dtype=np.float64) for r in choice_loglik]
+    k = max((r.size for r in rows), default=0)
+    out = np.full((len(rows), k), -np.inf)
+    for i, r in enumerate(rows):
+        out[i, : r.size] = r
+    return out
+
+
+def choice_probabilities(choice_loglik: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    """Softmax of each item's choice log-likelihoods (choice-renormalised probabilities).
+
+    Rows are padded with probability 0 to the largest number of choices. A row whose choices are
+    all ``-inf`` gives NaN.
+
+    Examples
+    --------
+    >>> choice_probabilities([[0.0, 0.0], [0.0, -np.inf, 0.0]]).round(2).tolist()
+    [[0.5, 0.5, 0.0], [0.5, 0.0, 0.5]]
+    """
+    ll = _pad(choice_loglik)
+    if ll.size == 0:
+        return ll
+    m = np.max(ll, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(ll - m)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def _gold_index(gold: Sequence[int] | np.ndarray, n: int) -> np.ndarray:
+    g = np.asarray(gold, dtype=np.int64)
+    if g.shape != (n,):
+        raise ValueError(f"`gold` must have one index per item ({n}); got shape {g.shape}.")
+    return g
+
+
+def multiple_choice_grade(
+    choice_loglik: Sequence[Sequence[float]] | np.ndarray, gold: Sequence[int] | np.ndarray
+) -> np.ndarray:
+    """1.0 where the gold choice has the highest log-likelihood (first maximum wins ties).
+
+    This is lm-eval's ``acc`` and BIG-bench's ``multiple_choice_grade`` on unnormalised
+    log-likelihoods.
+
+    Examples
+    --------
+    >>> multiple_choice_grade([[-1.0, -2.0], [-3.0, -1.0, -2.0]], [0, 0]).tolist()
+    [1.0, 0.0]
+    """
+    ll = _pad(choice_loglik)
+    g = _gold_index(gold, ll.shape[0])
+    out = (np.argmax(ll, axis=1) == g).astype(np.float64)
+    out[np.all(np.isneginf(ll), axis=1)] = np.nan
+    return out
+
+
+def p_choices(
+    choice_loglik: Sequence[Sequence[float]] | np.ndarray, gold: Sequence[int] | np.ndarray
+) -> np.ndarray:
+    """Probability of the gold choice renormalised over the available choices.
+
+    :math:`p^{Choices} = p(gold) / \\sum_i p(choice_i)` (Schaeffer et al. 2024, step B).
+
+    Examples
+    --------
+    >>> p_choices([[np.log(0.2), np.log(0.6)]], [1]).round(3).tolist()
+    [0.75]
+    """
+    p = choice_probabilities(choice_loglik)
+    g = _gold_index(gold, p.shape[0])
+    return p[np.arange(p.shape[0]), g] if p.size else np.empty(0)
+
+
+def brier_score(
+    choice_loglik: Sequence[Sequence[float]] | np.ndarray, gold: Sequence[int] | np.ndarray
+) -> np.ndarray:
+    """Multi-class Brier score on choice-renormalised probabilities, summed over choices.
+
+    :math:`BS = \\sum_k (p_k - 1[k = gold])^2` with :math:`p` the softmax of the choice
+    log-likelihoods; range [0, 2], lower is better. This equals lm-eval's per-document
+    ``brier_score`` (which sums over classes) and is the convention of Brier (1950).
+
+    Examples
+    --------
+    >>> brier_score([[0.0, -np.inf]], [0]).tolist()
+    [0.0]
+    >>> brier_score([[0.0, -np.inf]], [1]).tolist()
+    [2.0]
+    """
+    p = choice_probabilities(choice_loglik)
+    if p.size == 0:
+        return np.empty(0)
+    g = _gold_index(gold, p.shape[0])
+    onehot = np.zeros_like(p)
+    onehot[np.arange(p.shape[0]), g] = 1.0
+    return np.sum((p - onehot) ** 2, axis=1)
+
+
+def p_vocab(target_loglik: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Probability of the whole target under the model: ``exp(target_loglik)``.
+
+    Examples
+    --------
+    >>> p_vocab([0.0, -np.inf]).tolist()
+    [1.0, 0.0]
+    """
+    return np.exp(np.asarray(target_loglik, dtype=np.float64))
+
+
+def loglik_per_token(
+    target_loglik: Sequence[float] | np.ndarray, ntokens: Sequence[float] | np.ndarray
+) -> np.ndarray:
+    """Mean log-likelihood per target token (nats); NaN where the token count is 0 or unknown.
+
+    Examples
+    --------
+    >>> loglik_per_token([-3.0, -1.0], [3, 0]).tolist()
+    [-1.0, nan]
+    """
+    ll = np.asarray(target_loglik, dtype=np.float64)
+    n = np.asarray(ntokens, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, ll / np.where(n > 0, n, 1.0), np.nan)
+
+
+def p_token(
+    target_loglik: Sequence[float] | np.ndarray, ntokens: Sequence[float] | np.ndarray
+) -> np.ndarray:
+    """Estimated per-token probability of the correct token: ``exp(mean per-token log p)``.
+
+    The quantity the analytic model of Schaeffer et al. (2023) raises to the power L.
+
+    Examples
+    --------
+    >>> p_token([2 * np.log(0.5)], [2]).round(3).tolist()
+    [0.5]
+    """
+    return np.exp(loglik_per_token(target_loglik, ntokens))
+
+
+# ---------------------------------------------------------------------------------------------
+# rescore
+
+
+def _metric_name(base: str, filt: pd.Series) -> pd.Series:
+    return pd.Series(np.where(filt.to_numpy() == "none", base,
+                              base + "," + filt.astype(str).to_numpy()), index=filt.index)
+
+
+def _targets_of(rec: pd.DataFrame) -> list[Any]:
+    out = []
+    for t, ts in zip(rec["target"], rec["targets"], strict=True):
+        if isinstance(ts, list) and ts:
+            out.append(ts)
+        else:
+            out.append("" if t is pd.NA or t is None else str(t))
+    return out
+
+
+def rescore(
+    records: pd.DataFrame,
+    *,
+    metrics: Sequence[str] | None = None,
+    tokenizer: str | Callable[[str], Any] = "whitespace",
+    normalize: str | Callable[[str], str] = "strip",
+    regex: str | None = None,
+    family: str | None = None,
+    workers: int = -1,
+) -> pd.DataFrame:
+    """Score every record under every applicable metric.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Per-item records (from :func:`emergence.io.samples.load_samples`,
+        :func:`emergence.io.bigbench.load_full_log`, :func:`emergence.io.helm.load_run` or
+        :func:`emergence.io.records.read_records`).
+    metrics : list of str, optional
+        Subset of :data:`METRICS`; default all. Each metric is computed for the output types in
+        :data:`APPLIES_TO`; asking for a metric that applies to no record raises.
+    tokenizer : {"whitespace", "characters"} or callable, default="whitespace"
+        Tokens for the edit distances, and for counting target tokens where the records do not
+        give ``target_ntokens`` (the unit is then stated in ``note``). Pass the model tokenizer's
+        ``encode`` to make per-token metrics per model token.
+    normalize : str or callable, default="strip"
+        Exact-match normalisation (see :func:`normalize_text`).
+    regex : str, optional
+        Extract the first match from each prediction before exact matching.
+    family : str, optional
+        Model family for rows whose records have no ``family`` (the schema otherwise uses the
+        model name, which gives one curve per model instead of one across sizes).
+    workers : int, default=-1
+        Threads for the edit distances.
+
+    Returns
+    -------
+    DataFrame
+        The tidy table of :mod:`emergence.schema` (validated), one row per model x checkpoint x
+        task x item x metric, with ``item`` set. lm-eval filters other than ``none`` are kept in
+        the metric name (``exact_match,strict-match``). Rows that cannot be scored keep
+        ``value = NaN`` and say why in ``note`` (empty target, missing prediction, all choices
+        ``-inf``, target log-likelihood ``-inf``); a :class:`DataExclusionWarning` gives counts.
+
+    Raises
+    ------
+    ValueError
+        Unknown metric names, or a metric that applies to none of the records.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rec = pd.DataFrame({"model": "m", "task": "t", "item": ["0", "1"],
+    ...                     "output_type": "multiple_choice", "params": 1e6,
+    ...                     "choice_loglik": [[-1.0, -2.0], [-1.0, -0.5]], "gold": [0, 0]})
+    >>> s = rescore(rec, metrics=["multiple_choice_grade", "brier_score"])
+    >>> s.pivot(index="item", columns="metric", values="value").round(3).to_dict("list")
+    {'brier_score': [0.145, 0.775], 'multiple_choice_grade': [1.0, 0.0]}
+    """
+    rec = validate_records(records)
+    wanted = list(METRICS) if metrics is None else list(metrics)
+    unknown = [m for m in wanted if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}.")
+    have_types = set(rec["output_type"])
+    has_gen_ll = bool(((rec["output_type"] == "generate_until") & rec["target_loglik"].notna())
+                      .any())
+    if metrics is not None:
+        for m in wanted:
+            applicable = APPLIES_TO[m] & have_types
+            if m in ("target_loglik", "loglik_per_token", "p_vocab", "p_token"):
+                applicable = {t for t in applicable if t != "generate_until" or has_gen_ll}
+            if not applicable:
+                raise ValueError(
+                    f"metric '{m}' applies to output types {sorted(APPLIES_TO[m])}, but the "
+                    f"records hold only {sorted(have_types)}."
+                    + (" Attach target log-likelihoods from a loglikelihood task first "
+                       "(emergence.scoring.attach_loglik)." if "generate_until" in have_types
+                       and m in ("target_loglik", "loglik_per_token", "p_vocab", "p_token")
+                       else "")
+                )
+
+    otype = rec["output_type"].to_numpy()
+    empty_target = rec["target"].fillna("").str.strip().eq("").to_numpy() & (
+        otype != "multiple_choice")
+    for i, ts in enumerate(rec["targets"]):
+        if empty_target[i] and isinstance(ts, list) and any(str(t).strip() for t in ts):
+            empty_target[i] = False
+    parts: list[pd.DataFrame] = []
+
+    def emit(mask: np.ndarray, base: str, values: np.ndarray, notes: np.ndarray | None) -> None:
+        if not mask.any():
+            return
+        sub = rec.loc[mask]
+        vals = np.asarray(values, dtype=np.float64).copy()
+        note = np.full(len(sub), None, dtype=object) if notes is None else notes.astype(object)
+        et = empty_target[mask]
+        vals[et] = np.nan
+        note[et] = "empty target"
+        part = pd.DataFrame({
+            "model": sub["model"].to_numpy(),
+            "step": sub["step"].to_numpy(),
+            "task": sub["task"].to_numpy(),
+            "shots": sub["shots"].to_numpy(),
+            "metric": _metric_name(base, sub["filter"]).to_numpy(),
+            "item": sub["item"].to_numpy(),
+            "value": vals,
+            "params": sub["params"].to_numpy(),
+            "tokens": sub["tokens"].to_numpy(),
+            "flops": sub["flops"].to_numpy(),
+            "revision": sub["revision"].to_numpy(),
+            "source": sub["source"].to_numpy(),
+            "note": note,
+        })
+        for extra in ("family", "nonembedding_params"):
+            if extra in sub.columns:
+                part[extra] = sub[extra].to_numpy()
+        parts.append(part)
+
+    gen = otype == "generate_until"
+    ll_rows = otype == "loglikelihood"
+    mc = otype == "multiple_choice"
+    pred_na = rec["prediction"].isna().to_numpy()
+    gen_targets = _targets_of(rec.loc[gen]) if gen.any() else []
+    gen_pred = rec.loc[gen, "prediction"].fillna("").tolist()
+
+    def na_note(values: np.ndarray, cond: np.ndarray, text: str,
+                notes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        v = values.copy()
+        n = np.full(v.shape, None, dtype=object) if notes is None else notes
+        v[cond] = np.nan
+        n[cond] = text
+        return v, n
+
+    if "exact_match" in wanted:
+        if gen.any():
+            v = exact_match(gen_pred, gen_targets, normalize=normalize, regex=regex)
+            emit(gen, "exact_match", *na_note(v, pred_na[gen], "no prediction"))
+        if ll_rows.any():
+            g = rec.loc[ll_rows, "is_greedy"]
+            v = g.astype("float64").to_numpy()
+            emit(ll_rows, "exact_match", *na_note(
+                v, g.isna().to_numpy(), "is_greedy not logged (log-likelihood request)"))
+    for base, normalized in (("token_edit_distance", False), ("normalized_edit_distance", True)):
+        if base in wanted and gen.any():
+            v = _edit(gen_pred, gen_targets, tokenizer, normalized, workers)
+            emit(gen, base, *na_note(v, pred_na[gen], "no prediction"))
+    if mc.any():
+        ll = _pad(rec.loc[mc, "choice_loglik"].tolist())
+        gold = rec.loc[mc, "gold"].astype("int64").to_numpy()
+        allinf = np.all(np.isneginf(ll), axis=1)
+        for base, fn in (("multiple_choice_grade", multiple_choice_grade),
+                         ("p_choices", p_choices), ("brier_score", brier_score)):
+            if base in wanted:
+                emit(mc, base, *na_note(fn(ll, gold), allinf,
+                                        "every choice has log-likelihood -inf"))
+    # log-likelihood metrics
+    ll_mask = rec["target_loglik"].notna().to_numpy() & np.isin(otype, list(_LL_TYPES))
+    ll_metrics = [m for m in ("target_loglik", "loglik_per_token", "p_vocab", "p_token")
+                  if m in wanted]
+    if ll_metrics and ll_mask.any():
+        sub = rec.loc[ll_mask]
+        tll = sub["target_loglik"].to_numpy(np.float64).copy()
+        ntok = sub["target_ntokens"].astype("float64").to_numpy().copy()
+        counted = np.isnan(ntok)
+        unit_note = np.full(len(sub), None, dtype=object)
+        if counted.any():
+            texts = sub["target"].fillna("").to_numpy()[counted]
+            ntok[counted] = _lengths(tokenize(list(texts), tokenizer))
+            unit = tokenizer if isinstance(tokenizer, str) else getattr(
+                tokenizer, "__qualname__", "callable")
+            unit_note[counted] = f"tokens counted with tokenizer={unit}"
+        neginf = np.isneginf(tll)
+        zero_tok = ntok <= 0
+        for base in ll_metrics:
+            if base == "target_loglik":
+                v, n = na_note(tll, neginf, "target log-likelihood is -inf (probability 0)")
+            elif base == "p_vocab":
+                v, n = p_vocab(tll), None
+            elif base == "loglik_per_token":
+                v, n = na_note(loglik_per_token(tll, ntok), neginf,
+                               "target log-likelihood is -inf (probability 0)", unit_note.copy())
+                v, n = na_note(v, zero_tok & ~neginf, "target has 0 tokens", n)
+            else:
+                v, n = na_note(p_token(tll, ntok), zero_tok, "target has 0 tokens",
+                               unit_note.copy())
+            emit(ll_mask, base, v, n)
+
+    if not parts:
+        raise ValueError(
+            f"no record could be scored under {wanted}; the records hold output types "
+            f"{sorted(have_types)} (see emergence.scoring.APPLIES_TO)."
+        )
+    out = pd.concat(parts, ignore_index=True)
+    if family is not None:
+        if "family" in out.columns:
+            out["family"] = out["family"].fillna(family)
+        else:
+            out["family"] = family
+    order = {m: i for i, m in enumerate(METRICS)}
+    out["_o"] = out["metric"].str.split(",").str[0].map(order)
+    out = out.sort_values(["model", "step", "task", "_o", "metric", "item"], kind="mergesort",
+                          na_position="first").drop(columns="_o").reset_index(drop=True)
+    n_nan = int(out["value"].isna().sum())
+    if n_nan:
+        counts = out.loc[out["value"].isna(), "note"].fillna("unknown").value_counts()
+        warnings.warn(
+            f"{n_nan} scores are NaN and will be excluded from analyses: "
+            + "; ".join(f"{k}: {v}" for k, v in counts.items()),
+            DataExclusionWarning,
+            stacklevel=2,
+        )
+    return validate(out)
+
+
+def attach_loglik(
+    records: pd.DataFrame,
+    *,
+    to_task: str,
+    from_task: str,
+    on: Sequence[str] = ("model", "step", "item"),
+) -> pd.DataFrame:
+    """Copy target log-likelihoods from a loglikelihood task onto a generative task's records.
+
+    The harness logs no log-probabilities for ``generate_until`` requests, so the Mirage check and
+    the continuous log-likelihood metrics of a generative task need a companion ``loglikelihood``
+    task over the same documents (``doc_to_target`` as the continuation). This joins the two.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Records holding both tasks.
+    to_task, from_task : str
+        The generative task and its loglikelihood companion.
+    on : sequence of str, default=("model", "step", "item")
+        Join keys (``doc_hash`` is also a good key when both tasks read the same documents).
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``records`` with ``target_loglik``, ``target_ntokens`` and ``is_greedy`` filled
+        on the ``to_task`` rows that have a partner; ``attrs["unmatched"]`` counts the rest.
+
+    Raises
+    ------
+    ValueError
+        Either task is absent, or ``from_task`` has no target log-likelihoods.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rec = pd.DataFrame({"model": "m", "task": ["gen", "ll"], "item": "0",
+    ...                     "output_type": ["generate_until", "loglikelihood"],
+    ...                     "prediction": ["4", None], "target": "4",
+    ...                     "target_loglik": [None, -0.7]})
+    >>> float(attach_loglik(rec, to_task="gen", from_task="ll").loc[0, "target_loglik"])
+    -0.7
+    """
+    rec = validate_records(records)
+    for t in (to_task, from_task):
+        if not (rec["task"] == t).any():
+            raise ValueError(f"task '{t}' is not in the records; tasks: "
+                             f"{sorted(set(rec['task']))}.")
+    src = rec[rec["task"] == from_task]
+    if src["target_loglik"].isna().all():
+        raise ValueError(f"task '{from_task}' has no target log-likelihoods to attach.")
+    keys = list(on)
+    src = src[keys + ["target_loglik", "target_ntokens", "is_greedy"]].drop_duplicates(keys)
+    dst_mask = rec["task"] == to_task
+    dst = rec.loc[dst_mask, keys].reset_index()
+    merged = dst.merge(src, on=keys, how="left").set_index("index")
+    out = rec.copy()
+    for col in ("target_loglik", "target_ntokens", "is_greedy"):
+        fill = merged[col].reindex(out.index[dst_mask])
+        out.loc[dst_mask, col] = out.loc[dst_mask, col].fillna(fill) if col != "is_greedy" else \
+            out.loc[dst_mask, col].where(out.loc[dst_mask, col].notna(), fill)
+    out.attrs["unmatched"] = int(merged["target_loglik"].isna().sum())
+    return out
