@@ -177,8 +177,10 @@ def _break_stats(Z, W, x, cols):
     with np.errstate(divide="ignore", invalid="ignore"):
         coef = np.where(ok, cross / hh, 0.0)
         red = np.where(ok, cross**2 / hh, 0.0)
-    rss1 = np.maximum(rss0[:, None] - red, 1e-12 * rss0[:, None] + 1e-300)
-    return rss0, rss1, coef, (b0, b1, c0, c1)
+    # tolerance so that exactly flat curves (all 0 or all 1) give T = 0 rather than 0/0
+    tau = 1e-12 * np.einsum("bs,bs->b", W, 1.0 + Z**2)
+    rss1 = np.maximum(rss0[:, None] - red, 0.0) + tau[:, None]
+    return rss0 + tau, rss1, coef, (b0, b1, c0, c1)
 
 
 class _Model:
