@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .allocation import compute_optimal, model_scales, place_models
 from .chinchilla import (
     BESIROGLU_2024,
     HOFFMANN_2022,
@@ -12,6 +13,7 @@ from .chinchilla import (
     fit_chinchilla,
     loss_runs,
 )
+from .powerlaw import PowerLawFit, fit_power_law
 
 __all__ = [
     "BESIROGLU_2024",
@@ -22,4 +24,9 @@ __all__ = [
     "default_grid",
     "fit_chinchilla",
     "loss_runs",
+    "PowerLawFit",
+    "fit_power_law",
+    "compute_optimal",
+    "model_scales",
+    "place_models",
 ]
