@@ -209,7 +209,7 @@ def validate_records(frame: pd.DataFrame, *, name: str | None = None) -> pd.Data
     SchemaError
         Missing columns, unknown ``output_type``, choices and log-likelihoods of different lengths,
         a gold index outside the choices, NaN choice log-likelihoods, or duplicate
-        (model, step, task, filter, item) rows; the message names rows and the fix.
+        (model, step, task, filter, output_type, item) rows; the message names rows and the fix.
 
     Examples
     --------
@@ -257,15 +257,15 @@ def validate_records(frame: pd.DataFrame, *, name: str | None = None) -> pd.Data
             [step_from_revision(r) for r in df.loc[nostep, "revision"]], dtype="Int64"
         )
     _check_choices(df, where)
-    key = ["model", "step", "task", "filter", "item"]
+    key = ["model", "step", "task", "filter", "output_type", "item"]
     dup = df.duplicated(key, keep=False)
     if dup.any():
         first = df[dup].iloc[0]
         raise SchemaError(
-            f"{where}{int(dup.sum())} rows share (model, step, task, filter, item), e.g. "
-            f"{ {k: first[k] for k in key} } in rows {format_rows(df.index[dup])}. Checkpoints of one "
-            "model need distinct 'step' (or 'revision' names like 'step1000'), or distinct model "
-            "names."
+            f"{where}{int(dup.sum())} rows share (model, step, task, filter, output_type, "
+            f"item), e.g. { {k: first[k] for k in key} } in rows {format_rows(df.index[dup])}. "
+            "Checkpoints of one model need distinct 'step' (or 'revision' names like "
+            "'step1000'), or distinct model names."
         )
     extra = [c for c in df.columns if c not in RECORD_COLUMNS]
     return df[list(RECORD_COLUMNS) + extra]

@@ -1,0 +1,168 @@
+"""``emergence rescore LOGS... --metrics ... --out scores.csv``: re-score per-item logs.
+
+Reads lm-eval per-sample logs (any harness generation), BIG-bench ``full-log_*.json``, HELM run
+folders or plain per-item CSV/JSONL records, scores every item under the chosen metrics and writes
+the tidy table (one row per model x item x metric). Optionally writes per-scale means with
+item-cluster bootstrap intervals (``--aggregate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from .._exceptions import FormatError
+
+__all__ = ["register", "handler", "read_any"]
+
+
+def _kind(path: Path) -> str:
+    if path.is_dir():
+        if (path / "scenario_state.json").exists():
+            return "helm"
+        if next(path.rglob("full-log_*.json"), None) is not None:
+            return "bigbench"
+        return "lm-eval"
+    name = path.name
+    if name == "scenario_state.json":
+        return "helm"
+    if name.startswith("full-log_"):
+        return "bigbench"
+    if name.startswith("samples_") or name.endswith("_write_out_info.json"):
+        return "lm-eval"
+    if path.suffix.lower() == ".csv":
+        return "records"
+    if path.suffix.lower() in (".jsonl", ".json"):
+        from ..io.samples import detect_format
+
+        try:
+            detect_format(path)
+            return "lm-eval"
+        except FormatError:
+            return "records"
+    raise FormatError(f"{path}: cannot tell the format; pass --format.")
+
+
+def read_any(paths: list[str], *, fmt: str = "auto", **kwargs) -> pd.DataFrame:
+    """Read per-item logs of any supported format into one records table."""
+    from ..io import bigbench, helm, records, samples
+
+    frames = []
+    groups: dict[str, list[Path]] = {}
+    for p in map(Path, paths):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or directory.")
+        kind = fmt if fmt != "auto" else _kind(p)
+        groups.setdefault(kind, []).append(p)
+    for kind, ps in groups.items():
+        if kind == "lm-eval":
+            frames.append(samples.load_samples(ps, **kwargs))
+        elif kind == "bigbench":
+            frames.append(bigbench.load_full_log(ps))
+        elif kind == "helm":
+            frames.append(helm.load_run([p.parent if p.is_file() else p for p in ps],
+                                        params=kwargs.get("params")))
+        elif kind == "records":
+            frames.append(records.read_records(ps, task=kwargs.get("task")))
+        else:
+            raise ValueError(f"unknown --format {kind!r}.")
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return records.validate_records(out)
+
+
+def _params(values: list[str] | None) -> dict[str, float] | float | None:
+    if not values:
+        return None
+    out: dict[str, float] = {}
+    for v in values:
+        if "=" not in v:
+            if len(values) == 1:
+                return float(v)
+            raise ValueError(f"--params expects MODEL=COUNT pairs; got {v!r}.")
+        k, n = v.split("=", 1)
+        out[k] = float(n)
+    return out
+
+
+def handler(args: argparse.Namespace) -> int:
+    """Run the command."""
+    from ..aggregate import item_bootstrap
+    from ..scoring import METRICS, attach_loglik, rescore
+
+    metrics = None
+    if args.metrics:
+        metrics = [m for part in args.metrics for m in part.split(",") if m]
+        bad = [m for m in metrics if m not in METRICS]
+        if bad:
+            raise ValueError(f"unknown metric(s) {bad}; choose from {', '.join(METRICS)}.")
+    kwargs = {}
+    if args.format in ("auto", "lm-eval"):
+        kwargs = {"model": args.model, "params": _params(args.params), "filter": args.filter,
+                  "tokens_per_step": args.tokens_per_step}
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if args.task:
+        kwargs["task"] = args.task
+    rec = read_any(args.logs, fmt=args.format, **kwargs)
+    for pair in args.attach or []:
+        if "=" not in pair:
+            raise ValueError(f"--attach expects GEN_TASK=LOGLIK_TASK; got {pair!r}.")
+        gen, ll = pair.split("=", 1)
+        rec = attach_loglik(rec, to_task=gen, from_task=ll)
+    scores = rescore(rec, metrics=metrics, tokenizer=args.tokenizer, normalize=args.normalize,
+                     regex=args.regex, family=args.family)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out, index=False)
+    n_nan = int(scores["value"].isna().sum())
+    print(f"wrote {len(scores)} scores ({scores['model'].nunique()} models, "
+          f"{scores['task'].nunique()} tasks, {scores['metric'].nunique()} metrics"
+          f"{f', {n_nan} NaN with reasons in note' if n_nan else ''}) to {out}")
+    if args.aggregate:
+        agg = item_bootstrap(scores, x=args.x, n_boot=args.n_boot, seed=args.seed,
+                             on_mismatch=args.on_mismatch)
+        apath = Path(args.aggregate)
+        apath.parent.mkdir(parents=True, exist_ok=True)
+        agg.to_frame().to_csv(apath, index=False)
+        print(agg.summary())
+        print(f"wrote per-scale aggregates to {apath}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add the ``rescore`` command."""
+    p = subparsers.add_parser(
+        "rescore",
+        help="re-score per-item logs under discontinuous and continuous metrics",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("logs", nargs="+", help="log files or folders")
+    p.add_argument("--out", required=True, help="output CSV of per-item scores")
+    p.add_argument("--metrics", nargs="+", help="metric names (space or comma separated); "
+                   "default: every applicable metric")
+    p.add_argument("--format", default="auto",
+                   choices=("auto", "lm-eval", "bigbench", "helm", "records"))
+    p.add_argument("--model", help="model name (default: from the logs)")
+    p.add_argument("--family", help="model family for all rows")
+    p.add_argument("--params", nargs="+", metavar="MODEL=COUNT",
+                   help="parameter counts (default: the harness's model_num_parameters)")
+    p.add_argument("--tokens-per-step", type=float, dest="tokens_per_step",
+                   help="training tokens per step (tokens = step x this)")
+    p.add_argument("--task", help="task name for files that do not carry it")
+    p.add_argument("--filter", help="keep only this lm-eval filter")
+    p.add_argument("--attach", nargs="+", metavar="GEN=LL",
+                   help="attach target log-likelihoods of loglikelihood task LL to generative "
+                   "task GEN")
+    p.add_argument("--tokenizer", default="whitespace", choices=("whitespace", "characters"))
+    p.add_argument("--normalize", default="strip", choices=("none", "strip", "lower", "squad"))
+    p.add_argument("--regex", help="extract the first match from predictions before exact match")
+    p.add_argument("--aggregate", metavar="CSV",
+                   help="also write per-scale means with item-cluster bootstrap intervals")
+    p.add_argument("--x", default="params", help="scale column for --aggregate")
+    p.add_argument("--n-boot", type=int, default=2000, dest="n_boot")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--on-mismatch", default="error", choices=("error", "intersect"),
+                   dest="on_mismatch")
+    p.set_defaults(func=handler)
