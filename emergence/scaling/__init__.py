@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .allocation import compute_optimal, model_scales, place_models
+from .backtest import BacktestResult, backtest, backtest_frame, per_token_loss, pooled_curve
 from .chinchilla import (
     BESIROGLU_2024,
     HOFFMANN_2022,
@@ -29,4 +30,9 @@ __all__ = [
     "compute_optimal",
     "model_scales",
     "place_models",
+    "BacktestResult",
+    "backtest",
+    "backtest_frame",
+    "per_token_loss",
+    "pooled_curve",
 ]

@@ -1,0 +1,465 @@
+"""Predictability backtests: fit below a scale cutoff, forecast above it, with prediction intervals.
+
+A jump that a smooth law fitted on the smaller models predicts is not "unpredictable". Four
+routes, each on the scale where smoothness is expected (see the method catalog, section 6.1):
+
+``"linear"``
+    ``y = b0 + b1 log10 x`` for continuous metrics; exact t prediction intervals (Gaussian errors).
+``"power"``
+    ``y = A x^-alpha`` (least squares on log y, log x) for positive loss-like metrics; exact t
+    prediction intervals on the log scale.
+``"sigmoid"``
+    chance-floored sigmoid in log compute, ``y = g + (1 - g) sigma(a + b log10 x)`` with g the
+    task's chance level (Observational Scaling Laws' fixed-height sigmoid link, Ruan et al. 2024,
+    with log compute as the predictor); prediction intervals by residual bootstrap, every replicate
+    refitted (vectorised over replicates) plus a resampled residual.
+``"mirage"``
+    the route of Schaeffer et al. (2023): a continuous per-token quantity (perplexity, loss,
+    log-likelihood or per-token probability) gives the per-token loss l; fit
+    ``log l = c0 + c1 log10 x`` (``l = (x/c)^alpha``) below the cutoff, forecast l above it with a
+    t prediction interval, and predict exact match as ``p^L = exp(-L l)``. L is the target length
+    in tokens when given, else estimated on the fitted scales by least squares of
+    ``-log(EM) = L l`` (through the origin); the interval maps the interval of l (L held fixed).
+
+Each backtest reports the forecast error (MAE, RMSE) on the scales above the cutoff, the share of
+them inside the prediction interval, and whether the *jump* (the forecast point with the best
+observed value) lies inside its interval.
+
+References
+----------
+.. [1] Schaeffer, R., Miranda, B., Koyejo, S. "Are Emergent Abilities of Large Language Models a
+   Mirage?" NeurIPS 2023, arXiv:2304.15004.
+.. [2] Ruan, Y., Maddison, C. J., Hashimoto, T. "Observational Scaling Laws and the Predictability
+   of Language Model Performance." NeurIPS 2024, arXiv:2405.10938.
+
+Examples
+--------
+>>> import numpy as np
+>>> from emergence.scaling import backtest
+>>> x = np.geomspace(1e20, 1e24, 12)
+>>> y = 0.25 + 0.75 / (1 + np.exp(-2.0 * (np.log10(x) - 22.5)))
+>>> res = backtest(x, y, method="sigmoid", cutoff=1e22, chance=0.25, n_boot=200, seed=0)
+>>> res.n_fit, res.n_forecast, bool(res.mae < 0.05)
+(6, 6, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._exceptions import EmergenceError
+from .._validation import check_interval, check_option, check_rng
+from ..schema import metric_info, validate
+from ..tidy import Curve, chance_level
+from ._optim import batched_lm
+
+__all__ = ["BacktestResult", "backtest", "backtest_frame", "pooled_curve", "per_token_loss"]
+
+METHODS = ("linear", "power", "sigmoid", "mirage")
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Result of :func:`backtest`.
+
+    Attributes
+    ----------
+    method : str
+    name : str
+        What was forecast (curve name).
+    x_name : str
+    cutoff : float
+        Points with ``x < cutoff`` are fitted, the others forecast.
+    level : float
+        Level of the prediction intervals.
+    points : DataFrame
+        One row per point: ``label, x, observed, predicted, lo, hi, split`` (``"fit"`` or
+        ``"forecast"``), ``inside``.
+    params : dict
+        Fitted parameters (names depend on the method).
+    n_fit, n_forecast : int
+    mae, rmse : float
+        Forecast errors on the forecast points.
+    coverage : float
+        Share of forecast points inside their prediction interval.
+    jump_label : str
+        Forecast point with the best observed value (highest, or lowest for lower-is-better).
+    jump_inside : bool
+        Whether that point lies inside its interval.
+    notes : tuple of str
+    """
+
+    method: str
+    name: str
+    x_name: str
+    cutoff: float
+    level: float
+    points: pd.DataFrame
+    params: dict[str, float]
+    n_fit: int
+    n_forecast: int
+    mae: float
+    rmse: float
+    coverage: float
+    jump_label: str
+    jump_inside: bool
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-point table (fit and forecast points)."""
+        out = self.points.copy()
+        out.insert(0, "method", self.method)
+        out.insert(0, "curve", self.name)
+        return out
+
+    def to_row(self) -> pd.DataFrame:
+        """One row: method, cutoff, counts, errors, coverage and the jump verdict."""
+        row = {"curve": self.name, "method": self.method, "x_name": self.x_name,
+               "cutoff": self.cutoff, "level": self.level, "n_fit": self.n_fit,
+               "n_forecast": self.n_forecast, "mae": self.mae, "rmse": self.rmse,
+               "coverage": self.coverage, "jump_label": self.jump_label,
+               "jump_inside": self.jump_inside}
+        row.update({f"param_{k}": v for k, v in self.params.items()})
+        row["notes"] = "; ".join(self.notes)
+        return pd.DataFrame([row])
+
+    def summary(self) -> str:
+        """Short text summary."""
+        verdict = ("inside" if self.jump_inside else "OUTSIDE")
+        lines = [f"{self.name}: {self.method} backtest, fit {self.n_fit} points with "
+                 f"{self.x_name} < {self.cutoff:.3g}, forecast {self.n_forecast}",
+                 f"  forecast MAE {self.mae:.4g}, RMSE {self.rmse:.4g}; "
+                 f"{self.coverage:.0%} of forecasts inside the {self.level:.0%} prediction interval",
+                 f"  best forecast point ({self.jump_label}) is {verdict} its interval"]
+        lines.extend(f"  {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def backtest_frame(results: list[BacktestResult]) -> pd.DataFrame:
+    """Stack :meth:`BacktestResult.to_row` of several backtests."""
+    if not results:
+        return pd.DataFrame()
+    return pd.concat([r.to_row() for r in results], ignore_index=True)
+
+
+def per_token_loss(values: Any, metric: str) -> np.ndarray:
+    """Per-token loss (nats) from a continuous metric.
+
+    ``ppl``/``perplexity`` -> log; ``loss``-like -> as is; log-likelihoods (``<= 0``) -> negated;
+    probabilities (``p_*``) -> ``-log p``.
+
+    Examples
+    --------
+    >>> per_token_loss([np.e, 1.0], "ppl").tolist()
+    [1.0, 0.0]
+    >>> per_token_loss([0.5], "p_token").round(4).tolist()
+    [0.6931]
+    """
+    v = np.asarray(values, dtype=float)
+    base = metric.split(",", 1)[0]
+    info = metric_info(base)
+    if "perplexity" in base or base == "ppl":
+        return np.log(v)
+    if base.startswith("p_") or (info.lower == 0 and info.upper == 1 and info.kind == "continuous"):
+        return -np.log(v)
+    if info.upper == 0 or "loglik" in base or "log_likelihood" in base:
+        return -v
+    if not info.higher_is_better and info.lower >= 0:
+        return v
+    raise EmergenceError(f"cannot read a per-token loss from metric {metric!r}; use perplexity, "
+                         "a loss, a log-likelihood or a per-token probability.")
+
+
+def _as_xy(data: Any, y: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
+    if isinstance(data, Curve):
+        c = data
+        meta = {"name": c.name, "x_name": c.x_name, "metric": c.metric, "chance": c.chance,
+                "task": c.task}
+        return np.asarray(c.x, float), np.asarray(c.y, float), list(c.labels), meta
+    x = np.asarray(data, dtype=float).ravel()
+    if y is None:
+        raise EmergenceError("`y` is required when the first argument is not a Curve.")
+    yv = np.asarray(y, dtype=float).ravel()
+    if x.size != yv.size:
+        raise EmergenceError(f"`x` has {x.size} values but `y` has {yv.size}.")
+    lab = [str(s) for s in labels] if labels is not None else [str(i) for i in range(x.size)]
+    return x, yv, lab, {"name": "y", "x_name": "x", "metric": "", "chance": np.nan, "task": ""}
+
+
+def _t_interval(u: np.ndarray, v: np.ndarray, u0: np.ndarray, level: float):
+    """OLS of v on [1, u]; predictions and t prediction intervals at u0."""
+    n = u.size
+    um = u.mean()
+    sxx = np.sum((u - um) ** 2)
+    b1 = np.sum((u - um) * (v - v.mean())) / sxx
+    b0 = v.mean() - b1 * um
+    resid = v - (b0 + b1 * u)
+    s = np.sqrt(np.sum(resid**2) / (n - 2))
+    se = s * np.sqrt(1 + 1 / n + (u0 - um) ** 2 / sxx)
+    t = stats.t.ppf(0.5 + level / 2, n - 2)
+    pred = b0 + b1 * u0
+    return pred, pred - t * se, pred + t * se, {"intercept": b0, "slope": b1, "sigma": s}
+
+
+def _sigmoid_rj(u: np.ndarray, Y: np.ndarray, g: float, top: float):
+    h = top - g
+
+    def rj(x: np.ndarray, rows: np.ndarray):
+        a, b = x[:, 0:1], x[:, 1:2]
+        z = np.clip(a + b * u, -500, 500)
+        sg = 1.0 / (1.0 + np.exp(-z))
+        yy = Y[rows] if Y.ndim == 2 else Y
+        r = g + h * sg - yy
+        d = h * sg * (1 - sg)
+        J = np.stack([d, d * u], axis=2)
+        return r, J
+
+    return rj
+
+
+def _fit_sigmoid(u: np.ndarray, y: np.ndarray, g: float, top: float) -> np.ndarray:
+    """Best (a, b) of the sigmoid from a grid of midpoints and slopes (u centred)."""
+    lo, hi = u.min(), u.max()
+    span = max(hi - lo, 1e-6)
+    mids = np.linspace(lo - 0.5 * span, hi + 1.5 * span, 9)
+    slopes = np.array([0.25, 1.0, 4.0, 16.0]) / span
+    starts = np.array([[-b * m, b] for m in mids for b in slopes])
+    res = batched_lm(_sigmoid_rj(u, y, g, top), starts, max_iter=300)
+    i = int(np.nanargmin(res.fun))
+    return res.x[i]
+
+
+def backtest(
+    data: Curve | Any,
+    y: Any = None,
+    *,
+    method: str = "sigmoid",
+    cutoff: float,
+    level: float = 0.95,
+    chance: float | None = None,
+    continuous: Curve | Any = None,
+    continuous_metric: str | None = None,
+    target_length: float | None = None,
+    labels: Any = None,
+    n_boot: int = 1000,
+    seed: Any = None,
+) -> BacktestResult:
+    """Fit on scales below ``cutoff`` and forecast the scales at or above it.
+
+    Parameters
+    ----------
+    data : Curve or array
+        The curve to forecast, or its scale values ``x`` (with ``y``).
+    y : array, optional
+        Values when ``data`` is an array.
+    method : {"sigmoid", "linear", "power", "mirage"}
+        See the module notes.
+    cutoff : float
+        Scale (same units as x, e.g. FLOPs) separating fitted from forecast points.
+    level : float, default=0.95
+        Prediction-interval level.
+    chance : float, optional
+        Floor of the sigmoid (default: the curve's chance level, else 0).
+    continuous : Curve or array, optional
+        For ``method="mirage"``: the continuous metric on the same points (same labels for a
+        Curve, same order for an array).
+    continuous_metric : str, optional
+        Metric name of ``continuous`` when it is an array (e.g. ``"ppl"``, ``"p_token"``).
+    target_length : float, optional
+        Target length L in tokens for the Mirage route (estimated when None).
+    labels : sequence of str, optional
+        Point labels when ``data`` is an array.
+    n_boot : int, default=1000
+        Bootstrap replicates (sigmoid only).
+    seed : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    BacktestResult
+
+    Raises
+    ------
+    EmergenceError
+        Too few points below the cutoff for the method's parameters (plus one for the noise), no
+        point above it, non-positive values for the power law or the Mirage route.
+    """
+    check_option(method, "method", METHODS)
+    level = check_interval(level, "level", 0.0, 1.0)
+    cutoff = check_interval(cutoff, "cutoff", 0.0, np.inf)
+    x, yv, lab, meta = _as_xy(data, y, labels)
+    ok = np.isfinite(x) & np.isfinite(yv) & (x > 0)
+    notes: list[str] = []
+    if (~ok).any():
+        miss = [lab[i] for i in np.flatnonzero(~ok)]
+        notes.append(f"{len(miss)} points without a value or scale left out: "
+                     + ", ".join(miss[:8]) + (" ..." if len(miss) > 8 else ""))
+    cont = None
+    if method == "mirage":
+        if continuous is None:
+            raise EmergenceError("method='mirage' needs `continuous`: the per-token loss, "
+                                 "perplexity, log-likelihood or probability on the same points.")
+        if isinstance(continuous, Curve):
+            cmap = dict(zip(continuous.labels, continuous.y, strict=True))
+            cmetric = continuous.metric
+            cont = np.array([cmap.get(lb, np.nan) for lb in lab], dtype=float)
+            if np.isnan(cont[ok]).any():
+                miss = [lab[i] for i in np.flatnonzero(ok & np.isnan(cont))]
+                notes.append(f"{len(miss)} points without the continuous metric left out: "
+                             + ", ".join(miss[:8]))
+        else:
+            cont = np.asarray(continuous, dtype=float).ravel()
+            if cont.size != x.size:
+                raise EmergenceError(f"`continuous` has {cont.size} values but the curve has "
+                                     f"{x.size}.")
+            if continuous_metric is None:
+                raise EmergenceError("give `continuous_metric` (e.g. 'ppl', 'p_token', 'loss') "
+                                     "with an array `continuous`.")
+            cmetric = continuous_metric
+        ell = per_token_loss(cont, cmetric)
+        ok &= np.isfinite(ell) & (ell > 0)
+    order = np.argsort(x[ok], kind="stable")
+    idx = np.flatnonzero(ok)[order]
+    x, yv = x[idx], yv[idx]
+    lab = [lab[i] for i in idx]
+    fit = x < cutoff
+    n_fit, n_fc = int(fit.sum()), int((~fit).sum())
+    need = {"linear": 3, "power": 3, "sigmoid": 3, "mirage": 3}[method]
+    if n_fit < need:
+        raise EmergenceError(f"{n_fit} points below the cutoff {cutoff:.3g}; the {method} backtest "
+                             f"needs at least {need} (parameters plus one for the noise).")
+    if n_fc == 0:
+        raise EmergenceError(f"no point at or above the cutoff {cutoff:.3g}; nothing to forecast.")
+    u = np.log10(x)
+    info = metric_info(meta["metric"]) if meta["metric"] else None
+    higher_better = True if info is None else info.higher_is_better
+    params: dict[str, float]
+    if method == "linear":
+        pred, lo, hi, params = _t_interval(u[fit], yv[fit], u, level)
+    elif method == "power":
+        if np.any(yv <= 0):
+            raise EmergenceError("the power law needs positive values; use method='linear'.")
+        lp, llo, lhi, pr = _t_interval(u[fit], np.log(yv[fit]), u, level)
+        pred, lo, hi = np.exp(lp), np.exp(llo), np.exp(lhi)
+        params = {"A": float(np.exp(pr["intercept"])), "alpha": float(-pr["slope"] / np.log(10)),
+                  "sigma_log": pr["sigma"]}
+    elif method == "mirage":
+        ell = per_token_loss(cont[idx], cmetric)
+        lp, llo, lhi, pr = _t_interval(u[fit], np.log(ell[fit]), u, level)
+        if target_length is None:
+            pos = fit & (yv > 0) & (yv <= 1)
+            if pos.sum() < 1:
+                raise EmergenceError("every fitted point has exact match 0, so the target length "
+                                     "cannot be estimated; pass `target_length`.")
+            nl = -np.log(yv[pos])
+            L = float(np.sum(ell[pos] * nl) / np.sum(ell[pos] ** 2))
+            notes.append(f"target length estimated on the fitted points: L = {L:.3g} "
+                         "(held fixed in the interval).")
+        else:
+            L = check_interval(target_length, "target_length", 0.0, np.inf)
+        pred = np.exp(-L * np.exp(lp))
+        lo, hi = np.exp(-L * np.exp(lhi)), np.exp(-L * np.exp(llo))
+        params = {"c0": pr["intercept"], "c1": pr["slope"], "sigma_log_loss": pr["sigma"],
+                  "L": L}
+    else:  # sigmoid
+        g = chance if chance is not None else meta["chance"]
+        if g is None or not np.isfinite(g):
+            g = chance_level(meta["task"], meta["metric"]) if meta["metric"] else np.nan
+        g = float(g) if np.isfinite(g) else 0.0
+        top = 1.0
+        uc = u.mean() if n_fit == 0 else u[fit].mean()
+        uu = u - uc
+        ab = _fit_sigmoid(uu[fit], yv[fit], g, top)
+        sig = lambda a, b, z: g + (top - g) / (1 + np.exp(-np.clip(a + b * z, -500, 500)))  # noqa: E731
+        fitted = sig(ab[0], ab[1], uu[fit])
+        pred = sig(ab[0], ab[1], uu)
+        resid = yv[fit] - fitted
+        dof = n_fit - 2
+        rc = (resid - resid.mean()) * np.sqrt(n_fit / dof)
+        rng = check_rng(seed)
+        B = max(int(n_boot), 1)
+        Y = fitted[None, :] + rng.choice(rc, size=(B, n_fit), replace=True)
+        rb = batched_lm(_sigmoid_rj(uu[fit], Y, g, top), np.repeat(ab[None], B, axis=0),
+                        max_iter=300)
+        curves = sig(rb.x[:, 0:1], rb.x[:, 1:2], uu[None, :])
+        sim = curves + rng.choice(rc, size=curves.shape, replace=True)
+        lo_b = info.lower if info is not None and np.isfinite(info.lower) else 0.0
+        hi_b = info.upper if info is not None and np.isfinite(info.upper) else 1.0
+        sim = np.clip(sim, lo_b, hi_b)
+        q = (1 - level) / 2
+        lo, hi = np.quantile(sim, [q, 1 - q], axis=0)
+        nc = int((~rb.converged).sum())
+        if nc:
+            notes.append(f"{nc} of {B} bootstrap refits did not converge (kept).")
+        b_per_decade = float(ab[1])
+        params = {"floor": g, "ceiling": top, "midpoint_log10x": float(uc - ab[0] / ab[1])
+                  if ab[1] != 0 else float("nan"), "slope_per_decade": b_per_decade}
+        if np.sum(yv[fit] > g + 0.05 * (top - g)) < 2:
+            notes.append("fewer than two fitted points rise 5% above the floor: the sigmoid's "
+                         "midpoint and slope are not identified from the data below the cutoff.")
+    inside = (yv >= lo) & (yv <= hi)
+    pts = pd.DataFrame({"label": lab, "x": x, "observed": yv, "predicted": pred, "lo": lo,
+                        "hi": hi, "split": np.where(fit, "fit", "forecast"), "inside": inside})
+    f = ~fit
+    err = yv[f] - pred[f]
+    fc_y = yv[f]
+    j = int(np.argmax(fc_y) if higher_better else np.argmin(fc_y))
+    return BacktestResult(
+        method=method, name=meta["name"], x_name=meta["x_name"], cutoff=cutoff, level=level,
+        points=pts, params={k: float(v) for k, v in params.items()}, n_fit=n_fit, n_forecast=n_fc,
+        mae=float(np.mean(np.abs(err))), rmse=float(np.sqrt(np.mean(err**2))),
+        coverage=float(np.mean(inside[f])), jump_label=lab[int(np.flatnonzero(f)[j])],
+        jump_inside=bool(inside[f][j]), notes=tuple(notes),
+    )
+
+
+def pooled_curve(
+    table: pd.DataFrame,
+    *,
+    task: str,
+    metric: str,
+    x: str = "flops",
+    name: str | None = None,
+) -> Curve:
+    """One curve over every model of a table (all families pooled), for observational backtests.
+
+    Rows without a value or scale stay out of the curve and are named in its ``notes``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"family": ["a", "b", "a"], "model": ["a1", "b1", "a2"], "task": "t",
+    ...                   "metric": "acc", "value": [0.3, 0.5, 0.4], "flops": [1e21, 3e22, 2e21]})
+    >>> pooled_curve(t, task="t", metric="acc").labels
+    ('a1', 'a2', 'b1')
+    """
+    t = validate(table)
+    t = t[(t["task"] == task) & (t["metric"] == metric) & t["item"].isna()]
+    if not len(t):
+        raise EmergenceError(f"no rows for task {task!r} and metric {metric!r}.")
+    step = t["step"].astype("float64").fillna(-1.0)
+    t = t.assign(_s=step).sort_values("_s").groupby(["family", "model"], dropna=False).tail(1)
+    xv = t[x].to_numpy(dtype=float)
+    yv = t["value"].to_numpy(dtype=float)
+    good = np.isfinite(xv) & np.isfinite(yv) & (xv > 0)
+    notes = ()
+    if (~good).any():
+        bad = t["model"].astype(str).to_numpy()[~good]
+        notes = (f"{bad.size} models without {x} or value left out: " + ", ".join(bad[:10])
+                 + (" ..." if bad.size > 10 else ""),)
+    t = t[good]
+    order = np.argsort(t[x].to_numpy(dtype=float), kind="stable")
+    t = t.iloc[order]
+    shots = t["shots"].dropna().unique()
+    return Curve(
+        family="(pooled)", task=task, metric=metric,
+        shots=int(shots[0]) if len(shots) == 1 else None, x_name=x,
+        x=t[x].to_numpy(dtype=float), y=t["value"].to_numpy(dtype=float),
+        stderr=t["stderr"].to_numpy(dtype=float),
+        n_items=t["n_items"].astype("float64").to_numpy(), labels=tuple(t["model"].astype(str)),
+        model=name, chance=chance_level(task, metric), notes=notes,
+    )
