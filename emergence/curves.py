@@ -6,7 +6,7 @@ Every smooth null is a straight line on a *link* scale, with ``x = log10(scale)`
 model              form (y scale)                      link: straight line in x
 =================  ==================================  =====================================
 ``linear``         b0 + b1 x                           identity
-``power_law``      exp(b0 + b1 x)  (= A * scale^b)     ``log y``
+``power_law``      exp(b0 + b1 x)  (= A * scale^b)     ``log y`` (``log(-y)`` if y < 0)
 ``gompertz``       exp(-exp(b0 + b1 x))  (Mirage)      ``ln(-ln y)``
 ``chance_sigmoid`` g + (1 - g) sigma(b0 + b1 x)         ``logit((y - g) / (1 - g))``
 =================  ==================================  =====================================
@@ -54,7 +54,7 @@ __all__ = [
     "design",
 ]
 
-LINKS = ("identity", "log", "mirage", "chance_logit")
+LINKS = ("identity", "log", "neglog", "mirage", "chance_logit")
 #: model name -> (link, kind) ; kind in {"line", "hinge", "step", "logistic4"}
 MODELS: dict[str, tuple[str | None, str]] = {
     "linear": ("identity", "line"),
@@ -74,7 +74,9 @@ class Link:
 
     Parameters
     ----------
-    name : {"identity", "log", "mirage", "chance_logit"}
+    name : {"identity", "log", "neglog", "mirage", "chance_logit"}
+        ``neglog`` is ``log(-y)`` for negative metrics (a log-likelihood whose negative follows
+        a power law).
     chance : float, default=0.0
         Chance level ``g`` (``chance_logit`` only).
     eps : float, default=1e-3
@@ -109,9 +111,10 @@ class Link:
         e = self.eps
         if self.name == "identity":
             return y.copy()
-        if self.name == "log":
+        if self.name in ("log", "neglog"):
+            yy = y if self.name == "log" else -y
             top = np.max(np.abs(y), axis=-1, keepdims=True) if y.ndim else abs(y)
-            return np.log(np.maximum(y, e * top + 1e-300))
+            return np.log(np.maximum(yy, e * top + 1e-300))
         if self.name == "mirage":
             yc = np.clip(y, e, 1 - e)
             return np.log(-np.log(yc))
@@ -125,6 +128,8 @@ class Link:
             return z.copy()
         if self.name == "log":
             return np.exp(np.clip(z, -700, 700))
+        if self.name == "neglog":
+            return -np.exp(np.clip(z, -700, 700))
         if self.name == "mirage":
             return np.exp(-np.exp(np.clip(z, -700, 700)))
         return self.chance + (1 - self.chance) * expit(z)
@@ -408,7 +413,6 @@ def fit_curve(
         lname = link or "identity"
     elif link is not None and link != lname:
         raise ValueError(f"model {model!r} is a line on the {lname!r} link; got link={link!r}.")
-    lk = get_link(lname, chance if chance is not None else 0.0)
     n = xx.size
     n_mean = {"line": 2, "hinge": 4, "step": 4, "logistic4": 4}[kind]
     if psi is not None and kind in ("hinge", "step"):
@@ -416,9 +420,12 @@ def fit_curve(
     if n < n_mean:
         raise ValueError(f"model {model!r} has {n_mean} mean parameters but the curve has "
                          f"{n} scales.")
-    if lname == "log" and np.any(yy <= 0):
-        raise ValueError("power_law needs y > 0 at every scale (it is linear in log y).")
-
+    if lname == "log" and np.all(yy < 0):
+        lname = "neglog"  # power law in -y (e.g. a log-likelihood)
+    elif lname == "log" and np.any(yy <= 0):
+        raise ValueError("power_law needs y of one sign at every scale (it is linear in "
+                         "log |y|).")
+    lk = get_link(lname, chance if chance is not None else 0.0)
     if kind == "logistic4":
         return _fit_logistic4(xx, yy)
     z = lk.forward(lk.adjust(yy, n_items))

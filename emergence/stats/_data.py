@@ -145,7 +145,8 @@ def default_null(d: CurveData) -> str:
         if base.startswith(_EXACT) or (np.isfinite(d.chance) and d.chance == 0):
             return "gompertz" if d.higher_is_better else "linear"
         return "chance_sigmoid"
-    info_lower = metric_info(d.metric).lower
-    if info_lower >= 0 and np.all(d.y > 0) and not d.sharp:
+    info = metric_info(d.metric)
+    if not d.sharp and ((info.lower >= 0 and np.all(d.y > 0))
+                        or (info.upper <= 0 and np.all(d.y < 0))):
         return "power_law"
     return "linear"

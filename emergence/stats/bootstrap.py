@@ -189,6 +189,8 @@ class _Model:
     def __init__(self, d: CurveData, null_model: str, simulate: str):
         self.d = d
         link_name = MODELS[null_model][0]
+        if link_name == "log" and np.all(d.y < 0):
+            link_name = "neglog"
         self.link = get_link(link_name, d.chance if null_model == "chance_sigmoid" else 0.0)
         self.null_model = null_model
         self.simulate = simulate
@@ -197,12 +199,27 @@ class _Model:
         # proportions without n: weights up to a constant
         self.n_for_w = d.n if d.n is not None else np.ones(d.n_scales)
         self.fixed_w = None
-        if not d.proportion and d.stderr is not None and self.link.name == "identity":
-            self.fixed_w = 1.0 / d.stderr**2
+        if not d.proportion and self.link.name in ("identity", "log", "neglog"):
+            se = None
+            if d.items is not None and d.items.shape[0] > 1:
+                se = d.items.std(axis=0, ddof=1) / np.sqrt(d.items.shape[0])
+            elif d.stderr is not None:
+                se = d.stderr
+            if se is not None and np.all(se > 0):
+                if self.link.name in ("log", "neglog"):
+                    se = se / np.abs(d.y)  # delta method for log y
+                self.fixed_w = 1.0 / se**2
+        # weights in absolute units (item noise known): the statistic's scale is floored at
+        # the item noise, and replicates add the estimated extra (model-level) dispersion
+        self.known_scale = bool(
+            (self.binom_w and d.n is not None and simulate in ("binomial", "rasch"))
+            or (self.fixed_w is not None and simulate in ("residual", "gaussian"))
+        )
 
     def transform(self, Y: np.ndarray) -> np.ndarray:
-        if self.link.name == "log":
-            return np.log(np.maximum(Y, 1e-12 * np.abs(self.d.y).max() + 1e-300))
+        if self.link.name in ("log", "neglog"):
+            yy = Y if self.link.name == "log" else -Y
+            return np.log(np.maximum(yy, 1e-12 * np.abs(self.d.y).max() + 1e-300))
         return self.link.forward(self.link.adjust(Y, self.n))
 
     def weights(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -222,6 +239,20 @@ class _Model:
         else:
             v = self.link.var_factor(p0)
         return self.n_for_w / v, b0, b1
+
+
+def _statistic(rss0, rss1, df1: int, known_scale: bool):
+    """F-type statistic ``(RSS0 - min RSS1) / phi`` and the dispersion ``phi``.
+
+    ``phi = RSS1 / df1`` (the break model's residual variance, in units of the item noise when
+    it is known). With known item noise ``phi`` is floored at 1, so deviations smaller than
+    item noise never look significant.
+    """
+    r1 = rss1.min(axis=1)
+    phi = r1 / df1
+    if known_scale:
+        phi = np.maximum(phi, 1.0)
+    return (rss0 - r1) / phi, phi
 
 
 def _fit_observed(m: _Model, cols):
@@ -254,15 +285,30 @@ def _rasch_probs(items: np.ndarray, p0: np.ndarray, chance: float) -> np.ndarray
 
 
 def _simulate(m: _Model, p0: np.ndarray, z0: np.ndarray, W0: np.ndarray, rss0: float,
-              n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Replicate curves on the link scale, shape (n_boot, S)."""
+              phi: float, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Replicate curves on the link scale, shape (n_boot, S).
+
+    With known item noise, ``phi > 1`` adds model-level scatter on the link scale with variance
+    ``(phi - 1) / w_s`` before the item-level draws (a quasi-likelihood null).
+    """
     d = m.d
     s = d.n_scales
+    extra = None
+    if m.known_scale and phi > 1:
+        extra = np.sqrt((phi - 1) / W0)[None, :] * rng.standard_normal((n_boot, s))
     if m.simulate == "binomial":
         n = d.n.astype(np.int64)
-        k = rng.binomial(n, np.clip(p0, 0, 1), size=(n_boot, s))
+        pp = np.clip(p0, 0, 1) if extra is None else np.clip(m.link.inverse(z0 + extra), 0, 1)
+        k = rng.binomial(n, pp, size=(n_boot, s))
         return m.transform(k / n)
     if m.simulate == "rasch":
+        if extra is not None:  # one overdispersed replicate curve at a time, vectorised over items
+            out = np.empty((n_boot, s))
+            for b in range(n_boot):
+                pr = _rasch_probs(d.items, m.link.inverse(z0 + extra[b]),
+                                  d.chance if m.null_model == "chance_sigmoid" else 0.0)
+                out[b] = (rng.random(pr.shape) < pr).sum(axis=0)
+            return m.transform(out / d.items.shape[0])
         probs = _rasch_probs(d.items, p0, d.chance if m.null_model == "chance_sigmoid" else 0.0)
         nitem = probs.shape[0]
         out = np.empty((n_boot, s))
@@ -277,11 +323,13 @@ def _simulate(m: _Model, p0: np.ndarray, z0: np.ndarray, W0: np.ndarray, rss0: f
         nitem = items.shape[0]
         E = items - items.mean(axis=0)
         Wt = rng.multinomial(nitem, np.full(nitem, 1.0 / nitem), size=n_boot).astype(float)
-        mu0 = m.link.inverse(z0)
-        return m.transform(mu0[None, :] + Wt @ E / nitem)
-    # gaussian on the link scale with variance proportional to 1 / weight
-    sigma = np.sqrt(rss0 / max(s - 2, 1))
+        zc = z0[None, :] if extra is None else z0[None, :] + extra
+        return m.transform(m.link.inverse(zc) + Wt @ E / nitem)
     eps = rng.standard_normal((n_boot, s))
+    if m.known_scale:  # known per-scale noise (stderr), plus the estimated extra dispersion
+        return z0[None, :] + np.sqrt(max(phi, 1.0)) * eps / np.sqrt(W0)
+    # unknown scale: gaussian on the link scale with variance proportional to 1 / weight
+    sigma = np.sqrt(rss0 / max(s - 2, 1))
     return z0[None, :] + sigma * eps / np.sqrt(W0)
 
 
@@ -341,17 +389,20 @@ def pblrt_test(
     -----
     With link values :math:`z_s = g(\\tilde y_s)` (``(k + 1/2)/(n + 1)`` adjustment for
     proportions) and weights :math:`w_s = n_s / (g'(p_s)^2 p_s (1 - p_s))` from an unweighted
-    null fit (delta method), the statistic is
+    null fit (delta method), the statistic is the likelihood-ratio (F-type) statistic
 
-    .. math:: T = S \\ln \\frac{\\mathrm{RSS}_0}{\\min_{\\psi} \\mathrm{RSS}_1(\\psi)}
+    .. math:: T = \\frac{\\mathrm{RSS}_0 - \\min_{\\psi} \\mathrm{RSS}_1(\\psi)}{\\hat\\phi},
+              \\qquad \\hat\\phi = \\max\\Big(1, \\frac{\\min_\\psi \\mathrm{RSS}_1(\\psi)}{S - 4}\\Big)
 
-    over a grid keeping two scales on each side of :math:`\\psi`. Each replicate repeats the
-    whole computation (weights and breakpoint search included), so the p-value
-    :math:`(1 + \\#\\{T^* \\ge T\\}) / (B + 1)` [1]_ accounts for the search. Because ``T`` is
-    a ratio, a common over-dispersion factor (model-to-model scatter beyond item noise) does not
-    change its null distribution much; its size is checked by simulation in
-    ``benchmarks/calibration.py``. Item-level uncertainty is a lower bound: training-seed
-    variance is not observed.
+    over a grid keeping two scales on each side of :math:`\\psi` (without the floor at 1 when
+    the noise scale is unknown, i.e. aggregate-only curves). The floor means deviations smaller
+    than item noise never count as a break; :math:`\\hat\\phi > 1` (model-to-model scatter
+    beyond item noise) is carried into the replicates as extra link-scale noise with variance
+    :math:`(\\hat\\phi - 1)/w_s`, a quasi-likelihood null. Each replicate repeats the whole
+    computation (weights and breakpoint search included), so the p-value
+    :math:`(1 + \\#\\{T^* \\ge T\\}) / (B + 1)` [1]_ accounts for the search. Size and power are
+    checked by simulation in ``benchmarks/calibration.py``. Item-level uncertainty is a lower
+    bound: training-seed variance is not observed.
 
     References
     ----------
@@ -384,8 +435,9 @@ def pblrt_test(
     null_model = default_null(d) if null == "auto" else null
     if null_model == "chance_sigmoid" and not (np.isfinite(d.chance)):
         notes.append("chance level unknown: chance-floored sigmoid uses chance 0 (plain logit)")
-    if null_model == "power_law" and np.any(d.y <= 0):
-        raise ValueError("power_law null needs y > 0 at every scale; use null='linear'.")
+    if null_model == "power_law" and not (np.all(d.y > 0) or np.all(d.y < 0)):
+        raise ValueError("power_law null needs y of one sign at every scale; use "
+                         "null='linear'.")
     if null_model in ("gompertz", "chance_sigmoid") and not (d.y.min() >= 0 and d.y.max() <= 1):
         raise ValueError(f"the {null_model} null needs values in [0, 1].")
     sim = simulate
@@ -409,18 +461,20 @@ def pblrt_test(
     cols, kinds, psis = _candidates(d.x, alternative)
     Z, W, rss0, rss1, coef, b0, b1, c0, c1 = _fit_observed(m, cols)
     kbest = int(np.argmin(rss1[0]))
-    T = float(d.n_scales * np.log(rss0[0] / rss1[0, kbest]))
+    df1 = max(d.n_scales - 4 if alternative != "curvature" else d.n_scales - 3, 1)
+    T, phi = _statistic(rss0, rss1, df1, m.known_scale)
+    T, phi = float(T[0]), float(phi[0])
     z0 = b0[0] + b1[0] * d.x
     p0 = m.link.inverse(z0)
-    Zs = _simulate(m, p0, z0, W[0], float(rss0[0]), n_boot, rng)
+    Zs = _simulate(m, p0, z0, W[0], float(rss0[0]), phi, n_boot, rng)
     Ws, _, _ = m.weights(Zs)
     r0s, r1s, _, _ = _break_stats(Zs, np.ascontiguousarray(Ws), d.x, cols)
-    Ts = d.n_scales * np.log(r0s / r1s.min(axis=1))
+    Ts, _ = _statistic(r0s, r1s, df1, m.known_scale)
     pval = float((1 + np.count_nonzero(Ts >= T - 1e-10 * max(abs(T), 1))) / (n_boot + 1))
     eff = float(coef[0, kbest])
     bb1 = b1[0] - eff * c1[0, kbest]
     bb0 = b0[0] - eff * c0[0, kbest]
-    link_desc = {"identity": "y", "log": "log y", "mirage": "ln(-ln y)",
+    link_desc = {"identity": "y", "log": "log y", "neglog": "log(-y)", "mirage": "ln(-ln y)",
                  "chance_logit": "logit((y - chance)/(1 - chance))"}[m.link.name]
     alt_desc = {"both": "a hinge or a step", "hinge": "a hinge", "step": "a step",
                 "curvature": "a quadratic term"}[alternative]

@@ -1,0 +1,497 @@
+"""Verdicts: is an apparent transition real, a metric artifact, or beyond what the data resolve?
+
+:func:`assess` runs the tests of :mod:`emergence.stats` on every curve, adjusts the p-values
+across curves (Benjamini-Hochberg) and combines the metrics of each (family, task[, model])
+into one verdict with its reasons:
+
+``"candidate genuine transition"``
+    A break (hinge or step) or accelerating curvature survives against the metric's smooth null
+    on its link scale: under a continuous metric, or under exact match / accuracy against the
+    Mirage (``ln(-ln y)`` linear) or chance-floored sigmoid null.
+``"metric artifact"``
+    A break is significant against a straight line in the raw metric (the "apparent" transition),
+    but the metric-appropriate smooth null explains it and no continuous metric shows a break.
+``"underpowered"``
+    Every metric of the group has too few scales (fewer than ``min_scales``) or fewer than three
+    scales above the ``3/n`` resolution limit.
+``"no transition"``
+    Neither an apparent nor a surviving break.
+
+Seed variance (one trained model per scale) is not captured: item-level uncertainty is a lower
+bound, which every verdict states.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_interval
+from .curves import fit_curve
+from .stats._data import as_curve_data, default_null
+from .stats.bootstrap import pblrt_test
+from .stats.davies import davies_test
+from .stats.ic import ic_table
+from .stats.multiple import fdr
+from .stats.scores import emergence_score, emergence_score_interval
+from .stats.supf import supf_test
+from .tidy import Curve, CurveSet
+
+__all__ = [
+    "VERDICTS",
+    "VerdictTable",
+    "assess",
+    "assess_curve",
+    "combine",
+    "fitted_lines",
+    "curve_seed",
+]
+
+VERDICTS = ("candidate genuine transition", "metric artifact", "underpowered", "no transition")
+KEY_COLS = ["family", "model", "task", "shots", "metric", "x_name"]
+GROUP_COLS = ["family", "model", "task", "shots", "x_name"]
+SEED_NOTE = "seed variance not observed: item-level uncertainty is a lower bound"
+
+
+def curve_seed(curve: Curve, seed: int) -> np.random.SeedSequence:
+    """Seed of one curve, derived from ``seed`` and the curve's identity (order independent)."""
+    key = "|".join(str(curve.key[k]) for k in KEY_COLS)
+    return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode())])
+
+
+def _resolved(d) -> tuple[int, str]:
+    """Scales above the 3/n resolution limit (above chance for multiple choice)."""
+    if not d.proportion:
+        return d.n_scales, ""
+    if d.n is None:
+        return d.n_scales, "item counts unknown: the 3/n resolution limit is not checked"
+    ch = d.chance if np.isfinite(d.chance) else 0.0
+    y = d.y if d.higher_is_better else 1 - d.y
+    lim = ch + 3.0 / d.n
+    k = int(np.sum(y > lim))
+    return k, ""
+
+
+def assess_curve(
+    curve: Curve,
+    *,
+    seed: int = 0,
+    n_boot: int = 999,
+    alpha: float = 0.05,
+    min_scales: int = 6,
+    ic: bool = True,
+) -> dict:
+    """All tests on one curve, as one flat row (p-values not yet adjusted across curves).
+
+    Never raises on bad data: a curve that cannot be tested gets ``status`` ``"underpowered"``
+    or ``"error"`` with the reason.
+    """
+    row: dict = {k: curve.key[k] for k in KEY_COLS}
+    row.update(n_scales=curve.n_scales, status="ok", reason="", notes="")
+    notes: list[str] = list(curve.notes)
+    try:
+        d = as_curve_data(curve, min_scales=2)
+    except (ValueError, TypeError) as e:
+        row.update(status="error", reason=str(e))
+        return row
+    row.update(
+        kind=d.kind, sharp=d.sharp, proportion=d.proportion,
+        n_items=float(np.median(d.n)) if d.n is not None else np.nan,
+        has_items=d.items is not None, chance=d.chance,
+        y_first=float(d.y[0]), y_last=float(d.y[-1]),
+    )
+    resolved, rnote = _resolved(d)
+    row["resolved_scales"] = resolved
+    if rnote:
+        notes.append(rnote)
+    if d.n is None:
+        notes.append("aggregate-only curve: no item counts, replicates are Gaussian on the link "
+                      "scale and the resolution limit is unknown")
+    elif d.items is None:
+        notes.append("no item matrix: binomial item noise assumed, no paired or cluster "
+                     "bootstrap")
+    # Emergence Score (oriented so that higher is better)
+    ysign = 1.0 if d.higher_is_better else -1.0
+    if d.n_scales >= 3:
+        es = emergence_score(d.x, ysign * d.y, n_items=d.n if d.proportion else None,
+                             stderr=d.stderr)
+        row.update(es=es.score, es_unfloored=es.unfloored_score, es_floor_applied=es.floor_applied)
+        if d.items is not None and d.n_scales >= 3:
+            ss = np.random.default_rng(curve_seed(curve, seed + 7))
+            iv = emergence_score_interval(ysign * d.items, d.x, n_boot=min(n_boot, 999),
+                                          alpha=alpha, seed=ss)
+            row.update(es_low=iv.low, es_high=iv.high)
+    null = default_null(d)
+    row["null_model"] = null
+    if d.n_scales < max(min_scales, 5):
+        row.update(status="underpowered",
+                   reason=f"{d.n_scales} scales; a break test against a 2-parameter null needs at "
+                   f"least {max(min_scales, 5)}")
+        row["notes"] = "; ".join(dict.fromkeys(notes))
+        return row
+    if d.proportion and d.n is not None and resolved < 3:
+        row.update(status="underpowered",
+                   reason=f"only {resolved} of {d.n_scales} scales above the 3/n resolution limit "
+                   f"({3 / np.min(d.n):.3g} above chance)")
+    ss = curve_seed(curve, seed).spawn(4)
+    try:
+        main = pblrt_test(curve, null=null, n_boot=n_boot, seed=ss[0])
+        notes.extend(main.notes)
+        row.update(pblrt_stat=main.statistic, pblrt_p=main.pvalue, pblrt_kind=main.best_kind,
+                   pblrt_psi=main.psi, pblrt_effect=main.effect, simulate=main.simulate,
+                   link=main.link)
+        if null == "linear":
+            row.update(naive_p=main.pvalue, naive_kind=main.best_kind, naive_psi=main.psi)
+        else:
+            nv = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[1])
+            row.update(naive_p=nv.pvalue, naive_kind=nv.best_kind, naive_psi=nv.psi)
+        cv = pblrt_test(curve, null=null, alternative="curvature", n_boot=n_boot, seed=ss[2])
+        row.update(curv_p=cv.pvalue, curv_effect=cv.effect)
+        # cross-checks on the link scale: Davies (2002) and Hansen sup-F
+        from .curves import get_link
+
+        lk = get_link(main.link, main.chance)
+        z = lk.forward(lk.adjust(d.y, d.n))
+        dv = davies_test(d.x, z)
+        row.update(davies_p=dv.pvalue, davies_best=dv.best)
+        try:
+            sf = supf_test(d.x, z, n_boot=n_boot, seed=ss[3])
+            row.update(supf_stat=sf.statistic, supf_p=sf.pvalue, supf_psi=sf.psi)
+        except ValueError as e:
+            notes.append(f"sup-F not run: {e}")
+        if ic:
+            tab = ic_table(x=d.x, y=d.y, chance=d.chance).to_frame().set_index("model")
+            row["ic_best"] = str(tab["aicc"].idxmin()) if tab["aicc"].notna().any() else ""
+            brk = [m for m in ("hinge", "step") if m in tab.index]
+            for c in ("w_aicc", "w_aicc_psi3", "w_bic", "w_bic_psi3"):
+                row[f"{c}_break"] = float(tab.loc[brk, c].sum()) if brk else np.nan
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError) as e:
+        row.update(status="error", reason=f"{type(e).__name__}: {e}")
+    row["notes"] = "; ".join(dict.fromkeys(notes))
+    return row
+
+
+def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    df = df.copy()
+    for col in ("pblrt_p", "naive_p", "curv_p"):
+        if col not in df:
+            df[col] = np.nan
+        p = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
+        q, _ = fdr(p, alpha=alpha, method="fdr_bh")
+        df[col.replace("_p", "_q")] = q
+    ok = df["status"] == "ok"
+    df["apparent_break"] = ok & (df["naive_q"] <= alpha)
+    df["break_survives"] = ok & (df["pblrt_q"] <= alpha)
+    df["accelerating"] = ok & (df["curv_q"] <= alpha) & (df["curv_p"] <= alpha)
+    return df
+
+
+def _fmt(v: float) -> str:
+    return "nan" if not np.isfinite(v) else (f"{v:.2g}" if v < 0.001 else f"{v:.3f}")
+
+
+def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Group verdicts across metrics from per-curve rows with q-values.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        Output of :meth:`VerdictTable.to_frame` (one row per curve).
+    alpha : float, default=0.05
+        FDR level used on the q-values.
+
+    Returns
+    -------
+    DataFrame
+        One row per (family, model, task, shots, x_name): ``verdict``, ``reasons`` and the
+        metrics in each role.
+    """
+    out = []
+    gcols = [c for c in GROUP_COLS if c in rows]
+    for key, g in rows.groupby(gcols, dropna=False, sort=True):
+        reasons: list[str] = []
+        ok = g[g["status"] == "ok"]
+        under = g[g["status"] == "underpowered"]
+        err = g[g["status"] == "error"]
+        for _, r in under.iterrows():
+            reasons.append(f"{r['metric']}: underpowered ({r['reason']})")
+        for _, r in err.iterrows():
+            reasons.append(f"{r['metric']}: not tested ({r['reason']})")
+        cont = ok[(ok["kind"] == "continuous") & ~ok["sharp"].astype(bool)]
+        genuine = []
+        for _, r in ok.iterrows():
+            if r["break_survives"]:
+                genuine.append(f"{r['metric']}: {r['pblrt_kind']} at 10^{r['pblrt_psi']:.2f} "
+                               f"survives against the {r['null_model']} null "
+                               f"(p={_fmt(r['pblrt_p'])}, q={_fmt(r['pblrt_q'])})")
+            elif r["accelerating"]:
+                genuine.append(f"{r['metric']}: curvature on the {r['null_model']} link scale "
+                               f"(p={_fmt(r['curv_p'])}, q={_fmt(r['curv_q'])})")
+        apparent = ok[ok["apparent_break"]]
+        if genuine:
+            verdict = "candidate genuine transition"
+            reasons = genuine + reasons
+            disc_only = not (ok.loc[ok["break_survives"] | ok["accelerating"], "kind"]
+                             == "continuous").any()
+            if disc_only and len(cont):
+                reasons.append("not confirmed under continuous metrics "
+                               f"({', '.join(cont['metric'])}: no break)")
+            if disc_only and not len(cont):
+                reasons.append("no continuous metric available to confirm")
+        elif len(apparent):
+            verdict = "metric artifact"
+            pre = []
+            for _, r in apparent.iterrows():
+                pre.append(f"{r['metric']}: apparent {r['naive_kind']} against a straight line "
+                           f"(q={_fmt(r['naive_q'])}) is explained by the smooth "
+                           f"{r['null_model']} null (p={_fmt(r['pblrt_p'])})")
+            if len(cont):
+                pre.append(f"no break under continuous metrics ({', '.join(cont['metric'])})")
+            else:
+                pre.append("no continuous metric available; the conclusion rests on the "
+                           "link-scale null")
+            reasons = pre + reasons
+        elif len(ok) == 0:
+            verdict = "underpowered"
+            if not reasons:
+                reasons.append("no metric could be tested")
+        else:
+            verdict = "no transition"
+            reasons.insert(0, "no break against a straight line or the smooth null under "
+                           f"{', '.join(ok['metric'])}")
+        reasons.append(SEED_NOTE)
+        limits = {n for ns in g["notes"].fillna("") for n in str(ns).split("; ") if n}
+        rec = dict(zip(gcols, key if isinstance(key, tuple) else (key,), strict=True))
+        rec.update(
+            verdict=verdict,
+            reasons="; ".join(reasons),
+            metrics=", ".join(g["metric"]),
+            metrics_tested=int(len(ok)),
+            min_pblrt_q=float(ok["pblrt_q"].min()) if len(ok) else np.nan,
+            limits="; ".join(sorted(limits)),
+        )
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class VerdictTable:
+    """Result of :func:`assess`.
+
+    Attributes
+    ----------
+    rows : DataFrame
+        One row per curve: identity, status, every p-value and q-value, Emergence Score,
+        chosen null, flags and notes.
+    groups : DataFrame
+        One row per (family, model, task, shots, x_name) with ``verdict`` and ``reasons``.
+    alpha : float
+    n_boot : int
+    seed : int
+    excluded : DataFrame
+        Rows excluded while building the curves (from the CurveSet), with reasons.
+    """
+
+    rows: pd.DataFrame
+    groups: pd.DataFrame
+    alpha: float
+    n_boot: int
+    seed: int
+    excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per curve."""
+        return self.rows.copy()
+
+    def verdicts(self) -> pd.DataFrame:
+        """One row per group across its metrics."""
+        return self.groups.copy()
+
+    def summary(self) -> str:
+        """Verdict counts and settings."""
+        counts = self.groups["verdict"].value_counts() if len(self.groups) else pd.Series()
+        lines = [f"{len(self.rows)} curves in {len(self.groups)} groups "
+                 f"(B = {self.n_boot}, BH-FDR q <= {self.alpha}, seed {self.seed})"]
+        for v in VERDICTS:
+            lines.append(f"  {v}: {int(counts.get(v, 0))}")
+        if len(self.excluded):
+            lines.append(f"  {len(self.excluded)} table rows excluded before testing")
+        return "\n".join(lines)
+
+
+def _as_curves(curves) -> tuple[list[Curve], pd.DataFrame]:
+    if isinstance(curves, CurveSet):
+        return list(curves.curves), curves.excluded
+    if isinstance(curves, Curve):
+        return [curves], pd.DataFrame()
+    if isinstance(curves, Iterable):
+        cl = list(curves)
+        bad = [type(c).__name__ for c in cl if not isinstance(c, Curve)]
+        if bad:
+            raise TypeError(f"`curves` must be a CurveSet or Curves; got {bad[:3]}. Build them "
+                            "with emergence.extract_curves(table, x=...).")
+        return cl, pd.DataFrame()
+    raise TypeError("`curves` must be a CurveSet, a Curve or a list of Curves.")
+
+
+def finalize(rows: list[dict] | pd.DataFrame, *, alpha: float, n_boot: int, seed: int,
+             excluded: pd.DataFrame | None = None) -> VerdictTable:
+    """Adjust p-values across curves and build group verdicts (used by :func:`assess` and the
+    screen)."""
+    df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
+    if not len(df):
+        df = pd.DataFrame(columns=KEY_COLS + ["status", "reason", "notes"])
+    for c in ("kind", "sharp", "notes"):
+        if c not in df:
+            df[c] = np.nan if c != "sharp" else False
+    df["sharp"] = df["sharp"].fillna(False).astype(bool)
+    df = _add_qvalues(df, alpha)
+    groups = combine(df, alpha=alpha) if len(df) else pd.DataFrame()
+    if len(groups):
+        gid = df.groupby([c for c in GROUP_COLS if c in df], dropna=False, sort=True).ngroup()
+        df["verdict"] = groups["verdict"].to_numpy()[gid.to_numpy()]
+    return VerdictTable(df, groups, alpha, n_boot, seed,
+                        excluded if excluded is not None else pd.DataFrame())
+
+
+def assess(
+    curves,
+    *,
+    seed: int = 0,
+    n_boot: int = 999,
+    alpha: float = 0.05,
+    min_scales: int = 6,
+    ic: bool = True,
+    progress: bool = True,
+) -> VerdictTable:
+    """Test every curve and give one verdict per (family, model, task, shots, x) with reasons.
+
+    Parameters
+    ----------
+    curves : CurveSet, Curve or list of Curve
+        From :func:`emergence.tidy.extract_curves`. Curves of the same task under several
+        metrics (e.g. ``acc`` and a log-likelihood) are judged together.
+    seed : int, default=0
+        Each curve's bootstrap draws come from ``SeedSequence([seed, crc32(curve key)])``, so a
+        curve's results do not depend on which other curves are assessed.
+    n_boot : int, default=999
+        Bootstrap replicates per test.
+    alpha : float, default=0.05
+        False discovery rate for the Benjamini-Hochberg q-values across all curves.
+    min_scales : int, default=6
+        Curves with fewer scales are "underpowered" (a hinge or step plus a 2-parameter null
+        leaves too few residual degrees of freedom).
+    ic : bool, default=True
+        Also fit the AICc/BIC comparison (descriptive).
+    progress : bool, default=True
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    VerdictTable
+        ``.to_frame()`` one row per curve, ``.verdicts()`` one row per group.
+
+    Notes
+    -----
+    Per curve: the primary parametric-bootstrap LRT of a hinge/step against the metric's smooth
+    null (:func:`~emergence.stats.bootstrap.pblrt_test`), the same test against a straight line
+    in the raw metric (the "apparent" transition), a curvature test on the link scale, and as
+    cross-checks the Davies (2002) and Hansen sup-F tests on the link scale, the Emergence Score
+    (floored, with an item-bootstrap interval when items are present) and an AICc/BIC table.
+    q-values use Benjamini-Hochberg (``fdr_bh``) across all curves for each of the three PB-LRT
+    p-values. The decision rules are in the module docstring.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from emergence.tidy import extract_curves
+    >>> from emergence.verdict import assess
+    >>> params = np.logspace(8, 11, 8)
+    >>> acc = np.exp(-np.exp(14 - 1.6 * np.log10(params)))
+    >>> df = pd.DataFrame({"family": "toy", "model": [f"m{i}" for i in range(8)],
+    ...                    "task": "arith", "metric": "exact_match", "value": acc.round(3),
+    ...                    "n_items": 1000, "params": params})
+    >>> vt = assess(extract_curves(df, x="params"), n_boot=199, progress=False)
+    >>> vt.verdicts()["verdict"].tolist()
+    ['metric artifact']
+    """
+    alpha = check_interval(alpha, "alpha", 0, 1)
+    if int(n_boot) < 19:
+        raise ValueError(f"`n_boot` must be at least 19; got {n_boot!r}.")
+    cl, excluded = _as_curves(curves)
+    it = cl
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(cl, desc="assess", unit="curve")
+    rows = [assess_curve(c, seed=seed, n_boot=int(n_boot), alpha=alpha, min_scales=min_scales,
+                         ic=ic) for c in it]
+    return finalize(rows, alpha=alpha, n_boot=int(n_boot), seed=seed, excluded=excluded)
+
+
+def fitted_lines(
+    curve: Curve, *, n_points: int = 100, null: str = "auto", alternative: str = "both"
+) -> pd.DataFrame:
+    """Fitted smooth null and best break curve for plotting.
+
+    Parameters
+    ----------
+    curve : Curve
+    n_points : int, default=100
+        Points per line, evenly spaced in log10 scale over the curve's range.
+    null : str, default="auto"
+        As in :func:`~emergence.stats.bootstrap.pblrt_test`.
+    alternative : {"both", "hinge", "step"}, default="both"
+
+    Returns
+    -------
+    DataFrame
+        Columns ``x`` (the curve's scale units, not log), ``model`` (``"null"`` or
+        ``"break"``), ``y``, ``fit`` (description), plus ``family``, ``task``, ``metric``. The
+        lines are the ones the primary test compares (link-scale fits, back-transformed).
+        Curves with fewer than 5 scales get the null line only (fitted by
+        :func:`~emergence.curves.fit_curve`); curves that cannot be fitted give an empty frame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emergence.tidy import Curve
+    >>> from emergence.verdict import fitted_lines
+    >>> x = np.logspace(8, 11, 8)
+    >>> c = Curve("f", "t", "exact_match", 0, "params", x, np.r_[np.zeros(5), [.3, .5, .6]],
+    ...           np.full(8, np.nan), np.full(8, 500.0), tuple("abcdefgh"))
+    >>> sorted(fitted_lines(c, n_points=20)["model"].unique())
+    ['break', 'null']
+    """
+    cols = ["x", "model", "y", "fit", "family", "task", "metric"]
+    try:
+        d = as_curve_data(curve, min_scales=2)
+    except (ValueError, TypeError):
+        return pd.DataFrame(columns=cols)
+    grid = np.linspace(d.x.min(), d.x.max(), int(n_points))
+    parts = []
+    ident = {"family": curve.family, "task": curve.task, "metric": curve.metric}
+    if d.n_scales >= 5:
+        try:
+            r = pblrt_test(curve, null=null, alternative=alternative, n_boot=1, seed=0)
+        except ValueError:
+            return pd.DataFrame(columns=cols)
+        parts.append(pd.DataFrame({"x": 10**grid, "model": "null", "y": r.predict(grid, "null"),
+                                   "fit": r.null_model, **ident}))
+        parts.append(pd.DataFrame({"x": 10**grid, "model": "break",
+                                   "y": r.predict(grid, "break"),
+                                   "fit": f"{r.best_kind} at 10^{r.psi:.2f} ({r.link} link)",
+                                   **ident}))
+    else:
+        m = default_null(d) if null == "auto" else null
+        try:
+            f = fit_curve(d.x, d.y, model=m, chance=d.chance, n_items=d.n)
+        except ValueError:
+            return pd.DataFrame(columns=cols)
+        parts.append(pd.DataFrame({"x": 10**grid, "model": "null", "y": f.predict(grid),
+                                   "fit": m, **ident}))
+    return pd.concat(parts, ignore_index=True)[cols]

@@ -1,0 +1,125 @@
+"""Verdicts across metrics, bad input, fitted lines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emergence.tidy import Curve, extract_curves
+from emergence.verdict import VERDICTS, assess, assess_curve, fitted_lines
+
+LOGP = np.linspace(8, 11, 10)
+
+
+def _table(task, metric_values: dict, n_items=1000, family="toy"):
+    rows = []
+    for metric, vals in metric_values.items():
+        for i, v in enumerate(vals):
+            rows.append({"family": family, "model": f"m{i}", "task": task, "metric": metric,
+                         "value": float(v), "params": 10 ** LOGP[i],
+                         "n_items": n_items if metric in ("exact_match", "acc") else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _mirage_task(rng):
+    acc = np.exp(-np.exp(14 - 1.6 * LOGP))
+    em = rng.binomial(1000, acc) / 1000
+    # per-token log-likelihood: smooth power law in scale, with small noise
+    ll = -(2.0 * 10 ** (-0.25 * (LOGP - 8))) + rng.normal(0, 0.01, 10)
+    return _table("mirage_task", {"exact_match": em, "loglik": ll})
+
+
+def _genuine_task(rng):
+    p = np.where(LOGP > 9.6, 0.55, 0.05)
+    em = rng.binomial(1000, p) / 1000
+    ll = -2.0 + 0.1 * (LOGP - 8) + 0.8 * (LOGP > 9.6) + rng.normal(0, 0.01, 10)
+    return _table("genuine_task", {"exact_match": em, "loglik": ll})
+
+
+def test_verdicts_artifact_and_genuine():
+    rng = np.random.default_rng(0)
+    df = pd.concat([_mirage_task(rng), _genuine_task(rng)], ignore_index=True)
+    vt = assess(extract_curves(df, x="params"), n_boot=199, seed=1, progress=False)
+    v = vt.verdicts().set_index("task")
+    assert v.loc["mirage_task", "verdict"] == "metric artifact"
+    assert "explained by the smooth gompertz null" in v.loc["mirage_task", "reasons"]
+    assert v.loc["genuine_task", "verdict"] == "candidate genuine transition"
+    assert "loglik" in v.loc["genuine_task", "reasons"]
+    rows = vt.to_frame()
+    assert len(rows) == 4 and {"pblrt_q", "naive_q", "es", "verdict"} <= set(rows.columns)
+    assert set(vt.verdicts()["verdict"]) <= set(VERDICTS)
+    assert "seed variance" in v.loc["mirage_task", "reasons"]
+    # same seed, same result
+    vt2 = assess(extract_curves(df, x="params"), n_boot=199, seed=1, progress=False)
+    pd.testing.assert_frame_equal(vt.to_frame(), vt2.to_frame())
+    assert "metric artifact: 1" in vt.summary()
+
+
+def test_underpowered_and_bad_curves_do_not_crash():
+    x = 10 ** np.linspace(8, 11, 4)
+    few = Curve("f", "few", "acc", 0, "params", x, np.array([0.3, 0.32, 0.5, 0.7]),
+                np.full(4, np.nan), np.full(4, 500.0), tuple("abcd"), chance=0.25)
+    x10 = 10**LOGP
+    zeros = Curve("f", "zeros", "exact_match", 0, "params", x10, np.zeros(10),
+                  np.full(10, np.nan), np.full(10, 500.0), tuple("abcdefghij"))
+    ones = Curve("f", "ones", "acc", 0, "params", x10, np.ones(10),
+                 np.full(10, np.nan), np.full(10, 500.0), tuple("abcdefghij"), chance=0.5)
+    nan = Curve("f", "nan", "acc", 0, "params", x10, np.r_[np.nan, np.full(9, 0.4)],
+                np.full(10, np.nan), np.full(10, 500.0), tuple("abcdefghij"))
+    vt = assess([few, zeros, ones, nan], n_boot=99, progress=False)
+    v = vt.verdicts().set_index("task")
+    assert v.loc["few", "verdict"] == "underpowered"
+    assert "4 scales" in v.loc["few", "reasons"]
+    assert v.loc["zeros", "verdict"] == "underpowered"
+    assert "resolution" in v.loc["zeros", "reasons"]
+    assert v.loc["ones", "verdict"] in ("no transition", "underpowered")
+    assert v.loc["nan", "verdict"] == "underpowered"
+    assert "finite" in v.loc["nan", "reasons"]
+
+
+def test_aggregate_only_curve_runs_with_limits_stated():
+    y = np.exp(-np.exp(14 - 1.6 * LOGP)).round(3)
+    c = Curve("f", "agg", "exact_match", None, "params", 10**LOGP, y, np.full(10, np.nan),
+              np.full(10, np.nan), tuple("abcdefghij"))
+    row = assess_curve(c, n_boot=99)
+    assert row["status"] == "ok" and row["simulate"] == "gaussian"
+    assert "aggregate-only" in row["notes"]
+    vt = assess([c], n_boot=99, progress=False)
+    assert "aggregate-only" in vt.verdicts().loc[0, "limits"]
+
+
+def test_non_monotone_and_tied_input():
+    rng = np.random.default_rng(2)
+    df = _mirage_task(rng).sample(frac=1.0, random_state=3)  # rows in random order
+    vt = assess(extract_curves(df, x="params"), n_boot=99, progress=False)
+    assert len(vt.to_frame()) == 2
+    tied = _mirage_task(rng)
+    tied.loc[tied["model"] == "m3", "params"] = 10 ** LOGP[2]
+    from emergence import SchemaError
+
+    with pytest.raises(SchemaError, match="tied"):
+        extract_curves(tied, x="params")
+    cs = extract_curves(tied, x="params", ties="mean")
+    vt = assess(cs, n_boot=99, progress=False)
+    assert (vt.to_frame()["n_scales"] == 9).all()
+
+
+def test_fitted_lines():
+    c = Curve("f", "t", "exact_match", 0, "params", 10**LOGP,
+              np.r_[np.zeros(6), [0.2, 0.4, 0.5, 0.6]], np.full(10, np.nan),
+              np.full(10, 500.0), tuple("abcdefghij"))
+    fl = fitted_lines(c, n_points=30)
+    assert list(fl.columns[:3]) == ["x", "model", "y"]
+    assert set(fl["model"]) == {"null", "break"} and len(fl) == 60
+    assert fl["x"].min() == pytest.approx(1e8) and fl["y"].between(0, 1).all()
+    few = Curve("f", "t", "acc", 0, "params", 10 ** LOGP[:4], np.array([.3, .4, .5, .6]),
+                np.full(4, np.nan), np.full(4, 100.0), tuple("abcd"), chance=0.25)
+    assert set(fitted_lines(few)["model"]) == {"null"}
+
+
+def test_assess_rejects_wrong_input():
+    with pytest.raises(TypeError, match="CurveSet"):
+        assess([1, 2], progress=False)
+    with pytest.raises(ValueError, match="n_boot"):
+        assess([], n_boot=5, progress=False)
