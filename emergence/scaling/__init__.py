@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from .allocation import compute_optimal, model_scales, place_models
-from .backtest import BacktestResult, backtest, backtest_frame, per_token_loss, pooled_curve
+from .backtest import (
+    BacktestResult,
+    SigmoidFit,
+    backtest,
+    backtest_frame,
+    fit_sigmoid,
+    per_token_loss,
+    pooled_curve,
+)
 from .chinchilla import (
     BESIROGLU_2024,
     HOFFMANN_2022,
@@ -14,6 +22,7 @@ from .chinchilla import (
     fit_chinchilla,
     loss_runs,
 )
+from .plots import plot_backtest, plot_emergence, plot_loss_vs_compute
 from .powerlaw import PowerLawFit, fit_power_law
 
 __all__ = [
@@ -35,4 +44,9 @@ __all__ = [
     "backtest_frame",
     "per_token_loss",
     "pooled_curve",
+    "SigmoidFit",
+    "fit_sigmoid",
+    "plot_backtest",
+    "plot_emergence",
+    "plot_loss_vs_compute",
 ]

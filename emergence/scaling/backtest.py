@@ -58,7 +58,15 @@ from ..schema import metric_info, validate
 from ..tidy import Curve, chance_level
 from ._optim import batched_lm
 
-__all__ = ["BacktestResult", "backtest", "backtest_frame", "pooled_curve", "per_token_loss"]
+__all__ = [
+    "BacktestResult",
+    "SigmoidFit",
+    "backtest",
+    "backtest_frame",
+    "fit_sigmoid",
+    "pooled_curve",
+    "per_token_loss",
+]
 
 METHODS = ("linear", "power", "sigmoid", "mirage")
 
@@ -463,3 +471,172 @@ def pooled_curve(
         n_items=t["n_items"].astype("float64").to_numpy(), labels=tuple(t["model"].astype(str)),
         model=name, chance=chance_level(task, metric), notes=notes,
     )
+
+
+@dataclass(frozen=True)
+class SigmoidFit:
+    """Result of :func:`fit_sigmoid`: a chance-floored sigmoid in log10 scale and its transition.
+
+    ``y = floor + (ceiling - floor) * sigma(slope * (log10 x - midpoint))``. The transition zone
+    runs from 5% to 95% of the way from floor to ceiling:
+    ``log10 x = midpoint + logit(q) / slope`` for q = 0.05 and 0.95.
+
+    Attributes
+    ----------
+    floor, ceiling, midpoint, slope : float
+        ``midpoint`` in log10 x; ``slope`` per decade.
+    zone : tuple of float
+        (x at 5%, x at 95%) in the units of x.
+    zone_ci : tuple of float
+        Bootstrap percentile interval of the lower edge's lower bound and the upper edge's upper
+        bound ``(lo_5%, hi_95%)`` in units of x (NaN without a bootstrap).
+    x, y : ndarray
+    x_name, name : str
+    bootstrap : DataFrame or None
+        ``midpoint, slope, x05, x95`` per replicate (residual bootstrap, refitted).
+    level : float
+    notes : tuple of str
+    """
+
+    floor: float
+    ceiling: float
+    midpoint: float
+    slope: float
+    zone: tuple[float, float]
+    zone_ci: tuple[float, float]
+    x: np.ndarray
+    y: np.ndarray
+    x_name: str
+    name: str
+    bootstrap: pd.DataFrame | None = None
+    level: float = 0.9
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Fitted values at ``x``."""
+        u = np.log10(np.asarray(x, dtype=float))
+        z = np.clip(self.slope * (u - self.midpoint), -500, 500)
+        return self.floor + (self.ceiling - self.floor) / (1 + np.exp(-z))
+
+    def band(self, x: Any) -> pd.DataFrame:
+        """Bootstrap confidence band of the curve at ``x`` (columns ``x, predicted, lo, hi``)."""
+        x = np.asarray(x, dtype=float).ravel()
+        pred = self.predict(x)
+        if self.bootstrap is None or not len(self.bootstrap):
+            nan = np.full(x.shape, np.nan)
+            return pd.DataFrame({"x": x, "predicted": pred, "lo": nan, "hi": nan})
+        b = self.bootstrap
+        u = np.log10(x)[None, :]
+        z = np.clip(b["slope"].to_numpy()[:, None] * (u - b["midpoint"].to_numpy()[:, None]),
+                    -500, 500)
+        cur = self.floor + (self.ceiling - self.floor) / (1 + np.exp(-z))
+        q = (1 - self.level) / 2
+        lo, hi = np.nanquantile(cur, [q, 1 - q], axis=0)
+        return pd.DataFrame({"x": x, "predicted": pred, "lo": lo, "hi": hi})
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: parameters, transition zone and its bootstrap interval."""
+        return pd.DataFrame([{"curve": self.name, "x_name": self.x_name, "floor": self.floor,
+                              "ceiling": self.ceiling, "midpoint_log10x": self.midpoint,
+                              "slope_per_decade": self.slope, "zone_lo": self.zone[0],
+                              "zone_hi": self.zone[1], "zone_lo_ci": self.zone_ci[0],
+                              "zone_hi_ci": self.zone_ci[1], "level": self.level,
+                              "n": self.x.size, "notes": "; ".join(self.notes)}])
+
+    def summary(self) -> str:
+        """Short text summary."""
+        return (f"{self.name}: sigmoid from {self.floor:.3g} to {self.ceiling:.3g}, midpoint "
+                f"{self.x_name}=10^{self.midpoint:.2f}, transition (5%-95%) "
+                f"{self.zone[0]:.3g} to {self.zone[1]:.3g} "
+                f"({self.level:.0%} bootstrap outer bounds {self.zone_ci[0]:.3g}, "
+                f"{self.zone_ci[1]:.3g})")
+
+
+_LOGIT05 = float(np.log(0.05 / 0.95))
+
+
+def fit_sigmoid(
+    data: Curve | Any,
+    y: Any = None,
+    *,
+    chance: float | None = None,
+    ceiling: float = 1.0,
+    n_boot: int = 500,
+    level: float = 0.9,
+    seed: Any = None,
+) -> SigmoidFit:
+    """Fit a chance-floored sigmoid in log10 x and locate the transition zone (5%-95%).
+
+    Parameters
+    ----------
+    data : Curve or array
+        Curve (proportion metric) or scale values with ``y``.
+    chance : float, optional
+        Floor (default: the curve's chance level, else 0).
+    ceiling : float, default=1.0
+    n_boot : int, default=500
+        Residual-bootstrap replicates (vectorised refits) for the band and the zone interval.
+    level : float, default=0.9
+    seed : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    SigmoidFit
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.geomspace(1e20, 1e24, 15)
+    >>> y = 0.25 + 0.75 / (1 + np.exp(-3 * (np.log10(x) - 22)))
+    >>> f = fit_sigmoid(x, y, chance=0.25, n_boot=100, seed=0)
+    >>> round(f.midpoint, 3), round(f.slope, 3)
+    (22.0, 3.0)
+    """
+    level = check_interval(level, "level", 0.0, 1.0)
+    x, yv, lab, meta = _as_xy(data, y, None)
+    ok = np.isfinite(x) & np.isfinite(yv) & (x > 0)
+    notes: list[str] = []
+    if (~ok).any():
+        notes.append(f"{int((~ok).sum())} points without value or scale left out.")
+    x, yv = x[ok], yv[ok]
+    if x.size < 3:
+        raise EmergenceError(f"{x.size} points; the sigmoid has 2 parameters and needs at least 3 "
+                             "points (one for the noise).")
+    g = chance if chance is not None else meta["chance"]
+    g = float(g) if g is not None and np.isfinite(g) else 0.0
+    u = np.log10(x)
+    uc = u.mean()
+    ab = _fit_sigmoid(u - uc, yv, g, ceiling)
+    a, b = float(ab[0]), float(ab[1])
+    mid = uc - a / b if b != 0 else np.nan
+    zone = (10 ** (mid + _LOGIT05 / b), 10 ** (mid - _LOGIT05 / b)) if b != 0 else (np.nan,) * 2
+    zone = (min(zone), max(zone))
+    boot = None
+    zci = (np.nan, np.nan)
+    if n_boot:
+        rng = check_rng(seed)
+        fitted = g + (ceiling - g) / (1 + np.exp(-np.clip(a + b * (u - uc), -500, 500)))
+        resid = yv - fitted
+        dof = x.size - 2
+        rc = (resid - resid.mean()) * np.sqrt(x.size / dof)
+        Y = fitted[None, :] + rng.choice(rc, size=(n_boot, x.size), replace=True)
+        rb = batched_lm(_sigmoid_rj(u - uc, Y, g, ceiling), np.repeat(ab[None], n_boot, axis=0),
+                        max_iter=300)
+        bb = rb.x[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mids = uc - rb.x[:, 0] / bb
+            e1 = mids + _LOGIT05 / bb
+            e2 = mids - _LOGIT05 / bb
+        boot = pd.DataFrame({"midpoint": mids, "slope": bb, "x05": 10 ** np.minimum(e1, e2),
+                             "x95": 10 ** np.maximum(e1, e2), "converged": rb.converged})
+        q = (1 - level) / 2
+        zci = (float(np.nanquantile(boot["x05"], q)), float(np.nanquantile(boot["x95"], 1 - q)))
+    if np.sum(yv > g + 0.05 * (ceiling - g)) < 2:
+        notes.append("fewer than two points rise 5% above the floor: the transition is not "
+                     "located by the data.")
+    if np.isfinite(mid) and (mid < u.min() or mid > u.max()):
+        notes.append("the fitted midpoint lies outside the observed scales (extrapolated).")
+    return SigmoidFit(floor=g, ceiling=ceiling, midpoint=float(mid), slope=b,
+                      zone=(float(zone[0]), float(zone[1])), zone_ci=zci, x=x, y=yv,
+                      x_name=meta["x_name"], name=meta["name"], bootstrap=boot, level=level,
+                      notes=tuple(notes))
