@@ -1,0 +1,95 @@
+"""``emergence screen``: verdicts for every curve of one or more tables, resumable."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..schema import SCALE_COLUMNS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "screen",
+        help="test every curve of the given tables and write verdicts incrementally",
+        description=(
+            "Split the tables into curves, run the break tests on each, and write one row per "
+            "curve to OUT/rows.jsonl as it finishes (an interrupted screen keeps finished rows; "
+            "rerun the same command to resume). At the end OUT/curves.csv (with BH q-values "
+            "across the screen) and OUT/verdicts.csv (one verdict per task across metrics) are "
+            "written."
+        ),
+    )
+    p.add_argument("tables", nargs="*", metavar="TABLE",
+                   help="result files or folders (any format emergence reads)")
+    p.add_argument("--dataset", action="append", default=[], metavar="NAME",
+                   help="bundled dataset to include (repeatable; see `emergence datasets`)")
+    p.add_argument("--x", default="params", choices=SCALE_COLUMNS,
+                   help="scale axis (default: params)")
+    p.add_argument("--along", default="size", choices=["size", "step"],
+                   help="curves across model sizes or across training steps (default: size)")
+    p.add_argument("--step", default="final",
+                   help="checkpoint for --along size: 'final' (default) or an integer step")
+    p.add_argument("--tasks", help="comma-separated tasks to include")
+    p.add_argument("--metrics", help="comma-separated metrics to include")
+    p.add_argument("--ties", default="error", choices=["error", "mean"],
+                   help="tied scales: raise (default) or average")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--n-boot", type=int, default=999, help="bootstrap replicates (default: 999)")
+    p.add_argument("--alpha", type=float, default=0.05, help="FDR level (default: 0.05)")
+    p.add_argument("--min-scales", type=int, default=6,
+                   help="curves with fewer scales are 'underpowered' (default: 6)")
+    p.add_argument("--ic", action="store_true", help="also compute the AICc/BIC table")
+    p.add_argument("--jobs", type=int, default=1, help="local worker processes (default: 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask.distributed scheduler address (overrides --jobs)")
+    p.add_argument("--restart", action="store_true",
+                   help="discard finished rows in OUT instead of resuming")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=handler)
+
+
+def handler(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..screen import screen
+    from ..tidy import extract_curves
+
+    if not args.tables and not args.dataset:
+        raise ValueError("give at least one TABLE path or --dataset NAME.")
+    parts = []
+    if args.tables:
+        from ..io import read
+
+        parts.append(read(args.tables, progress=not args.quiet))
+    if args.dataset:
+        from .. import datasets
+
+        parts.extend(datasets.load(n) for n in args.dataset)
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    step: int | str | None = args.step
+    if step != "final":
+        try:
+            step = int(step)
+        except ValueError:
+            raise ValueError(f"--step must be 'final' or an integer; got {args.step!r}.") from None
+    cs = extract_curves(
+        table, x=args.x, along=args.along, step=step, ties=args.ties,
+        tasks=args.tasks.split(",") if args.tasks else None,
+        metrics=args.metrics.split(",") if args.metrics else None,
+    )
+    client = None
+    if args.scheduler:
+        from dask.distributed import Client
+
+        client = Client(args.scheduler)
+    try:
+        vt = screen(cs, args.out, seed=args.seed, n_boot=args.n_boot, alpha=args.alpha,
+                    min_scales=args.min_scales, ic=args.ic, n_jobs=args.jobs, client=client,
+                    resume=not args.restart, progress=not args.quiet)
+    finally:
+        if client is not None:
+            client.close()
+    print(vt.summary())
+    print(f"wrote {args.out}/curves.csv and {args.out}/verdicts.csv")
+    return 0
