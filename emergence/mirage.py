@@ -16,7 +16,8 @@ Per scale s, with items j = 1..n (the same items at every scale):
 - observed means of exact match and token edit distance of the greedy generations.
 
 The differences observed - predicted get item-cluster bootstrap percentile intervals (items
-resampled jointly across scales, the same draw for all quantities). The per-token independence is
+resampled jointly across scales, the same draw for all quantities), Bonferroni-adjusted across
+scales by default. The per-token independence is
 known to be false (the authors say so); the check is a calibration diagnostic, not a test of the
 model. Exact match here uses ``normalize`` on the generations.
 
@@ -69,6 +70,8 @@ class MirageResult:
     level : float
     excluded : DataFrame
         Rows left out while aligning items, with reasons.
+    simultaneous : bool
+        Whether the intervals are Bonferroni-adjusted across scales.
     """
 
     table: pd.DataFrame
@@ -78,6 +81,7 @@ class MirageResult:
     n_boot: int
     level: float
     excluded: pd.DataFrame
+    simultaneous: bool = True
 
     def to_frame(self) -> pd.DataFrame:
         """The per-scale table."""
@@ -91,8 +95,9 @@ class MirageResult:
 
     def summary(self) -> str:
         """One line per scale."""
+        kind = "simultaneous (Bonferroni) " if self.simultaneous else ""
         lines = [f"Mirage check for {self.task} (L in {self.tokenizer} tokens, "
-                 f"B={self.n_boot}, {self.level:.0%} intervals)"]
+                 f"B={self.n_boot}, {kind}{self.level:.0%} intervals)"]
         for _, r in self.table.iterrows():
             lines.append(
                 f"  {r['label']}: p_hat={r['p_hat']:.3f}  ESM obs {r['esm_obs']:.3f} vs pred "
@@ -117,6 +122,7 @@ def mirage_check(
     level: float = 0.95,
     seed: int | np.random.Generator | np.random.SeedSequence | None = None,
     on_mismatch: str = "error",
+    simultaneous: bool = True,
 ) -> MirageResult:
     """Compare observed exact match and edit distance with the p^L and L(1-p) predictions.
 
@@ -142,6 +148,10 @@ def mirage_check(
     seed : int, Generator or SeedSequence, optional
     on_mismatch : {"error", "intersect"}, default="error"
         Items missing at some scale (see :func:`emergence.tidy.extract_curves`).
+    simultaneous : bool, default=True
+        Bonferroni-adjust the per-scale intervals (each at level ``1 - (1 - level) / S``) so that
+        :attr:`MirageResult.consistent` ("every interval covers 0") has family-wise coverage of
+        at least ``level`` when the model holds.
 
     Returns
     -------
@@ -212,7 +222,8 @@ def mirage_check(
     ted_pred = (sumL / n)[:, None] * (1.0 - p_hat)
     esm_obs = (w @ c_em.items) / n
     ted_obs = (w @ c_ted.items) / n
-    a = (1 - level) / 2
+    n_scales = c_em.items.shape[1]
+    a = (1 - level) / 2 / (n_scales if simultaneous else 1)
     de, dt = esm_obs - esm_pred, ted_obs - ted_pred
     (de_lo, de_hi), (dt_lo, dt_hi) = (np.quantile(d[1:], [a, 1 - a], axis=0) for d in (de, dt))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -227,4 +238,5 @@ def mirage_check(
     })
     unit = tokenizer if isinstance(tokenizer, str) else getattr(tokenizer, "__qualname__",
                                                                  "callable")
-    return MirageResult(table, task, x, str(unit), int(n_boot), float(level), cs.excluded)
+    return MirageResult(table, task, x, str(unit), int(n_boot), float(level), cs.excluded,
+                        bool(simultaneous))

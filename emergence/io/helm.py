@@ -107,7 +107,8 @@ def load_run(
         Task name; default: the run folder name up to the first ``,model=`` part.
     trial : int or None, default=0
         Keep this ``train_trial_index`` (HELM repeats instances with different in-context
-        examples); None keeps all and appends ``#<trial>`` to item ids.
+        examples); None keeps all and appends ``#<trial>`` to item ids. The number of request
+        states of other trials left out is in ``attrs["skipped_trials"]``.
 
     Returns
     -------
@@ -122,6 +123,7 @@ def load_run(
     """
     dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
     rows: list[dict[str, Any]] = []
+    skipped = 0
     for d in map(Path, dirs):
         sfile = d / "scenario_state.json"
         if not sfile.exists():
@@ -142,6 +144,7 @@ def load_run(
             where = f"{sfile}:request_states[{ri}]"
             t_idx = int(rs.get("train_trial_index") or 0)
             if trial is not None and t_idx != trial:
+                skipped += 1
                 continue
             if rs.get("request_mode") == "calibration":
                 continue
@@ -194,4 +197,6 @@ def load_run(
     if params is not None:
         df["params"] = [params.get(m) if isinstance(params, Mapping) else params
                         for m in df["model"]]
-    return validate_records(df, name=str(dirs[0]) if len(dirs) == 1 else None)
+    out = validate_records(df, name=str(dirs[0]) if len(dirs) == 1 else None)
+    out.attrs["skipped_trials"] = skipped
+    return out

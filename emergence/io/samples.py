@@ -486,10 +486,23 @@ def _read_v04(path: Path, fmt: str, task_hint: str | None) -> tuple[list[dict], 
             doc_hash=s.get("doc_hash"),
             filter=filt,
             source=where,
-            harness_scores={k: s[k] for k in (s.get("metrics") or []) if k in s} or pd.NA,
+            harness_scores=_harness_scores(s),
         )
         rows.append(rec)
     return rows, meta
+
+
+_FIXED_KEYS = frozenset({"doc_id", "doc", "target", "arguments", "resps", "filtered_resps",
+                         "filter", "metrics", "doc_hash", "prompt_hash", "target_hash",
+                         "scores_per_repeat"})
+
+
+def _harness_scores(s: Mapping[str, Any]) -> Any:
+    """The harness's own per-document metric values (before v0.4.7 there is no 'metrics' list)."""
+    names = s.get("metrics")
+    if names is None:
+        names = [k for k in s if k not in _FIXED_KEYS]
+    return {k: s[k] for k in names if k in s} or pd.NA
 
 
 def _read_v03(path: Path, task_hint: str | None) -> tuple[list[dict], dict[str, Any]]:
@@ -522,14 +535,9 @@ def _read_v03(path: Path, task_hint: str | None) -> tuple[list[dict], dict[str, 
         metric_keys = [k for k in s if not k.startswith(("logit_", "prompt_"))
                        and k not in ("doc_id", "truth")]
         rec: dict[str, Any]
-        if isinstance(logits[0], str):
-            try:
-                float(logits[0])
-                numeric = True
-            except ValueError:
-                numeric = False
-        else:
-            numeric = True
+        # write_out dumps Python values: log-likelihoods are JSON numbers or [ll, is_greedy]
+        # lists; generations are strings (even when the text is a number)
+        numeric = not isinstance(logits[0], str)
         if not numeric:
             rec = {"output_type": "generate_until", "prediction": logits[0],
                    "target": "" if truth is None else str(truth)}

@@ -1,0 +1,194 @@
+"""Metric functions against independent references (pure-Python Levenshtein, scipy softmax,
+hand-computed values) and the tidy output of rescore."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import softmax
+
+from emergence.schema import metric_info
+from emergence.scoring import (
+    METRICS,
+    brier_score,
+    choice_probabilities,
+    exact_match,
+    loglik_per_token,
+    multiple_choice_grade,
+    normalize_text,
+    normalized_edit_distance,
+    p_choices,
+    p_token,
+    p_vocab,
+    rescore,
+    token_edit_distance,
+    tokenize,
+)
+
+
+def levenshtein(a, b) -> int:
+    """Textbook dynamic programme (Wagner-Fischer) as the reference."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+@pytest.fixture(scope="module")
+def random_pairs():
+    rng = np.random.default_rng(0)
+    words = np.array(["the", "cat", "sat", "on", "mat", "12", "3", "dog"])
+    preds = [" ".join(words[rng.integers(0, 8, rng.integers(0, 6))]) for _ in range(400)]
+    tgts = [" ".join(words[rng.integers(0, 8, rng.integers(0, 6))]) for _ in range(400)]
+    return preds, tgts
+
+
+def test_edit_distance_matches_reference(random_pairs):
+    preds, tgts = random_pairs
+    ours = token_edit_distance(preds, tgts)
+    ref = [levenshtein(p.split(), t.split()) for p, t in zip(preds, tgts, strict=True)]
+    np.testing.assert_array_equal(ours, ref)
+    ours_c = token_edit_distance(preds, tgts, tokenizer="characters")
+    np.testing.assert_array_equal(ours_c, [levenshtein(p, t) for p, t in
+                                           zip(preds, tgts, strict=True)])
+    norm = normalized_edit_distance(preds, tgts)
+    ref_n = [levenshtein(p.split(), t.split()) / max(len(p.split()), len(t.split()), 1)
+             for p, t in zip(preds, tgts, strict=True)]
+    np.testing.assert_allclose(norm, ref_n)
+    assert norm.min() >= 0 and norm.max() <= 1
+
+
+def test_callable_tokenizer_and_token_ids():
+    enc = [[101, 2, 3], [101, 5, 3, 7]]
+    # callable returning token ids, and one returning an object with .ids
+    class Enc:
+        def __init__(self, ids):
+            self.ids = ids
+
+    lookup = {"a": enc[0], "b": enc[1]}
+    assert token_edit_distance(["a"], ["b"], tokenizer=lambda s: lookup[s]).tolist() == [2.0]
+    assert token_edit_distance(["a"], ["b"], tokenizer=lambda s: Enc(lookup[s])).tolist() == [2.0]
+    assert tokenize(["x y"], lambda s: {"input_ids": s.split()}) == [["x", "y"]]
+    with pytest.raises(ValueError, match="tokenizer"):
+        tokenize(["x"], "bpe")
+
+
+def test_multiple_targets_take_the_best():
+    assert exact_match(["5"], [["five", "5"]]).tolist() == [1.0]
+    assert token_edit_distance(["a b c"], [["x y z", "a b d"]]).tolist() == [1.0]
+    assert normalized_edit_distance(["a b"], [["a b c d", "a"]]).tolist() == [0.5]
+
+
+def test_exact_match_normalisations():
+    preds = [" 42\n", "The Answer!", "abc"]
+    tg = ["42", "answer", "ABC"]
+    assert exact_match(preds, tg, normalize="none").tolist() == [0, 0, 0]
+    assert exact_match(preds, tg, normalize="strip").tolist() == [1, 0, 0]
+    assert exact_match(preds, tg, normalize="lower").tolist() == [1, 0, 1]
+    assert exact_match(preds, tg, normalize="squad").tolist() == [1, 1, 1]
+    assert exact_match(["x=17 y"], ["17"], regex=r"\d+").tolist() == [1.0]
+    assert exact_match(["no digits"], ["17"], regex=r"\d+").tolist() == [0.0]
+    assert exact_match(["AB"], ["ab"], normalize=str.lower).tolist() == [1.0]
+    assert normalize_text(["a"], "none").dtype == np.dtypes.StringDType()
+    with pytest.raises(ValueError, match="normalize"):
+        exact_match(["a"], ["a"], normalize="fancy")
+
+
+def test_choice_metrics_against_scipy():
+    rng = np.random.default_rng(1)
+    k = rng.integers(2, 6, 50)
+    lls = [rng.normal(-5, 2, n) for n in k]
+    gold = np.array([rng.integers(0, n) for n in k])
+    pc = p_choices(lls, gold)
+    bs = brier_score(lls, gold)
+    mcg = multiple_choice_grade(lls, gold)
+    for i, (ll, g) in enumerate(zip(lls, gold, strict=True)):
+        p = softmax(ll)
+        assert pc[i] == pytest.approx(p[g])
+        onehot = np.eye(len(ll))[g]
+        assert bs[i] == pytest.approx(np.sum((p - onehot) ** 2))
+        assert mcg[i] == float(np.argmax(ll) == g)
+    assert bs.min() >= 0 and bs.max() <= 2
+
+
+def test_neg_inf_choices():
+    ll = [[-1.0, -np.inf, -np.inf], [-np.inf, -np.inf]]
+    p = choice_probabilities(ll)
+    assert p[0].tolist() == [1.0, 0.0, 0.0]
+    assert np.isnan(p[1]).all()
+    assert brier_score(ll, [0, 0])[0] == 0.0 and np.isnan(brier_score(ll, [0, 0])[1])
+    assert np.isnan(multiple_choice_grade(ll, [0, 0])[1])
+    # ties: the first maximum wins (numpy argmax, as in the harness)
+    assert multiple_choice_grade([[-1.0, -1.0]], [1]).tolist() == [0.0]
+
+
+def test_loglik_metrics():
+    assert p_vocab([np.log(0.25)]).tolist() == pytest.approx([0.25])
+    assert p_token([np.log(0.25)], [2]).tolist() == pytest.approx([0.5])
+    assert np.isnan(loglik_per_token([-1.0], [0])[0])
+
+
+def _records():
+    rows = []
+    for m, n in (("s", 1e6), ("l", 1e8)):
+        rows += [
+            {"model": m, "params": n, "task": "gen", "item": "0", "output_type": "generate_until",
+             "prediction": " 1 2", "target": "1 2"},
+            {"model": m, "params": n, "task": "gen", "item": "1", "output_type": "generate_until",
+             "prediction": "1 3", "target": "1 2"},
+            {"model": m, "params": n, "task": "ll", "item": "0", "output_type": "loglikelihood",
+             "target": "1 2", "target_loglik": -2.0, "is_greedy": True},
+            {"model": m, "params": n, "task": "mc", "item": "0", "output_type": "multiple_choice",
+             "choices": [" a", " b"], "choice_loglik": [-1.0, -3.0], "gold": 1},
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_rescore_tidy_output():
+    s = rescore(_records(), family="fam")
+    assert set(s["family"]) == {"fam"}
+    assert s["item"].notna().all()
+    per_task = s.groupby("task")["metric"].unique().map(sorted).to_dict()
+    assert per_task == {
+        "gen": ["exact_match", "normalized_edit_distance", "token_edit_distance"],
+        "ll": ["exact_match", "loglik_per_token", "p_token", "p_vocab", "target_loglik"],
+        "mc": ["brier_score", "loglik_per_token", "multiple_choice_grade", "p_choices",
+               "p_token", "p_vocab", "target_loglik"],
+    }
+    for m in set(s["metric"]):
+        assert metric_info(m).kind != "unknown"
+    v = s[(s["model"] == "s")].set_index(["task", "metric", "item"])["value"]
+    assert v[("gen", "exact_match", "0")] == 1.0
+    assert v[("gen", "token_edit_distance", "1")] == 1.0
+    assert v[("ll", "exact_match", "0")] == 1.0
+    assert v[("ll", "loglik_per_token", "0")] == -1.0  # 2 whitespace tokens
+    assert v[("mc", "multiple_choice_grade", "0")] == 0.0
+    assert v[("mc", "target_loglik", "0")] == -3.0
+    note = s[(s["metric"] == "loglik_per_token")]["note"].unique().tolist()
+    assert note == ["tokens counted with tokenizer=whitespace"]
+    assert list(s.columns[:7]) == ["family", "model", "step", "task", "shots", "metric", "item"]
+
+
+def test_rescore_metric_subset_and_errors():
+    s = rescore(_records(), metrics=["brier_score"])
+    assert set(s["metric"]) == {"brier_score"}
+    with pytest.raises(ValueError, match="unknown metric"):
+        rescore(_records(), metrics=["bleu4"])
+    gen_only = _records().query("task == 'gen'")
+    with pytest.raises(ValueError, match="applies to output types"):
+        rescore(gen_only, metrics=["brier_score"])
+    with pytest.raises(ValueError, match="attach_loglik"):
+        rescore(gen_only, metrics=["target_loglik"])
+    assert len(METRICS) == 10
+
+
+def test_filters_are_kept_in_metric_names():
+    rec = _records().query("task == 'gen'").copy()
+    rec2 = rec.copy()
+    rec2["filter"] = "strict-match"
+    s = rescore(pd.concat([rec.assign(filter="none"), rec2]), metrics=["exact_match"])
+    assert sorted(set(s["metric"])) == ["exact_match", "exact_match,strict-match"]
