@@ -190,6 +190,13 @@ def screen(
 
         bar = tqdm(total=len(cl), initial=len(done), desc="screen", unit="curve")
 
+    if rows_path.exists() and rows_path.stat().st_size:
+        with rows_path.open("rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            cut = fh.read(1) != b"\n"
+        if cut:  # the last line was cut by an interruption: end it so new rows stay separate
+            with rows_path.open("a", encoding="utf-8") as fh:
+                fh.write("\n")
     with rows_path.open("a", encoding="utf-8") as fh:
 
         def write(rows: list[dict]) -> None:
