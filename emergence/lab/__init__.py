@@ -1,0 +1,22 @@
+"""Model lab: train a small GPT-2 family on arithmetic, evaluate it with lm-evaluation-harness.
+
+Training and evaluation need the ``lab`` extra (torch, transformers, tokenizers, lm-eval); this
+package imports them only when a model is trained or evaluated, so :func:`load_bundled` and the
+task generator work without them.
+"""
+
+from __future__ import annotations
+
+from .run import PRESETS, LabResult, Preset, analyze_records, run_lab
+from .tasks import TASKS, ArithmeticSuite, write_task_files
+
+__all__ = [
+    "PRESETS",
+    "Preset",
+    "LabResult",
+    "run_lab",
+    "analyze_records",
+    "TASKS",
+    "ArithmeticSuite",
+    "write_task_files",
+]

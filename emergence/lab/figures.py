@@ -1,0 +1,142 @@
+"""Figures of the lab: exact match beside edit distance and log-likelihood, across size and steps.
+
+Works on the curves of a :class:`~emergence.lab.run.LabResult`; needs only matplotlib and
+seaborn (no torch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from ..plots import SCALE_LABELS, plot_curve  # noqa: E402
+
+__all__ = ["size_figure", "step_figure", "write_figures"]
+
+
+def _metrics_of(curves) -> list[str]:
+    seen: list[str] = []
+    for c in curves:
+        if c.metric not in seen:
+            seen.append(c.metric)
+    return seen
+
+
+def _verdict_map(vt) -> dict:
+    if vt is None or not len(vt.groups):
+        return {}
+    g = vt.verdicts()
+    out = {}
+    for r in g.itertuples(index=False):
+        d = r._asdict()
+        k = (None if "model" not in d or d["model"] is None or d["model"] != d["model"]
+             else d["model"], d["task"])
+        out[k] = d["verdict"]
+    return out
+
+
+def size_figure(curves, *, verdicts=None, tasks: list[str] | None = None) -> plt.Figure:
+    """One row per task, one column per metric: values across size (final checkpoints).
+
+    Parameters
+    ----------
+    curves : CurveSet or list of Curve
+        Curves across size.
+    verdicts : VerdictTable, optional
+        Adds each task's verdict to its row title.
+    tasks : list of str, optional
+        Row order (default: all tasks of ``curves``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    cl = list(curves)
+    tasks = tasks or sorted({c.task for c in cl})
+    vmap = _verdict_map(verdicts)
+    gen = [c for c in cl if not c.task.endswith("_mc")]
+    mc = [c for c in cl if c.task.endswith("_mc")]
+    ncol = max(len(_metrics_of(gen)), len(_metrics_of(mc)), 1)
+    fig, axes = plt.subplots(len(tasks), ncol, figsize=(3.4 * ncol, 2.6 * len(tasks)),
+                             squeeze=False)
+    for i, task in enumerate(tasks):
+        row = [c for c in cl if c.task == task]
+        for j, c in enumerate(row[:ncol]):
+            plot_curve(c, ax=axes[i, j])
+            axes[i, j].set_title(f"{task}: {c.metric}", fontsize=9)
+        for j in range(len(row), ncol):
+            axes[i, j].set_visible(False)
+        v = vmap.get((None, task))
+        if v:
+            axes[i, 0].annotate(f"verdict: {v}", xy=(0.0, 1.18), xycoords="axes fraction",
+                                fontsize=8, color="0.25")
+    fig.suptitle("Across size (final checkpoints)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def step_figure(curves, *, tasks: list[str] | None = None,
+                order: list[str] | None = None) -> plt.Figure:
+    """One row per task, one column per metric: values across training, one line per size.
+
+    Parameters
+    ----------
+    curves : CurveSet or list of Curve
+        Curves across steps (one per size, task and metric).
+    tasks : list of str, optional
+    order : list of str, optional
+        Sizes (model names) from smallest to largest; sets the colours.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    cl = list(curves)
+    tasks = tasks or sorted({c.task for c in cl})
+    sizes = list(order) if order is not None else sorted({c.model for c in cl})
+    order_map = {m: i for i, m in enumerate(sizes)}
+    palette = sns.color_palette("viridis", n_colors=max(len(sizes), 1))
+    ncol = max(len(_metrics_of([c for c in cl if c.task == t])) for t in tasks)
+    fig, axes = plt.subplots(len(tasks), ncol, figsize=(3.4 * ncol, 2.6 * len(tasks)),
+                             squeeze=False)
+    for i, task in enumerate(tasks):
+        mets = _metrics_of([c for c in cl if c.task == task])
+        for j, metric in enumerate(mets):
+            ax = axes[i, j]
+            for c in sorted([c for c in cl if c.task == task and c.metric == metric],
+                            key=lambda c: order_map[c.model]):
+                ax.plot(c.x, c.y, "o-", ms=3, lw=1.2, color=palette[order_map[c.model]],
+                        label=c.model)
+            ax.set_xscale("log")
+            ax.set_xlabel(SCALE_LABELS.get(cl[0].x_name, cl[0].x_name))
+            ax.set_title(f"{task}: {metric}", fontsize=9)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=6, frameon=False)
+        for j in range(len(mets), ncol):
+            axes[i, j].set_visible(False)
+    fig.suptitle("Across training (one line per size)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def write_figures(result, directory: str | Path) -> list[Path]:
+    """Write ``size.png`` and ``steps.png`` for a :class:`~emergence.lab.run.LabResult`."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = []
+    fig = size_figure(result.curves_size, verdicts=result.verdict_size)
+    paths.append(d / "size.png")
+    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    t = result.table
+    order = list(t.drop_duplicates("model").sort_values("params")["model"])
+    fig = step_figure(result.curves_step, order=order)
+    paths.append(d / "steps.png")
+    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return paths
