@@ -24,6 +24,7 @@ from .chinchilla import (
 )
 from .plots import plot_backtest, plot_emergence, plot_loss_vs_compute
 from .powerlaw import PowerLawFit, fit_power_law
+from .section import report_section
 
 __all__ = [
     "BESIROGLU_2024",
@@ -49,4 +50,5 @@ __all__ = [
     "plot_backtest",
     "plot_emergence",
     "plot_loss_vs_compute",
+    "report_section",
 ]

@@ -59,7 +59,7 @@ import pandas as pd
 
 from .._exceptions import ConvergenceWarning, DataExclusionWarning, EmergenceError
 from .._validation import check_interval, check_rng
-from ..schema import metric_info, register_metric
+from ..schema import register_metric
 from ._optim import batched_lbfgs
 
 __all__ = [
@@ -78,6 +78,15 @@ register_metric("val_loss", lower=0, higher_is_better=False)
 register_metric("train_loss", lower=0, higher_is_better=False)
 
 PARAM_NAMES = ("E", "A", "B", "alpha", "beta")
+
+#: Metrics read as a loss (perplexities enter as their log).
+LOSS_METRICS = ("loss", "val_loss", "train_loss", "ppl", "perplexity", "word_perplexity",
+                "byte_perplexity", "bits_per_byte")
+
+
+def is_loss_metric(metric: str) -> bool:
+    """True for metrics :func:`loss_runs` reads as a loss (loss, perplexity, bits per byte)."""
+    return str(metric).split(",", 1)[0] in LOSS_METRICS
 
 
 class ScalingFitError(EmergenceError, RuntimeError):
@@ -633,18 +642,20 @@ def loss_runs(
     if metric is not None:
         t = t[t["metric"] == metric]
     t = t[t["item"].isna()]
-    lossy = t["metric"].map(lambda m: (not metric_info(m).higher_is_better)
-                            and metric_info(m).lower >= 0 and metric_info(m).kind == "continuous")
-    t = t[lossy.astype(bool)]
+    t = t[t["metric"].map(is_loss_metric).astype(bool)]
     combos = t[["task", "metric"]].drop_duplicates()
+    if len(combos) == 1:
+        task_, metric_ = combos.iloc[0]
     if len(combos) == 0:
-        raise EmergenceError("no loss-like metric (lower is better, non-negative: loss, ppl, "
-                             "bits_per_byte, ...) in the table for the selection given.")
+        raise EmergenceError("no loss-like metric (" + ", ".join(LOSS_METRICS) + ") in the "
+                             "table for the selection given.")
     if len(combos) > 1:
         opts = ", ".join(f"{r.task}/{r.metric}" for r in combos.itertuples())
         raise EmergenceError(f"several loss-like curves in the table ({opts}); pass `task` "
                              "and `metric`.")
-    task_, metric_ = combos.iloc[0]
+    if t["shots"].nunique(dropna=False) > 1:
+        raise EmergenceError(f"the {task_}/{metric_} rows have several shot counts "
+                             f"({sorted(t['shots'].dropna().unique().tolist())}); select one.")
     v = t["value"].to_numpy(dtype=float)
     is_ppl = "perplexity" in metric_ or metric_.split(",")[0] == "ppl"
     loss = np.log(v) if is_ppl else v
