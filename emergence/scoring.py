@@ -190,7 +190,13 @@ def normalize_text(
     >>> normalize_text(["answer: 17 apples"], "none", regex=r"(-?\\d+)").tolist()
     ['17']
     """
-    arr = [("" if t is None or t is pd.NA else str(t)) for t in texts]
+    return np.array(_normalized(texts, normalize, regex), dtype=_SD)
+
+
+def _normalized(
+    texts: Sequence[Any], normalize: str | Callable[[str], str], regex: str | None = None
+) -> list[str]:
+    arr = _clean(texts)
     if regex is not None:
         pat = re.compile(regex)
 
@@ -202,16 +208,15 @@ def normalize_text(
 
         arr = [first(s) for s in arr]
     if callable(normalize):
-        return np.array([normalize(s) for s in arr], dtype=_SD)
+        return [normalize(s) for s in arr]
     check_option(normalize, "normalize", NORMALIZATIONS)
     if normalize == "squad":
-        return np.array([_squad(s) for s in arr], dtype=_SD)
-    out = np.array(arr, dtype=_SD)
-    if normalize in ("strip", "lower"):
-        out = np.strings.strip(out)
+        return [_squad(s) for s in arr]
+    if normalize == "strip":
+        return [s.strip() for s in arr]
     if normalize == "lower":
-        out = np.strings.lower(out)
-    return out
+        return [s.strip().lower() for s in arr]
+    return arr
 
 
 def _explode_targets(targets: Sequence[Any]) -> tuple[list[str], np.ndarray]:
@@ -231,7 +236,7 @@ def _explode_targets(targets: Sequence[Any]) -> tuple[list[str], np.ndarray]:
 
 
 def _single(targets: Sequence[Any]) -> bool:
-    return not any(isinstance(t, (list, tuple, np.ndarray)) for t in targets)
+    return not any(issubclass(t, (list, tuple, np.ndarray)) for t in set(map(type, targets)))
 
 
 def exact_match(
@@ -264,14 +269,16 @@ def exact_match(
     """
     if len(predictions) != len(targets):
         raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
-    pred = normalize_text(predictions, normalize, regex=regex)
+    pred = _normalized(predictions, normalize, regex)
     if _single(targets):
-        tgt = normalize_text(targets, normalize)
-        return (pred == tgt).astype(np.float64)
+        tgt = _normalized(targets, normalize)
+        return np.fromiter(map(str.__eq__, pred, tgt), dtype=bool, count=len(pred)).astype(
+            np.float64)
     flat, starts = _explode_targets(targets)
     counts = np.diff(np.append(starts, len(flat)))
-    tgt = normalize_text(flat, normalize)
-    hit = (np.repeat(pred, counts) == tgt).astype(np.float64)
+    tgt = _normalized(flat, normalize)
+    rep = [pred[i] for i in np.repeat(np.arange(len(pred)), counts)]
+    hit = np.fromiter(map(str.__eq__, rep, tgt), dtype=bool, count=len(tgt)).astype(np.float64)
     return np.maximum.reduceat(hit, starts) if len(hit) else hit
 
 
@@ -324,7 +331,43 @@ def tokenize(
 
 
 def _lengths(toks: list[Any]) -> np.ndarray:
-    return np.fromiter((len(t) for t in toks), dtype=np.float64, count=len(toks))
+    return np.fromiter(map(len, toks), dtype=np.float64, count=len(toks))
+
+
+def _clean(texts: Sequence[Any]) -> list[str]:
+    if set(map(type, texts)) <= {str}:
+        return list(texts)
+    return ["" if t is None or t is pd.NA else str(t) for t in texts]
+
+
+class _Codes(dict):
+    """Token -> one private character, so token sequences become plain strings.
+
+    Strings are not tracked by the garbage collector and rapidfuzz compares them in its fastest
+    path; the distance between two encoded strings is the token-level distance.
+    """
+
+    def __missing__(self, key: Any) -> str:
+        code = len(self) + 0x100
+        if code >= 0xD800:  # skip the surrogate block
+            code += 0x800
+        if code > 0x10FFFF:
+            raise OverflowError("more than 1.1 million distinct tokens")
+        ch = chr(code)
+        self[key] = ch
+        return ch
+
+
+def _encode(texts: Sequence[Any], tokenizer: str | Callable[[str], Any],
+            codes: _Codes) -> list[str]:
+    clean = _clean(texts)
+    if tokenizer == "characters":
+        return clean
+    get = codes.__getitem__
+    if tokenizer == "whitespace":
+        return ["".join(map(get, s.split())) for s in clean]
+    toks = tokenize(clean, tokenizer)
+    return ["".join(map(get, t)) for t in toks]
 
 
 def _edit(
@@ -336,24 +379,33 @@ def _edit(
 ) -> np.ndarray:
     if len(predictions) != len(targets):
         raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
+    if tokenizer not in ("whitespace", "characters") and not callable(tokenizer):
+        raise ValueError(
+            f"`tokenizer` must be 'whitespace', 'characters' or a callable; got {tokenizer!r}."
+        )
     if len(predictions) == 0:
         return np.empty(0, dtype=np.float64)
     single = _single(targets)
     if single:
-        flat = list(targets)
-        starts = np.arange(len(targets))
+        flat = targets
+        starts = None
     else:
         flat, starts = _explode_targets(targets)
-    counts = np.diff(np.append(starts, len(flat)))
-    p_tok = tokenize(predictions, tokenizer)
-    t_tok = tokenize(flat, tokenizer)
+    codes = _Codes()
+    try:
+        p_enc = _encode(predictions, tokenizer, codes)
+        t_enc = _encode(flat, tokenizer, codes)
+    except OverflowError:  # pragma: no cover - gigantic vocabularies: compare token lists
+        p_enc = tokenize(_clean(predictions), tokenizer)
+        t_enc = tokenize(_clean(flat), tokenizer)
     if not single:
-        idx = np.repeat(np.arange(len(p_tok)), counts)
-        p_tok = [p_tok[i] for i in idx]
-    d = process.cpdist(p_tok, t_tok, scorer=Levenshtein.distance, workers=workers,
+        counts = np.diff(np.append(starts, len(flat)))
+        idx = np.repeat(np.arange(len(p_enc)), counts)
+        p_enc = [p_enc[i] for i in idx]
+    d = process.cpdist(p_enc, t_enc, scorer=Levenshtein.distance, workers=workers,
                        dtype=np.int32).astype(np.float64)
     if normalized:
-        denom = np.maximum(_lengths(p_tok), _lengths(t_tok))
+        denom = np.maximum(_lengths(p_enc), _lengths(t_enc))
         d = np.divide(d, denom, out=np.zeros_like(d), where=denom > 0)
     return d if single else np.minimum.reduceat(d, starts)
 
