@@ -366,8 +366,9 @@ def fit_power_law(
         if floor:
             x0 = np.repeat(np.array([[np.log(A), alpha, np.log(E)]]), n_boot, axis=0)
             rb = batched_lm(_rj_floor(lx, LY), x0, max_iter=400)
-            boot = pd.DataFrame({"E": np.exp(rb.x[:, 2]), "A": np.exp(rb.x[:, 0]),
-                                 "alpha": rb.x[:, 1], "converged": rb.converged})
+            with np.errstate(over="ignore"):
+                boot = pd.DataFrame({"E": np.exp(rb.x[:, 2]), "A": np.exp(rb.x[:, 0]),
+                                     "alpha": rb.x[:, 1], "converged": rb.converged})
             nc = int((~rb.converged).sum())
             if nc:
                 notes.append(f"{nc} of {n_boot} bootstrap refits did not converge.")
