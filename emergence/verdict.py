@@ -248,7 +248,8 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             for _, r in apparent.iterrows():
                 pre.append(f"{r['metric']}: apparent {r['naive_kind']} against a straight line "
                            f"(q={_fmt(r['naive_q'])}) is explained by the smooth "
-                           f"{r['null_model']} null (p={_fmt(r['pblrt_p'])})")
+                           f"{r['null_model']} null (break not significant after FDR: "
+                           f"p={_fmt(r['pblrt_p'])}, q={_fmt(r['pblrt_q'])})")
             if len(cont):
                 pre.append(f"no break under continuous metrics ({', '.join(cont['metric'])})")
             else:
