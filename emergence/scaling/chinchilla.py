@@ -171,7 +171,11 @@ def _objective(logN: np.ndarray, logD: np.ndarray, logL: np.ndarray, delta: floa
     logN = np.ascontiguousarray(logN, dtype=float)
     logD = np.ascontiguousarray(logD, dtype=float)
     logL = np.ascontiguousarray(logL, dtype=float)
-    n_threads = threads if threads is not None else min(4, os.cpu_count() or 1)
+    if threads is None:  # two threads help on an idle machine and hurt on a busy one
+        cpus = os.cpu_count() or 1
+        busy = hasattr(os, "getloadavg") and os.getloadavg()[0] >= cpus
+        threads = 1 if busy else min(2, cpus)
+    n_threads = threads
 
     def block(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a, b, e = x[:, 0:1], x[:, 1:2], x[:, 2]
