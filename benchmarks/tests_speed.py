@@ -15,6 +15,7 @@ screen of N curves on 2 local processes (default N = 2000), extrapolated to 10,0
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import warnings
@@ -83,6 +84,7 @@ def main() -> None:
     ap.add_argument("--screen", type=int, default=2000, help="curves in the screen timing")
     args = ap.parse_args()
     rng = np.random.default_rng(1)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     c = _curve(rng)
     pblrt_test(c, n_boot=999, seed=0)  # warm-up
     t_pb = best_of(lambda: pblrt_test(c, n_boot=999, seed=0))
@@ -122,7 +124,8 @@ def main() -> None:
         screen(big, d, n_boot=999, n_jobs=2, chunk_size=100, progress=False)
         ts = time.perf_counter() - t0
     print(f"screen of {args.screen} curves on 2 processes (B=999): {ts:.1f} s -> "
-          f"10,000 curves ~ {ts * 10000 / args.screen / 60:.1f} min")
+          f"10,000 curves ~ {ts * 10000 / args.screen / 60:.1f} min "
+          f"(load average now {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":
