@@ -11,8 +11,8 @@ Metrics and the output types they apply to:
 metric                            definition                                 output types
 ================================  =========================================  ======================
 ``exact_match``                   prediction equals a target after           generate_until
-                                  ``normalize``; for log-likelihood          (loglikelihood:
-                                  requests the harness's ``is_greedy``       ``is_greedy``)
+                                  ``normalize``; for log-likelihood          (loglikelihood
+                                  requests the harness's ``is_greedy``       with ``is_greedy``)
 ``multiple_choice_grade``         1 if the gold choice has the highest       multiple_choice
                                   log-likelihood (first maximum on ties)
 ``token_edit_distance``           Levenshtein distance between token lists   generate_until
@@ -764,11 +764,11 @@ def rescore(
         if gen.any():
             v = exact_match(gen_pred, gen_targets, normalize=normalize, regex=regex)
             emit(gen, "exact_match", *na_note(v, pred_na[gen], "no prediction"))
-        if ll_rows.any():
-            g = rec.loc[ll_rows, "is_greedy"]
-            v = g.astype("float64").to_numpy()
-            emit(ll_rows, "exact_match", *na_note(
-                v, g.isna().to_numpy(), "is_greedy not logged (log-likelihood request)"))
+        # log-likelihood requests: greedy decoding reproduces the target (where logged)
+        greedy_rows = ll_rows & rec["is_greedy"].notna().to_numpy()
+        if greedy_rows.any():
+            v = rec.loc[greedy_rows, "is_greedy"].astype("float64").to_numpy()
+            emit(greedy_rows, "exact_match", v, None)
     for base, normalized in (("token_edit_distance", False), ("normalized_edit_distance", True)):
         if base in wanted and gen.any():
             v = _edit(gen_pred, gen_targets, tokenizer, normalized, workers)

@@ -241,9 +241,18 @@ def run_harness(root: Path) -> HarnessRun:
     return run
 
 
+_RUNS: dict[str, HarnessRun] = {}
+
+
 @pytest.fixture(scope="session")
 def harness_run(tmp_path_factory) -> HarnessRun:
-    """Session-scoped real lm-eval output for the tiny model family (skips without the extra)."""
+    """Session-scoped real lm-eval output for the tiny model family (skips without the extra).
+
+    Importing the fixture into several test modules registers it once per module; the
+    module-level cache makes the harness run only once per test session anyway.
+    """
     if not _lab_available():
         pytest.skip("needs the [lab] extra (torch, transformers, tokenizers, lm_eval)")
-    return run_harness(tmp_path_factory.mktemp("harness"))
+    if "run" not in _RUNS:
+        _RUNS["run"] = run_harness(tmp_path_factory.mktemp("harness"))
+    return _RUNS["run"]

@@ -18,7 +18,9 @@ try:
 except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.harness_fixture import MODEL_SIZES, N_ITEMS, harness_run  # noqa: F401
 
+from emergence.aggregate import item_bootstrap, score_compute_correlations
 from emergence.io.samples import detect_format, load_samples
+from emergence.mirage import mirage_check
 from emergence.scoring import METRICS, attach_loglik, rescore
 from emergence.tidy import extract_curves
 
@@ -198,3 +200,29 @@ def test_model_tokenizer_counts_target_tokens(harness_run):
     np.testing.assert_allclose(
         per.sort_index().to_numpy(),
         (ref["target_loglik"] / ref["target_ntokens"].astype(float)).sort_index().to_numpy())
+
+
+def test_mirage_check_on_real_output(records):
+    res = mirage_check(records, task="toy_add_gen", loglik_task="toy_add_ll",
+                       filter="strict-match", tokenizer="characters", n_boot=200, seed=0,
+                       x="params")
+    t = res.table
+    assert t["label"].tolist() == ["tiny-s", "tiny-m", "tiny-l"]
+    assert (t["n_items"] == N_ITEMS).all()
+    # 2-character targets (sums 2..18): L_mean between 1 and 2
+    assert 1 <= t["L_mean"].iloc[0] <= 2
+    assert t["p_hat"].between(0, 1).all()
+    assert (t["esm_diff_low"] <= t["esm_diff"]).all() and (t["esm_diff"] <= t["esm_diff_high"]).all()
+
+
+def test_bootstrap_and_correlations_on_real_output(scores):
+    agg = item_bootstrap(scores, x="params", n_boot=300, seed=1,
+                         metrics=["multiple_choice_grade", "brier_score", "p_choices"])
+    assert set(agg.table["label"]) == {"tiny-s", "tiny-m", "tiny-l"}
+    assert (agg.table["n_items"] == N_ITEMS).all()
+    corr = score_compute_correlations(scores, x="params")
+    mc = corr.table[corr.table["task"] == "toy_add_mc"]
+    assert mc["metric"].tolist() == ["target_loglik", "p_vocab", "p_choices", "brier_score",
+                                     "multiple_choice_grade"]
+    assert (corr.table["n_items"] == N_ITEMS).all()
+    assert (mc["n_nan"] <= N_ITEMS).all() and mc["mean"].between(-1, 1).all()
