@@ -7,6 +7,7 @@ task generator work without them.
 
 from __future__ import annotations
 
+from .bundled import load_bundled
 from .run import PRESETS, LabResult, Preset, analyze_records, run_lab
 from .tasks import TASKS, ArithmeticSuite, write_task_files
 
@@ -16,6 +17,7 @@ __all__ = [
     "LabResult",
     "run_lab",
     "analyze_records",
+    "load_bundled",
     "TASKS",
     "ArithmeticSuite",
     "write_task_files",
