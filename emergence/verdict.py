@@ -36,7 +36,9 @@ from .stats._data import as_curve_data, default_null
 from .stats.bootstrap import pblrt_test
 from .stats.davies import davies_test
 from .stats.ic import ic_table
+from .stats.intervals import binomial_test_chance
 from .stats.multiple import fdr
+from .stats.paired import adjacent_mcnemar_test
 from .stats.scores import emergence_score, emergence_score_interval
 from .stats.supf import supf_test
 from .tidy import Curve, CurveSet
@@ -125,6 +127,19 @@ def assess_curve(
             iv = emergence_score_interval(ysign * d.items, d.x, n_boot=min(n_boot, 999),
                                           alpha=alpha, seed=ss)
             row.update(es_low=iv.low, es_high=iv.high)
+    # descriptive item-level checks: first scale above chance, largest paired gain
+    if d.proportion and d.n is not None:
+        ch = d.chance if np.isfinite(d.chance) else 0.0
+        k = np.round((d.y if d.higher_is_better else 1 - d.y) * d.n)
+        above = binomial_test_chance(k, d.n, ch).pvalue <= alpha
+        lab = np.asarray(curve.labels)[np.argsort(curve.x, kind="mergesort")]
+        row["first_above_chance"] = str(lab[np.argmax(above)]) if above.any() else ""
+    if d.binary_items and d.n_scales >= 2:
+        mc = adjacent_mcnemar_test(d.items if d.higher_is_better else 1 - d.items).table
+        gain = (mc["b"] - mc["c"]).to_numpy()
+        j = int(np.argmax(gain))
+        row.update(mcnemar_max_gain=int(gain[j]), mcnemar_pair=f"{mc['from'][j]}->{mc['to'][j]}",
+                   mcnemar_p_bonf=float(min(1.0, mc["pvalue"][j] * len(mc))))
     null = default_null(d)
     row["null_model"] = null
     if d.n_scales < max(min_scales, 5):

@@ -123,3 +123,16 @@ def test_assess_rejects_wrong_input():
         assess([1, 2], progress=False)
     with pytest.raises(ValueError, match="n_boot"):
         assess([], n_boot=5, progress=False)
+
+
+def test_item_level_columns():
+    rng = np.random.default_rng(5)
+    p = 0.25 + 0.7 * (LOGP > 9.6)
+    items = (rng.random((300, 10)) < p).astype(float)
+    c = Curve("f", "mc", "acc", 0, "params", 10**LOGP, items.mean(0), np.full(10, np.nan),
+              np.full(10, 300.0), tuple(f"m{i}" for i in range(10)), items=items, chance=0.25)
+    row = assess_curve(c, n_boot=99)
+    assert row["first_above_chance"] == "m5"
+    assert row["mcnemar_pair"] == "m4->m5" and row["mcnemar_p_bonf"] < 1e-6
+    assert row["es_low"] < row["es"] < row["es_high"]
+    assert row["pblrt_p"] <= 0.05
