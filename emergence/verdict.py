@@ -128,14 +128,15 @@ def assess_curve(
                                           alpha=alpha, seed=ss)
             row.update(es_low=iv.low, es_high=iv.high)
     # descriptive item-level checks: first scale above chance, largest paired gain
+    lab = [str(v) for v in np.asarray(curve.labels)[np.argsort(curve.x, kind="mergesort")]]
     if d.proportion and d.n is not None:
         ch = d.chance if np.isfinite(d.chance) else 0.0
         k = np.round((d.y if d.higher_is_better else 1 - d.y) * d.n)
         above = binomial_test_chance(k, d.n, ch).pvalue <= alpha
-        lab = np.asarray(curve.labels)[np.argsort(curve.x, kind="mergesort")]
-        row["first_above_chance"] = str(lab[np.argmax(above)]) if above.any() else ""
+        row["first_above_chance"] = lab[int(np.argmax(above))] if above.any() else ""
     if d.binary_items and d.n_scales >= 2:
-        mc = adjacent_mcnemar_test(d.items if d.higher_is_better else 1 - d.items).table
+        mc = adjacent_mcnemar_test(d.items if d.higher_is_better else 1 - d.items,
+                                   labels=lab).table
         gain = (mc["b"] - mc["c"]).to_numpy()
         j = int(np.argmax(gain))
         row.update(mcnemar_max_gain=int(gain[j]), mcnemar_pair=f"{mc['from'][j]}->{mc['to'][j]}",
