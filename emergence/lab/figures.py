@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from ..plots import SCALE_LABELS, plot_curve  # noqa: E402
@@ -19,12 +20,24 @@ from ..plots import SCALE_LABELS, plot_curve  # noqa: E402
 __all__ = ["size_figure", "step_figure", "write_figures"]
 
 
+_ORDER = ("exact_match", "multiple_choice_grade", "token_edit_distance", "brier_score",
+          "target_loglik")
+
+
+def _rank(metric: str) -> int:
+    return _ORDER.index(metric) if metric in _ORDER else len(_ORDER)
+
+
 def _metrics_of(curves) -> list[str]:
     seen: list[str] = []
     for c in curves:
         if c.metric not in seen:
             seen.append(c.metric)
-    return seen
+    return sorted(seen, key=_rank)
+
+
+def _tidy_axis(ax) -> None:
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def _verdict_map(vt) -> dict:
@@ -65,9 +78,10 @@ def size_figure(curves, *, verdicts=None, tasks: list[str] | None = None) -> plt
     fig, axes = plt.subplots(len(tasks), ncol, figsize=(3.4 * ncol, 2.6 * len(tasks)),
                              squeeze=False)
     for i, task in enumerate(tasks):
-        row = [c for c in cl if c.task == task]
+        row = sorted([c for c in cl if c.task == task], key=lambda c: _rank(c.metric))
         for j, c in enumerate(row[:ncol]):
             plot_curve(c, ax=axes[i, j])
+            _tidy_axis(axes[i, j])
             axes[i, j].set_title(f"{task}: {c.metric}", fontsize=9)
         for j in range(len(row), ncol):
             axes[i, j].set_visible(False)
@@ -113,6 +127,7 @@ def step_figure(curves, *, tasks: list[str] | None = None,
                 ax.plot(c.x, c.y, "o-", ms=3, lw=1.2, color=palette[order_map[c.model]],
                         label=c.model)
             ax.set_xscale("log")
+            _tidy_axis(ax)
             ax.set_xlabel(SCALE_LABELS.get(cl[0].x_name, cl[0].x_name))
             ax.set_title(f"{task}: {metric}", fontsize=9)
             if i == 0 and j == 0:
