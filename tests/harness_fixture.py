@@ -3,10 +3,10 @@
 The session-scoped fixture :func:`harness_run` builds three randomly initialised GPT-2
 configurations of increasing size (plus a second checkpoint of the smallest one, evaluated into the
 same output folder under another ``revision``), a byte-level BPE tokenizer trained on the task text
-with the ``tokenizers`` library, three local JSONL tasks (``generate_until`` with two filters,
-``loglikelihood`` and ``multiple_choice``) and runs ``lm_eval.simple_evaluate`` with
-``log_samples=True`` through an ``EvaluationTracker``, which writes exactly the files the
-``lm_eval run ... --log_samples --output_path`` command writes.
+with the ``tokenizers`` library, four local JSONL tasks (``generate_until`` with two filters,
+``loglikelihood``, ``multiple_choice`` and ``loglikelihood_rolling``) and runs
+``lm_eval.simple_evaluate`` with ``log_samples=True`` through an ``EvaluationTracker``, which
+writes exactly the files the ``lm_eval run ... --log_samples --output_path`` command writes.
 
 Test modules import the fixture with ``from harness_fixture import harness_run``. Tests using it
 are marked ``lab`` and are skipped when torch, transformers or lm_eval are not importable.
@@ -124,6 +124,23 @@ doc_to_target: "{{{{answer}}}}"
 metric_list:
   - metric: perplexity
   - metric: acc
+metadata:
+  version: 1.0
+""",
+    "toy_text_rolling": """
+task: toy_text_rolling
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: loglikelihood_rolling
+doc_to_text: ""
+doc_to_target: "{{{{question}}}} Answer: {{{{answer}}}}"
+metric_list:
+  - metric: word_perplexity
+  - metric: byte_perplexity
+  - metric: bits_per_byte
 metadata:
   version: 1.0
 """,

@@ -48,8 +48,8 @@ def _raw_lines(harness_run, model: str, revision: str, task: str) -> list[dict]:
 
 def test_every_file_is_detected_as_043(harness_run):
     files = sorted(harness_run.output_path.rglob("samples_*.jsonl"))
-    # 3 tasks x (3 models + 1 extra checkpoint)
-    assert len(files) == 12
+    # 4 tasks x (3 models + 1 extra checkpoint)
+    assert len(files) == 16
     assert {detect_format(f) for f in files} == {"lm-eval-0.4.3+"}
 
 
@@ -74,10 +74,12 @@ def test_record_counts_and_columns(records):
     assert counts == {("toy_add_gen", "raw"): N_ITEMS * n_ckpt,
                       ("toy_add_gen", "strict-match"): N_ITEMS * n_ckpt,
                       ("toy_add_ll", "none"): N_ITEMS * n_ckpt,
-                      ("toy_add_mc", "none"): N_ITEMS * n_ckpt}
+                      ("toy_add_mc", "none"): N_ITEMS * n_ckpt,
+                      ("toy_text_rolling", "none"): N_ITEMS * n_ckpt}
     types = records.groupby("task")["output_type"].unique().map(list).to_dict()
     assert types == {"toy_add_gen": ["generate_until"], "toy_add_ll": ["loglikelihood"],
-                     "toy_add_mc": ["multiple_choice"]}
+                     "toy_add_mc": ["multiple_choice"],
+                     "toy_text_rolling": ["loglikelihood_rolling"]}
     assert records["params"].notna().all()
     assert records["doc_hash"].str.len().eq(64).all()
     assert (records["shots"] == 0).all()
@@ -109,6 +111,11 @@ def test_rescore_reproduces_the_harness_per_document_metrics(records, scores, ha
     ll = records[records["task"] == "toy_add_ll"]
     h_ll = ll["harness_scores"].map(lambda d: d["perplexity"]).to_numpy(float)
     np.testing.assert_allclose(ll["target_loglik"].to_numpy(float), h_ll, rtol=1e-6)
+    # loglikelihood_rolling: word_perplexity holds [loglikelihood, words]
+    roll = records[records["task"] == "toy_text_rolling"]
+    h_roll = roll["harness_scores"].map(lambda d: d["word_perplexity"][0]).to_numpy(float)
+    np.testing.assert_allclose(roll["target_loglik"].to_numpy(float), h_roll, rtol=1e-6)
+    assert (roll["target_loglik"] < 0).all()
     em = scores[(scores["task"] == "toy_add_ll") & (scores["metric"] == "exact_match")]
     assert em["value"].isin([0.0, 1.0]).all()
     # multiple choice: acc and brier_score per document
