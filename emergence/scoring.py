@@ -79,6 +79,9 @@ __all__ = [
     "loglik_per_token",
     "p_token",
     "attach_loglik",
+    "OPTIONAL_METRICS",
+    "bleu",
+    "rouge_l",
 ]
 
 #: Metrics computed by :func:`rescore`, in output order.
@@ -95,6 +98,9 @@ METRICS: tuple[str, ...] = (
     "brier_score",
 )
 
+#: Metrics computed only when asked for (they need optional packages; both are sharp metrics).
+OPTIONAL_METRICS: tuple[str, ...] = ("bleu", "rougeL")
+
 _LL_TYPES = frozenset({"loglikelihood", "multiple_choice", "loglikelihood_rolling",
                        "generate_until"})
 #: Output types each metric applies to (generations get log-likelihood metrics only when a
@@ -110,6 +116,8 @@ APPLIES_TO: dict[str, frozenset[str]] = {
     "p_token": _LL_TYPES,
     "p_choices": frozenset({"multiple_choice"}),
     "brier_score": frozenset({"multiple_choice"}),
+    "bleu": frozenset({"generate_until"}),
+    "rougeL": frozenset({"generate_until"}),
 }
 
 # every name is declared in emergence.schema already; keep them declared if that list changes
@@ -607,6 +615,65 @@ def p_token(
     return np.exp(loglik_per_token(target_loglik, ntokens))
 
 
+def _require(module: str, extra: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f"this metric needs the '{module}' package; install it (pip install {extra})."
+        ) from None
+
+
+def bleu(
+    predictions: Sequence[str], targets: Sequence[str | Sequence[str]]
+) -> np.ndarray:
+    """Sentence BLEU (0-100) of each prediction against its target(s), with sacrebleu.
+
+    Uses ``sacrebleu.sentence_bleu`` defaults (exponential smoothing, effective n-gram order), so a
+    perfect match shorter than 4 tokens scores 100 rather than 0. BLEU is a *sharp* metric in
+    per-token error (Schaeffer et al. 2023, App. A.5). Needs the ``sacrebleu`` package.
+
+    Examples
+    --------
+    >>> bleu(["the cat sat on the mat"], [["the cat sat on the mat"]]).round(1).tolist()
+    [100.0]
+    """
+    sb = _require("sacrebleu", "sacrebleu")
+    if len(predictions) != len(targets):
+        raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
+    preds = _clean(predictions)
+    refs = [[str(x) for x in t] if isinstance(t, (list, tuple, np.ndarray)) else [str(t)]
+            for t in targets]
+    return np.array([sb.sentence_bleu(p, r).score for p, r in zip(preds, refs, strict=True)],
+                    dtype=np.float64)
+
+
+def rouge_l(
+    predictions: Sequence[str], targets: Sequence[str | Sequence[str]]
+) -> np.ndarray:
+    """ROUGE-L F-measure (0-100, best over targets) with Google's ``rouge_score`` package.
+
+    A *sharp* metric in per-token error (Schaeffer et al. 2023, App. A.4). Needs ``rouge_score``.
+
+    Examples
+    --------
+    >>> rouge_l(["the cat sat on the mat"], ["the cat sat on a mat"]).round(2).tolist()
+    [83.33]
+    """
+    rs = _require("rouge_score.rouge_scorer", "rouge_score")
+    if len(predictions) != len(targets):
+        raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
+    scorer = rs.RougeScorer(["rougeL"])
+    preds = _clean(predictions)
+    out = np.empty(len(preds))
+    for i, (p, t) in enumerate(zip(preds, targets, strict=True)):
+        refs = t if isinstance(t, (list, tuple, np.ndarray)) else [t]
+        out[i] = 100.0 * max(scorer.score(str(r), p)["rougeL"].fmeasure for r in refs)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # rescore
 
@@ -645,8 +712,10 @@ def rescore(
         :func:`emergence.io.bigbench.load_full_log`, :func:`emergence.io.helm.load_run` or
         :func:`emergence.io.records.read_records`).
     metrics : list of str, optional
-        Subset of :data:`METRICS`; default all. Each metric is computed for the output types in
-        :data:`APPLIES_TO`; asking for a metric that applies to no record raises.
+        Subset of :data:`METRICS` plus :data:`OPTIONAL_METRICS` (``bleu``, ``rougeL``: sharp
+        metrics needing sacrebleu / rouge_score); default all of :data:`METRICS`. Each metric is
+        computed for the output types in :data:`APPLIES_TO`; asking for a metric that applies to
+        no record raises.
     tokenizer : {"whitespace", "characters"} or callable, default="whitespace"
         Tokens for the edit distances, and for counting target tokens where the records do not
         give ``target_ntokens`` (the unit is then stated in ``note``). Pass the model tokenizer's
@@ -687,9 +756,10 @@ def rescore(
     """
     rec = validate_records(records)
     wanted = list(METRICS) if metrics is None else list(metrics)
-    unknown = [m for m in wanted if m not in METRICS]
+    unknown = [m for m in wanted if m not in METRICS and m not in OPTIONAL_METRICS]
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}.")
+        raise ValueError(f"unknown metric(s) {unknown}; choose from "
+                         f"{list(METRICS) + list(OPTIONAL_METRICS)}.")
     have_types = set(rec["output_type"])
     has_gen_ll = bool(((rec["output_type"] == "generate_until") & rec["target_loglik"].notna())
                       .any())
@@ -773,6 +843,10 @@ def rescore(
         if base in wanted and gen.any():
             v = _edit(gen_pred, gen_targets, tokenizer, normalized, workers)
             emit(gen, base, *na_note(v, pred_na[gen], "no prediction"))
+    for base, fn in (("bleu", bleu), ("rougeL", rouge_l)):
+        if base in wanted and gen.any():
+            v = fn(gen_pred, gen_targets)
+            emit(gen, base, *na_note(v, pred_na[gen], "no prediction"))
     if mc.any():
         ll = _pad(rec.loc[mc, "choice_loglik"].tolist())
         gold = rec.loc[mc, "gold"].astype("int64").to_numpy()
@@ -825,7 +899,7 @@ def rescore(
             out["family"] = out["family"].fillna(family)
         else:
             out["family"] = family
-    order = {m: i for i, m in enumerate(METRICS)}
+    order = {m: i for i, m in enumerate(METRICS + OPTIONAL_METRICS)}
     out["_o"] = out["metric"].str.split(",").str[0].map(order)
     out = out.sort_values(["model", "step", "task", "_o", "metric", "item"], kind="mergesort",
                           na_position="first").drop(columns="_o").reset_index(drop=True)

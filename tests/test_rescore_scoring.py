@@ -192,3 +192,33 @@ def test_filters_are_kept_in_metric_names():
     rec2["filter"] = "strict-match"
     s = rescore(pd.concat([rec.assign(filter="none"), rec2]), metrics=["exact_match"])
     assert sorted(set(s["metric"])) == ["exact_match", "exact_match,strict-match"]
+
+
+def _lcs(a, b) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b, 1):
+            cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[j - 1]))
+        prev = cur
+    return prev[-1]
+
+
+def test_optional_sharp_metrics(random_pairs):
+    sacrebleu = pytest.importorskip("sacrebleu")
+    pytest.importorskip("rouge_score")
+    from emergence.scoring import bleu, rouge_l
+
+    preds, tgts = random_pairs
+    preds, tgts = preds[:100], tgts[:100]
+    ref = [sacrebleu.sentence_bleu(p, [t]).score for p, t in zip(preds, tgts, strict=True)]
+    np.testing.assert_allclose(bleu(preds, tgts), ref)
+    # ROUGE-L F = 2 LCS / (len(p) + len(t)) on lower-cased tokens (the texts are lower case)
+    ours = rouge_l(preds, tgts)
+    for o, p, t in zip(ours, preds, tgts, strict=True):
+        a, b = p.split(), t.split()
+        f = 0.0 if not a or not b else 200.0 * _lcs(a, b) / (len(a) + len(b))
+        assert o == pytest.approx(f)
+    s = rescore(_records(), metrics=["bleu", "rougeL"])
+    assert set(s["metric"]) == {"bleu", "rougeL"}
+    assert metric_info("bleu").sharp and metric_info("rougeL").sharp

@@ -89,14 +89,15 @@ def _params(values: list[str] | None) -> dict[str, float] | float | None:
 def handler(args: argparse.Namespace) -> int:
     """Run the command."""
     from ..aggregate import item_bootstrap
-    from ..scoring import METRICS, attach_loglik, rescore
+    from ..scoring import METRICS, OPTIONAL_METRICS, attach_loglik, rescore
 
     metrics = None
     if args.metrics:
         metrics = [m for part in args.metrics for m in part.split(",") if m]
-        bad = [m for m in metrics if m not in METRICS]
+        known = METRICS + OPTIONAL_METRICS
+        bad = [m for m in metrics if m not in known]
         if bad:
-            raise ValueError(f"unknown metric(s) {bad}; choose from {', '.join(METRICS)}.")
+            raise ValueError(f"unknown metric(s) {bad}; choose from {', '.join(known)}.")
     kwargs = {}
     if args.format in ("auto", "lm-eval"):
         kwargs = {"model": args.model, "params": _params(args.params), "filter": args.filter,
