@@ -24,6 +24,7 @@ __all__ = ["PBLRTResult", "pblrt_test", "ALTERNATIVES", "SIMULATIONS"]
 ALTERNATIVES = ("both", "hinge", "step", "curvature")
 SIMULATIONS = ("auto", "binomial", "rasch", "residual", "gaussian")
 NULLS = ("auto", "linear", "power_law", "gompertz", "chance_sigmoid")
+WEIGHTING = "empirical"
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ class _Model:
         self.link = get_link(link_name, d.chance if null_model == "chance_sigmoid" else 0.0)
         self.null_model = null_model
         self.simulate = simulate
+        self.weighting = WEIGHTING
         self.n = d.n
         self.binom_w = d.proportion and self.link.name in ("mirage", "chance_logit", "identity")
         # proportions without n: weights up to a constant
@@ -223,7 +225,8 @@ class _Model:
         return self.link.forward(self.link.adjust(Y, self.n))
 
     def weights(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Two-step weights: unweighted null fit -> null probabilities -> delta-method weights."""
+        """Delta-method weights ``n / (g'(p)^2 p (1 - p))`` at the adjusted observed shares
+        (``weighting="empirical"``) or at an unweighted null fit (``"null"``)."""
         x = self.d.x
         if self.fixed_w is not None:
             return np.broadcast_to(self.fixed_w, Z.shape), None, None
@@ -231,7 +234,10 @@ class _Model:
         if not self.binom_w:
             return ones, None, None
         b0, b1, _, _ = _wls_line(Z, ones, x)
-        p0 = self.link.inverse(b0[:, None] + b1[:, None] * x)
+        if self.weighting == "empirical":
+            p0 = self.link.inverse(Z)  # the (adjusted) observed share at each scale
+        else:
+            p0 = self.link.inverse(b0[:, None] + b1[:, None] * x)
         if self.link.name == "identity":
             e = 0.5 / (np.max(self.n_for_w) + 1)
             pc = np.clip(p0, e, 1 - e)
@@ -388,8 +394,9 @@ def pblrt_test(
     Notes
     -----
     With link values :math:`z_s = g(\\tilde y_s)` (``(k + 1/2)/(n + 1)`` adjustment for
-    proportions) and weights :math:`w_s = n_s / (g'(p_s)^2 p_s (1 - p_s))` from an unweighted
-    null fit (delta method), the statistic is the likelihood-ratio (F-type) statistic
+    proportions) and empirical delta-method weights :math:`w_s = n_s / (g'(\\tilde y_s)^2
+    \\tilde y_s (1 - \\tilde y_s))` (so scales at the floor, where the link is unstable, carry
+    little weight), the statistic is the likelihood-ratio (F-type) statistic
 
     .. math:: T = \\frac{\\mathrm{RSS}_0 - \\min_{\\psi} \\mathrm{RSS}_1(\\psi)}{\\hat\\phi},
               \\qquad \\hat\\phi = \\max\\Big(1, \\frac{\\min_\\psi \\mathrm{RSS}_1(\\psi)}{S - 4}\\Big)
