@@ -38,7 +38,7 @@ def test_cli_metric_selection_and_errors(tmp_path, capsys):
     assert rc == 0
     assert set(pd.read_csv(out)["metric"].str.split(",").str[0]) == {"exact_match",
                                                                       "brier_score"}
-    assert main(["rescore", str(FIX / "lm_eval_040"), "--metrics", "bleu",
+    assert main(["rescore", str(FIX / "lm_eval_040"), "--metrics", "bleu4",
                  "--out", str(out)]) == 2
     assert "unknown metric" in capsys.readouterr().err
     assert main(["rescore", str(tmp_path / "missing"), "--out", str(out)]) == 2
