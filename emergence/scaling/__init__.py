@@ -1,4 +1,22 @@
-"""Scaling laws: loss laws, compute-optimal allocation and predictability backtests."""
+"""Scaling laws: loss laws, compute-optimal allocation and predictability backtests.
+
+* :func:`fit_power_law`: one axis, ``L(x) = E + A x^-alpha`` (or without E), least squares on log L.
+* :func:`fit_chinchilla`: ``L(N, D) = E + A/N^alpha + B/D^beta`` as Hoffmann et al. (2022) and
+  Besiroglu et al. (2024) fit it (log-sum-exp form, Huber loss on log residuals, L-BFGS from their
+  4,500-point grid, all starts solved as one vectorised batch), with bootstrap intervals.
+* :func:`compute_optimal`, :func:`place_models`: N_opt(C), D_opt(C), tokens per parameter, and where
+  each model sits (active parameters for mixture-of-experts models).
+* :func:`backtest`: fit below a cutoff, forecast above with prediction intervals (linear, power,
+  chance-floored sigmoid, Mirage route); :func:`fit_sigmoid` locates the 5%-95% transition zone.
+* Figures (:func:`plot_loss_vs_compute`, :func:`plot_emergence`, :func:`plot_backtest`) and
+  :func:`report_section` for the HTML report.
+
+Examples
+--------
+>>> from emergence.scaling import BESIROGLU_2024, compute_optimal
+>>> round(float(compute_optimal(1e23, BESIROGLU_2024)["tokens_per_param"].iloc[0]), 1)
+19.2
+"""
 
 from __future__ import annotations
 
