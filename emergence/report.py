@@ -175,6 +175,10 @@ def _fmt_table(df: pd.DataFrame, max_rows: int = 60) -> str:
     return shown.to_html(index=False, border=0, classes="tbl", na_rep="", escape=True) + more
 
 
+#: Per-curve test columns shown under each figure (all columns are in tables/verdict_curves.csv).
+_CURVE_COLUMNS = ["metric", "status", "null_model", "pblrt_kind", "pblrt_psi", "pblrt_p", "pblrt_q",
+                  "davies_p", "supf_p", "curv_p", "es", "reason"]
+
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
 color:#222;line-height:1.45;padding:0 1em}
@@ -182,7 +186,8 @@ h1{font-size:1.6em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-t
 h3{margin-bottom:.2em} .muted{color:#777;font-size:.9em}
 img{max-width:100%;border:1px solid #eee;margin:.4em 0}
 table.tbl{border-collapse:collapse;font-size:.82em;margin:.5em 0}
-table.tbl th,table.tbl td{border-bottom:1px solid #e3e3e3;padding:.2em .6em;text-align:right}
+table.tbl th,table.tbl td{border-bottom:1px solid #e3e3e3;padding:.2em .6em;text-align:left;
+vertical-align:top}
 table.tbl th{background:#f5f5f5} .verdict{font-weight:600}
 nav a{margin-right:1em}
 """
@@ -225,7 +230,7 @@ def build_report(
     (out / "tables").mkdir(parents=True, exist_ok=True)
     engine = _engine()
     figures: list[Path] = []
-    all_points, all_scores, all_excl, all_verd = [], [], [], []
+    all_points, all_scores, all_excl, all_verd, all_curve_verd = [], [], [], [], []
     body: list[str] = []
     nav: list[str] = []
     for si, sec in enumerate(sections):
@@ -254,6 +259,7 @@ def build_report(
             verd = vt.to_frame().assign(section=sec.title)
             group_verd = vt.verdicts().assign(section=sec.title)
             all_verd.append(group_verd)
+            all_curve_verd.append(verd)
             if hasattr(engine, "fitted_lines"):
                 for i, c in enumerate(cs.curves):
                     fitted[i] = engine.fitted_lines(c)
@@ -301,7 +307,8 @@ def build_report(
                 for k, v in (("task", task), ("family", fam), ("model", model), ("shots", shots)):
                     if k in vsel.columns and v is not None:
                         vsel = vsel[vsel[k] == v]
-                body.append(_fmt_table(vsel.drop(columns=["section"], errors="ignore")))
+                show = [c for c in _CURVE_COLUMNS if c in vsel.columns]
+                body.append(_fmt_table(vsel[show]))
             body.append("<p class='muted'>Emergence Score (floored at the noise of one step):</p>"
                         + _fmt_table(sc[cols]))
         if len(excl):
@@ -322,6 +329,8 @@ def build_report(
     if not verdicts.empty:
         tables["verdicts"] = out / "tables" / "verdicts.csv"
         verdicts.to_csv(tables["verdicts"], index=False)
+        tables["verdict_curves"] = out / "tables" / "verdict_curves.csv"
+        pd.concat(all_curve_verd, ignore_index=True).to_csv(tables["verdict_curves"], index=False)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     links = " ".join(f"<a href='tables/{p.name}'>{k}</a>" for k, p in tables.items())
     page = f"""<!doctype html><html><head><meta charset='utf-8'>
