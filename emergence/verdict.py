@@ -11,6 +11,8 @@ into one verdict with its reasons:
 ``"metric artifact"``
     A break is significant against a straight line in the raw metric (the "apparent" transition),
     but the metric-appropriate smooth null explains it and no continuous metric shows a break.
+    Metrics that are continuous but sharp in per-token error (BLEU, ROUGE) only ever count as
+    apparent transitions.
 ``"underpowered"``
     Every metric of the group has too few scales (fewer than ``min_scales``) or fewer than three
     scales above the ``3/n`` resolution limit.
@@ -240,6 +242,8 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
         cont = ok[(ok["kind"] == "continuous") & ~ok["sharp"].astype(bool)]
         genuine = []
         for _, r in ok.iterrows():
+            if r["sharp"]:
+                continue  # BLEU/ROUGE are sharp in per-token error: never evidence on their own
             if r["break_survives"]:
                 genuine.append(f"{r['metric']}: {r['pblrt_kind']} at 10^{r['pblrt_psi']:.2f} "
                                f"survives against the {r['null_model']} null "
@@ -247,12 +251,12 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             elif r["accelerating"]:
                 genuine.append(f"{r['metric']}: curvature on the {r['null_model']} link scale "
                                f"(p={_fmt(r['curv_p'])}, q={_fmt(r['curv_q'])})")
-        apparent = ok[ok["apparent_break"]]
+        apparent = ok[ok["apparent_break"] | (ok["sharp"] & ok["break_survives"])]
         if genuine:
             verdict = "candidate genuine transition"
             reasons = genuine + reasons
-            disc_only = not (ok.loc[ok["break_survives"] | ok["accelerating"], "kind"]
-                             == "continuous").any()
+            hit = ok[(ok["break_survives"] | ok["accelerating"]) & ~ok["sharp"]]
+            disc_only = not (hit["kind"] == "continuous").any()
             if disc_only and len(cont):
                 reasons.append("not confirmed under continuous metrics "
                                f"({', '.join(cont['metric'])}: no break)")
@@ -262,6 +266,11 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             verdict = "metric artifact"
             pre = []
             for _, r in apparent.iterrows():
+                if r["sharp"]:
+                    pre.append(f"{r['metric']}: break (q={_fmt(r['pblrt_q'])}) under a metric that "
+                               "is sharp in per-token error (Schaeffer et al. 2023), not evidence "
+                               "of a transition by itself")
+                    continue
                 pre.append(f"{r['metric']}: apparent {r['naive_kind']} against a straight line "
                            f"(q={_fmt(r['naive_q'])}) is explained by the smooth "
                            f"{r['null_model']} null (break not significant after FDR: "

@@ -136,3 +136,14 @@ def test_item_level_columns():
     assert row["mcnemar_pair"] == "m4->m5" and row["mcnemar_p_bonf"] < 1e-6
     assert row["es_low"] < row["es"] < row["es_high"]
     assert row["pblrt_p"] <= 0.05
+
+
+def test_sharp_metric_is_never_evidence_alone():
+    rng = np.random.default_rng(8)
+    em = rng.binomial(1000, np.exp(-np.exp(14 - 1.6 * LOGP))) / 1000
+    bleu = np.where(LOGP > 9.6, 40.0, 2.0) + rng.normal(0, 0.3, 10)
+    df = _table("translit", {"exact_match": em, "bleu": bleu})
+    vt = assess(extract_curves(df, x="params"), n_boot=199, progress=False)
+    v = vt.verdicts().iloc[0]
+    assert v["verdict"] == "metric artifact"
+    assert "sharp in per-token error" in v["reasons"]
