@@ -42,7 +42,7 @@ from .stats.intervals import binomial_test_chance
 from .stats.multiple import fdr
 from .stats.paired import adjacent_mcnemar_test
 from .stats.scores import emergence_score, emergence_score_interval
-from .stats.supf import supf_test
+from .stats.supf import supf_test, threshold_interval
 from .tidy import Curve, CurveSet
 
 __all__ = [
@@ -174,6 +174,9 @@ def assess_curve(
 
         lk = get_link(main.link, main.chance)
         z = lk.forward(lk.adjust(d.y, d.n))
+        if main.pvalue <= alpha and main.best_kind in ("hinge", "step"):
+            ci = threshold_interval(d.x, z, kind=main.best_kind, alpha=alpha, n_grid=60)
+            row.update(psi_low=ci.low, psi_high=ci.high)
         dv = davies_test(d.x, z)
         row.update(davies_p=dv.pvalue, davies_best=dv.best)
         try:
@@ -429,7 +432,9 @@ def assess(
     cross-checks the Davies (2002) and Hansen sup-F tests on the link scale, the Emergence Score
     (floored, with an item-bootstrap interval when items are present) and an AICc/BIC table.
     q-values use Benjamini-Hochberg (``fdr_bh``) across all curves for each of the three PB-LRT
-    p-values. The decision rules are in the module docstring.
+    p-values. When the primary test rejects at ``alpha``, ``psi_low``/``psi_high`` give the
+    Hansen (2000) LR confidence set for the break (link scale, log10 units). The decision rules
+    are in the module docstring.
 
     Examples
     --------

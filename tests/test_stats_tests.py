@@ -198,3 +198,15 @@ def test_fit_curve_recovers_parameters():
         fit_curve(X10, X10 - 9, model="power_law")
     with pytest.raises(ValueError, match="scales"):
         fit_curve(X10[:3], [0.1, 0.2, 0.3], model="hinge")
+
+
+def test_threshold_interval_hansen():
+    from emergence.stats.supf import threshold_interval
+
+    assert threshold_interval(X10, X10, alpha=0.05).critical == pytest.approx(7.35, abs=0.01)
+    rng = np.random.default_rng(2)
+    y = 0.1 * X10 + 0.8 * (X10 > 9.6) + rng.normal(0, 0.05, 10)
+    ci = threshold_interval(X10, y, kind="step")
+    assert ci.low <= 9.6 <= ci.high and ci.high - ci.low < 1.0
+    assert threshold_interval(X10, y, kind="step", alpha=0.01).critical == pytest.approx(
+        10.59, abs=0.01)

@@ -7,6 +7,7 @@ function                                    what it tests / computes
 :func:`davies_test`                         Davies (1987/2002) slope-change test (R segmented)
 :func:`supf_test`                           Andrews sup-F, Hansen multiplier bootstrap
 :func:`chow_test`                           Chow F test at a break declared in advance
+:func:`threshold_interval`                  Hansen (2000) LR confidence set for the break
 :func:`adjacent_mcnemar_test`               exact McNemar between adjacent scales (paired)
 :func:`proportion_interval`                 Wilson / Jeffreys / Clopper-Pearson / Agresti-Coull
 :func:`binomial_test_chance`                exact one-sided binomial test against chance
@@ -35,7 +36,14 @@ from .scores import (
     emergence_score_interval,
     step_noise_floor,
 )
-from .supf import ChowResult, SupFResult, chow_test, supf_test
+from .supf import (
+    ChowResult,
+    SupFResult,
+    ThresholdInterval,
+    chow_test,
+    supf_test,
+    threshold_interval,
+)
 
 __all__ = [
     "AdjacentMcNemarResult",
@@ -48,6 +56,7 @@ __all__ = [
     "PBLRTResult",
     "ProportionInterval",
     "SupFResult",
+    "ThresholdInterval",
     "adjacent_mcnemar_test",
     "akaike_weights",
     "binomial_test_chance",
@@ -61,4 +70,5 @@ __all__ = [
     "proportion_interval",
     "step_noise_floor",
     "supf_test",
+    "threshold_interval",
 ]
