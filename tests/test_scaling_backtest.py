@@ -263,3 +263,11 @@ def test_cli_backtest_obsscaling(tmp_path, published, capsys):
                  "--out", str(tmp_path), "--quiet"]) == 0
     assert (tmp_path / "backtest_points.csv").is_file()
     assert "sigmoid backtest" in capsys.readouterr().out
+
+
+def test_report_section_loss_by_size_without_tokens(tmp_path):
+    n = np.geomspace(1e8, 1e11, 6)
+    t = pd.DataFrame({"model": [f"m{i}" for i in range(6)], "task": "val", "metric": "loss",
+                      "value": 1.7 + 400 * n**-0.34, "params": n})
+    out = report_section(t, tmp_path, n_boot=50)
+    assert any("no token counts" in x and "params" in x for x in out["notes"])

@@ -132,9 +132,10 @@ def report_section(
         sel = sel[sel["shots"].isna()] if pd.isna(shots) else sel[sel["shots"] == shots]
         name = f"{task}/{metric}" + ("" if pd.isna(shots) else f" {int(shots)}-shot")
         runs = loss_runs(sel, task=task, metric=metric)
-        keep = np.isfinite(runs["loss"]) & (runs["loss"] > 0) & (runs["N"] > 0) & (runs["D"] > 0)
-        final = runs.groupby("model")["D"].transform("max")
-        keep &= runs["D"] >= min_tokens_fraction * final
+        keep = np.isfinite(runs["loss"]) & (runs["loss"] > 0) & (runs["N"] > 0)
+        if runs["D"].notna().any():  # tokens known: warm-up checkpoints stay out
+            final = runs.groupby("model")["D"].transform("max")
+            keep &= (runs["D"] > 0) & (runs["D"] >= min_tokens_fraction * final)
         if (~keep).any():
             notes.append(f"{name}: {int((~keep).sum())} of {len(runs)} runs left out of the loss "
                          f"law (missing/non-positive values or under {min_tokens_fraction:.0%} of "
@@ -142,12 +143,16 @@ def report_section(
         runs = runs[keep].reset_index(drop=True)
         slug = _slug(f"{task}_{metric}_{'' if pd.isna(shots) else int(shots)}")
         loss_label = f"{task} {'log-perplexity (nats)' if 'pl' in metric else metric}"
-        nN, nD = runs["N"].nunique(), runs["D"].nunique()
-        if len(runs) >= 6 and nN >= 2 and nD >= 2:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = fit_chinchilla(runs, params="N", tokens="D", loss="loss", labels="label",
-                                     n_boot=n_boot, seed=seed, grid=grid)
+        nN, nD = runs["N"].nunique(), runs["D"].dropna().nunique()
+        if len(runs) >= 6 and nN >= 2 and nD >= 2 and runs["D"].notna().all():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fit = fit_chinchilla(runs, params="N", tokens="D", loss="loss",
+                                         labels="label", n_boot=n_boot, seed=seed, grid=grid)
+            except EmergenceError as exc:
+                notes.append(f"{name}: the Chinchilla law could not be fitted ({exc})")
+                continue
             frame = fit.to_frame()
             frame.insert(0, "curve", name)
             save_table(frame, f"chinchilla_{slug}", f"Chinchilla law for {name}")
@@ -165,14 +170,22 @@ def report_section(
                 save_table(pm, "placement", f"Models relative to the compute-optimal frontier "
                            f"({name} law)")
                 placed = True
-        elif len(runs) >= 3 and (nN >= 2 or nD >= 2):
+        elif runs["model"].nunique() >= 3 or (nN == 1 and nD >= 3):
             axis = "N" if nN >= 2 else "D"
-            pl = fit_power_law(runs[axis].to_numpy(), runs["loss"].to_numpy(), n_boot=n_boot,
-                               seed=seed, x_name="params" if axis == "N" else "tokens",
-                               y_name=loss_label, floor=len(runs) >= 4)
-            notes.append(f"{name}: only one model {'size' if axis == 'D' else 'token count'}; "
-                         f"the two-axis law is not identifiable, so only a one-axis power law "
-                         f"in {pl.x_name} was fitted.")
+            if axis == "N":  # across sizes: the last checkpoint of each model
+                runs = runs.sort_values("D", na_position="first").groupby("model").tail(1)
+            try:
+                pl = fit_power_law(runs[axis].to_numpy(), runs["loss"].to_numpy(),
+                                   n_boot=n_boot, seed=seed,
+                                   x_name="params" if axis == "N" else "tokens",
+                                   y_name=loss_label, floor=len(runs) >= 4)
+            except EmergenceError as exc:
+                notes.append(f"{name}: no loss law ({exc})")
+                continue
+            why = ("only one model size" if axis == "D" else
+                   "no token counts" if runs["D"].isna().any() else "only one token count")
+            notes.append(f"{name}: {why}; the two-axis law is not identifiable, so only a "
+                         f"one-axis power law in {pl.x_name} was fitted.")
             frame = pl.to_frame()
             frame.insert(0, "curve", name)
             save_table(frame, f"powerlaw_{slug}", f"Power law for {name}")
