@@ -506,22 +506,28 @@ def _fit_logistic4(xx: np.ndarray, yy: np.ndarray) -> CurveFit:
         return b[0] + (b[1] - b[0]) * expit(b[2] * (x - b[3]))
 
     span = max(float(np.ptp(xx)), 1e-9)
+
+    def jac(b):
+        sg = expit(b[2] * (xx - b[3]))
+        ds = sg * (1 - sg)
+        return np.column_stack([1 - sg, sg, (b[1] - b[0]) * ds * (xx - b[3]),
+                                -(b[1] - b[0]) * ds * b[2]])
+
     best = None
     for x0 in np.quantile(xx, [0.25, 0.5, 0.75]):
-        for k0 in (4 / span, 12 / span):
-            b0 = np.array([yy.min(), yy.max(), k0, x0])
-            if yy[np.argmax(xx)] < yy[np.argmin(xx)]:
-                b0[:2] = b0[1::-1]
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    sol = optimize.least_squares(lambda b: f(b, xx) - yy, b0, method="lm",
-                                                 max_nfev=2000)
-                r = float(np.sum(sol.fun**2))
-                if best is None or r < best[0]:
-                    best = (r, sol.x, bool(sol.success))
-            except (ValueError, np.linalg.LinAlgError):
-                continue
+        b0 = np.array([yy.min(), yy.max(), 8 / span, x0])
+        if yy[np.argmax(xx)] < yy[np.argmin(xx)]:
+            b0[:2] = b0[1::-1]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                sol = optimize.least_squares(lambda b: f(b, xx) - yy, b0, jac=jac, method="lm",
+                                             max_nfev=400)
+            r = float(np.sum(sol.fun**2))
+            if np.isfinite(r) and (best is None or r < best[0]):
+                best = (r, sol.x, bool(sol.success))
+        except (ValueError, np.linalg.LinAlgError):
+            continue
     if best is None:
         raise ValueError("logistic4 fit failed for every starting value.")
     rss, b, ok = best
