@@ -16,7 +16,9 @@ keeping the best optimum. The grid of both papers is the default: ``alpha, beta`
 All starts are optimised together: objective and analytic gradient are evaluated for the whole
 batch of starts in one numpy expression, and each start keeps its own L-BFGS memory and line
 search (:mod:`emergence.scaling._optim`). Bootstrap replicates (runs resampled with replacement)
-are solved the same way, one problem per replicate, warm-started at the full-data optimum.
+are solved the same way, one problem per replicate, warm-started at the full-data optimum (as the
+replication code does). ``exclude_top`` leaves out the highest-loss runs before fitting, an option the
+replication used for its outlying small-compute runs.
 
 Published values (documented in :data:`HOFFMANN_2022` and :data:`BESIROGLU_2024`):
 
