@@ -372,9 +372,13 @@ def score_compute_correlations(
         metrics = chain or None
     curves, excluded = _item_curves(scores, x, along, on_mismatch, metrics, 3)
     if not curves:
+        why = ""
+        if len(excluded) and "reason" in excluded:
+            why = " Excluded rows: " + "; ".join(
+                f"{n} x {r}" for r, n in excluded["reason"].value_counts().head(3).items()) + "."
         raise ValueError(
             "no per-item curves with at least 3 scales; correlations across scales need 3 or "
-            "more models (or checkpoints) with the same items."
+            f"more models (or checkpoints) with the same items and a known '{x}'.{why}"
         )
     rows, per_item = [], []
     for c in curves:
