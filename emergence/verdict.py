@@ -292,8 +292,13 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             verdict = "no transition"
             reasons.insert(0, "no break against a straight line or the smooth null under "
                            f"{', '.join(ok['metric'])}")
-        reasons.append(SEED_NOTE)
         limits = {n for ns in g["notes"].fillna("") for n in str(ns).split("; ") if n}
+        agg = sorted(g.loc[g["notes"].fillna("").str.contains("aggregate-only"), "metric"])
+        if agg:
+            reasons.append(f"limits: {', '.join(agg)} aggregate-only (no item counts), so "
+                           "bootstrap noise is Gaussian on the link scale and the resolution "
+                           "limit is unknown")
+        reasons.append(SEED_NOTE)
         rec = dict(zip(gcols, key if isinstance(key, tuple) else (key,), strict=True))
         rec.update(
             verdict=verdict,

@@ -87,6 +87,7 @@ def test_aggregate_only_curve_runs_with_limits_stated():
     assert "aggregate-only" in row["notes"]
     vt = assess([c], n_boot=99, progress=False)
     assert "aggregate-only" in vt.verdicts().loc[0, "limits"]
+    assert "aggregate-only" in vt.verdicts().loc[0, "reasons"]
 
 
 def test_non_monotone_and_tied_input():
