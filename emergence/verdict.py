@@ -103,7 +103,7 @@ def assess_curve(
         row.update(status="error", reason=str(e))
         return row
     row.update(
-        kind=d.kind, sharp=d.sharp, proportion=d.proportion,
+        n_scales=d.n_scales, kind=d.kind, sharp=d.sharp, proportion=d.proportion,
         n_items=float(np.median(d.n)) if d.n is not None else np.nan,
         has_items=d.items is not None, chance=d.chance,
         y_first=float(d.y[0]), y_last=float(d.y[-1]),

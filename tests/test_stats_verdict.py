@@ -148,3 +148,13 @@ def test_sharp_metric_is_never_evidence_alone():
     v = vt.verdicts().iloc[0]
     assert v["verdict"] == "metric artifact"
     assert "sharp in per-token error" in v["reasons"]
+
+
+def test_zero_scale_point_is_left_out_with_a_note():
+    x = np.r_[0.0, 10 ** np.linspace(1, 5, 9)]
+    y = np.r_[0.25, np.linspace(0.26, 0.6, 9)]
+    c = Curve("f", "t", "acc", 0, "step", x, y, np.full(10, np.nan), np.full(10, 1000.0),
+              tuple(f"step{i}" for i in range(10)), model="m", chance=0.25)
+    row = assess_curve(c, n_boot=49)
+    assert row["status"] == "ok" and row["n_scales"] == 9
+    assert "left out 1 point(s) with scale <= 0" in row["notes"] and "step0" in row["notes"]

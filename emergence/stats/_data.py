@@ -65,13 +65,18 @@ def as_curve_data(
     if curve is not None:
         if not isinstance(curve, Curve):
             raise TypeError(f"expected a Curve; got {type(curve).__name__}. Pass arrays as x=, y=.")
-        if np.any(~np.isfinite(curve.x)) or np.any(curve.x <= 0):
-            raise ValueError(f"{curve.name}: scale values must be positive and finite.")
-        xv = curve.log10x
-        yv = np.asarray(curve.y, float)
-        nv = curve.n_items
-        items = curve.items
-        stderr = curve.stderr
+        if np.any(~np.isfinite(curve.x)):
+            raise ValueError(f"{curve.name}: scale values must be finite.")
+        keep = curve.x > 0
+        xv = np.log10(np.where(keep, curve.x, 1.0))[keep]
+        yv = np.asarray(curve.y, float)[keep]
+        nv = np.asarray(curve.n_items, float)[keep]
+        items = curve.items[:, keep] if curve.items is not None else None
+        stderr = np.asarray(curve.stderr, float)[keep]
+        if not keep.all():
+            dropped = [str(lab) for lab, k in zip(curve.labels, keep, strict=True) if not k]
+            notes.append(f"left out {len(dropped)} point(s) with scale <= 0 (log axis): "
+                         f"{', '.join(dropped[:5])}")
         chance = curve.chance if chance is None else chance
         metric = curve.metric
         name = curve.name
