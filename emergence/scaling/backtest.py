@@ -12,7 +12,8 @@ routes, each on the scale where smoothness is expected (see the method catalog, 
     chance-floored sigmoid in log compute, ``y = g + (1 - g) sigma(a + b log10 x)`` with g the
     task's chance level (Observational Scaling Laws' fixed-height sigmoid link, Ruan et al. 2024,
     with log compute as the predictor); prediction intervals by residual bootstrap, every replicate
-    refitted (vectorised over replicates) plus a resampled residual.
+    refitted (vectorised over replicates) plus a resampled residual. With about 10 fitted scales
+    these intervals undercover (about 90% for a nominal 95% in simulation).
 ``"mirage"``
     the route of Schaeffer et al. (2023): a continuous per-token quantity (perplexity, loss,
     log-likelihood or per-token probability) gives the per-token loss l; fit
