@@ -20,21 +20,6 @@ resampled jointly across scales, the same draw for all quantities), Bonferroni-a
 scales by default. The per-token independence is
 known to be false (the authors say so); the check is a calibration diagnostic, not a test of the
 model. Exact match here uses ``normalize`` on the generations.
-
-Examples
---------
->>> import numpy as np, pandas as pd
->>> rows = []
->>> for m, n, p in (("s", 1e6, 0.3), ("m", 1e7, 0.6), ("l", 1e8, 0.9)):
-...     for j in range(40):
-...         hit = j < round(40 * p * p)
-...         rows.append({"model": m, "params": n, "task": "t", "item": str(j),
-...                      "output_type": "generate_until", "target": "1 2",
-...                      "prediction": "1 2" if hit else "1 3",
-...                      "target_loglik": 2 * np.log(p)})
->>> res = mirage_check(pd.DataFrame(rows), task="t", n_boot=200, seed=0)
->>> res.table[["label", "p_hat", "esm_obs", "esm_pred"]].round(3).to_dict("records")[0]
-{'label': 's', 'p_hat': 0.3, 'esm_obs': 0.1, 'esm_pred': 0.09}
 """
 
 from __future__ import annotations
@@ -162,6 +147,21 @@ def mirage_check(
     ValueError
         Task absent, several filters without ``filter=``, target log-likelihoods missing, a
         target log-likelihood of -inf, or fewer than 2 scales.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rows = []
+    >>> for m, n, p in (("s", 1e6, 0.3), ("m", 1e7, 0.6), ("l", 1e8, 0.9)):
+    ...     for j in range(40):
+    ...         hit = j < round(40 * p * p)
+    ...         rows.append({"model": m, "params": n, "task": "t", "item": str(j),
+    ...                      "output_type": "generate_until", "target": "1 2",
+    ...                      "prediction": "1 2" if hit else "1 3",
+    ...                      "target_loglik": 2 * np.log(p)})
+    >>> res = mirage_check(pd.DataFrame(rows), task="t", n_boot=200, seed=0)
+    >>> res.table[["label", "p_hat", "esm_obs", "esm_pred"]].round(3).to_dict("records")[0]
+    {'label': 's', 'p_hat': 0.3, 'esm_obs': 0.1, 'esm_pred': 0.09}
     """
     check_option(along, "along", ("size", "step"))
     check_interval(level, "level", 0.0, 1.0)

@@ -21,23 +21,6 @@ non_embedding_params`` (also ``flop_matched_non_embedding_params``, the axis BIG
 Items are numbered by position within each (subtask, shots, query function); BIG-bench logs no
 example ids, so the same examples must appear in the same order for every model (they do for
 JSON tasks).
-
-Examples
---------
->>> import json, tempfile, pathlib
->>> log = {"task": {"task_name": "arith"},
-...        "model": {"model_family": "BIG-G T=0", "model_name": "2m", "total_params": 2e6,
-...                  "non_embedding_params": 1.7e6, "flop_matched_non_embedding_params": 1.7e6},
-...        "scores": [],
-...        "queries": [{"function": "cond_log_prob", "absolute_normalization": False, "shots": 0,
-...                     "task": "arith:add", "samples": [{"input": "1+1=", "targets": ["2", "3"],
-...                     "scores": [-0.1, -2.4], "absolute_scores": [-1.0, -3.3],
-...                     "normalized_scores": [-0.1, -2.4], "target_values": {"2": 1, "3": 0}}]}]}
->>> p = pathlib.Path(tempfile.mkdtemp()) / "full-log_BIG-G_T_0_2m.json"
->>> _ = p.write_text(json.dumps(log))
->>> rec = load_full_log(p)
->>> rec[["model", "task", "output_type", "gold", "target_loglik"]].to_dict("records")
-[{'model': '2m', 'task': 'arith:add', 'output_type': 'multiple_choice', 'gold': 0, 'target_loglik': -1.0}]
 """
 
 from __future__ import annotations
@@ -97,6 +80,23 @@ def load_full_log(
     FormatError
         Not a BIG-bench results file, no logged queries (run with ``--log_queries``), or samples
         without the fields their query type needs; the message names file and query.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> log = {"task": {"task_name": "arith"},
+    ...        "model": {"model_family": "BIG-G T=0", "model_name": "2m", "total_params": 2e6,
+    ...                  "non_embedding_params": 1.7e6, "flop_matched_non_embedding_params": 1.7e6},
+    ...        "scores": [],
+    ...        "queries": [{"function": "cond_log_prob", "absolute_normalization": False, "shots": 0,
+    ...                     "task": "arith:add", "samples": [{"input": "1+1=", "targets": ["2", "3"],
+    ...                     "scores": [-0.1, -2.4], "absolute_scores": [-1.0, -3.3],
+    ...                     "normalized_scores": [-0.1, -2.4], "target_values": {"2": 1, "3": 0}}]}]}
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "full-log_BIG-G_T_0_2m.json"
+    >>> _ = p.write_text(json.dumps(log))
+    >>> rec = load_full_log(p)
+    >>> rec[["model", "task", "output_type", "gold", "target_loglik"]].to_dict("records")
+    [{'model': '2m', 'task': 'arith:add', 'output_type': 'multiple_choice', 'gold': 0, 'target_loglik': -1.0}]
     """
     if scores not in ("absolute", "normalized"):
         raise ValueError(f"`scores` must be 'absolute' or 'normalized'; got {scores!r}.")

@@ -16,22 +16,6 @@ decides how request states become records:
 
 ``per_instance_stats.json`` values (stat ``mean``) are attached as ``harness_scores``, joined on
 instance id, train trial and perturbation. Perturbed instances get item ids ``<id>|<perturbation>``.
-
-Examples
---------
->>> import json, tempfile, pathlib
->>> d = pathlib.Path(tempfile.mkdtemp())
->>> state = {"adapter_spec": {"method": "generation"}, "request_states": [
-...     {"instance": {"input": {"text": "2+2?"}, "id": "id1", "split": "test",
-...                   "references": [{"output": {"text": "4"}, "tags": ["correct"]}]},
-...      "train_trial_index": 0, "request": {"model": "openai/gpt2", "prompt": "2+2?"},
-...      "result": {"success": True, "completions": [{"text": " 4", "logprob": -0.2,
-...                                                  "tokens": [{"text": " 4", "logprob": -0.2}]}]},
-...      "num_train_instances": 0, "prompt_truncated": False}]}
->>> _ = (d / "scenario_state.json").write_text(json.dumps(state))
->>> rec = load_run(d, params=124e6)
->>> rec[["model", "item", "prediction", "target"]].to_dict("records")
-[{'model': 'gpt2', 'item': 'id1', 'prediction': ' 4', 'target': '4'}]
 """
 
 from __future__ import annotations
@@ -120,6 +104,22 @@ def load_run(
     FormatError
         Missing ``scenario_state.json``, an unknown adapter method, or requests without
         completions; the message names the file and request.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> state = {"adapter_spec": {"method": "generation"}, "request_states": [
+    ...     {"instance": {"input": {"text": "2+2?"}, "id": "id1", "split": "test",
+    ...                   "references": [{"output": {"text": "4"}, "tags": ["correct"]}]},
+    ...      "train_trial_index": 0, "request": {"model": "openai/gpt2", "prompt": "2+2?"},
+    ...      "result": {"success": True, "completions": [{"text": " 4", "logprob": -0.2,
+    ...                                                  "tokens": [{"text": " 4", "logprob": -0.2}]}]},
+    ...      "num_train_instances": 0, "prompt_truncated": False}]}
+    >>> _ = (d / "scenario_state.json").write_text(json.dumps(state))
+    >>> rec = load_run(d, params=124e6)
+    >>> rec[["model", "item", "prediction", "target"]].to_dict("records")
+    [{'model': 'gpt2', 'item': 'id1', 'prediction': ' 4', 'target': '4'}]
     """
     dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
     rows: list[dict[str, Any]] = []

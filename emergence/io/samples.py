@@ -17,19 +17,6 @@ Three generations of the harness are recognised from the files themselves:
 Units: log-likelihoods are the harness's summed natural-log probabilities of the continuation
 (nats). ``is_greedy`` is true when greedy decoding reproduces the continuation. Token counts are not
 logged by the harness; pass ``tokenizer=`` to count them.
-
-Examples
---------
->>> import json, tempfile, pathlib
->>> d = pathlib.Path(tempfile.mkdtemp())
->>> line = {"doc_id": 0, "doc": {"q": "1+1"}, "target": "2",
-...         "arguments": {"gen_args_0": {"arg_0": "1+1=", "arg_1": "2"}},
-...         "resps": [[["-0.5", "True"]]], "filtered_resps": [["-0.5", "True"]],
-...         "filter": "none", "metrics": ["acc"], "doc_hash": "abc", "acc": 1}
->>> _ = (d / "samples_add_2024-07-01T10-00-00.000001.jsonl").write_text(json.dumps(line) + "\\n")
->>> rec = load_samples(d, model="m", params=1e6)
->>> rec[["task", "output_type", "target_loglik", "is_greedy"]].to_dict("records")
-[{'task': 'add', 'output_type': 'loglikelihood', 'target_loglik': -0.5, 'is_greedy': True}]
 """
 
 from __future__ import annotations
@@ -98,6 +85,15 @@ def detect_format(path: str | Path) -> str:
     ------
     FormatError
         The file matches none of the known generations (the message lists what was expected).
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "arc_easy_write_out_info.json"
+    >>> _ = p.write_text(json.dumps([{"doc_id": 0, "prompt_0": "Q: A", "logit_0": -1.2,
+    ...                               "truth": 0}]))
+    >>> detect_format(p)
+    'lm-eval-0.3'
     """
     p = Path(path)
     first = _first_char(p)
@@ -662,6 +658,19 @@ def load_samples(
     ``results_<ts>.json`` with the same timestamp, whose ``config.model_args`` carries the
     revision. A samples file without its results file is read with the folder name as model and a
     warning.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> line = {"doc_id": 0, "doc": {"q": "1+1"}, "target": "2",
+    ...         "arguments": {"gen_args_0": {"arg_0": "1+1=", "arg_1": "2"}},
+    ...         "resps": [[["-0.5", "True"]]], "filtered_resps": [["-0.5", "True"]],
+    ...         "filter": "none", "metrics": ["acc"], "doc_hash": "abc", "acc": 1}
+    >>> _ = (d / "samples_add_2024-07-01T10-00-00.000001.jsonl").write_text(json.dumps(line) + "\\n")
+    >>> rec = load_samples(d, model="m", params=1e6)
+    >>> rec[["task", "output_type", "target_loglik", "is_greedy"]].to_dict("records")
+    [{'task': 'add', 'output_type': 'loglikelihood', 'target_loglik': -0.5, 'is_greedy': True}]
     """
     files = _collect([paths] if isinstance(paths, (str, Path)) else paths)
     if not files:
