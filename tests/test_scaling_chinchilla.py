@@ -222,3 +222,25 @@ def test_real_pythia_fit(published):
     # lambada log-perplexity of the 12B model at 300B tokens is ~1.3 nats; the law fits closely
     assert fit.runs["log_residual"].abs().median() < 0.05
     assert 0.1 < fit.params.alpha < 1.5 and 0.1 < fit.params.beta < 1.5
+
+
+def test_progress_bar_and_interrupted_bootstrap_keeps_finished_replicates(monkeypatch):
+    import emergence.scaling.chinchilla as ch
+
+    _, N, D = _design(n=40, seed=13)
+    L = BESIROGLU_2024.predict(N, D)
+    fit = fit_chinchilla(params=N, tokens=D, loss=L, grid=_small_grid(), progress=True)
+    assert fit.n_converged > 0
+    real = ch.batched_lbfgs
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # grid fit, first bootstrap chunk, then an interrupt
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ch, "batched_lbfgs", flaky)
+    res = fit_chinchilla(params=N, tokens=D, loss=L, grid=_small_grid(), n_boot=450, seed=0)
+    assert len(res.bootstrap) == 200
+    assert any("interrupted after 200 of 450" in n for n in res.notes)
