@@ -44,6 +44,8 @@ def test_cli_metric_selection_and_errors(tmp_path, capsys):
     assert main(["rescore", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert main(["rescore", str(FIX / "lm_eval_040"), "--filter", "nope",
                  "--out", str(out)]) == 2
+    assert main(["rescore", str(FIX / "lm_eval_040"), "--tokenizer", "bpe",
+                 "--out", str(out)]) == 2
 
 
 def test_cli_mixed_formats(tmp_path):
@@ -63,8 +65,11 @@ def test_cli_on_real_harness_output(harness_run, tmp_path):
     out = tmp_path / "s.csv"
     rc = main(["rescore", str(harness_run.output_path), "--attach", "toy_add_gen=toy_add_ll",
                "--family", "tiny", "--out", str(out), "--aggregate", str(tmp_path / "a.csv"),
-               "--n-boot", "100"])
+               "--n-boot", "100", "--tokenizer", f"hf:{harness_run.models['tiny-s']}"])
     assert rc == 0
     s = pd.read_csv(out)
     assert s[s["step"] == 2]["model"].nunique() == 3
     assert "token_edit_distance,strict-match" in set(s["metric"])
+    note = s[s["metric"] == "loglik_per_token"]["note"].dropna().unique().tolist()
+    assert len(note) == 1 and note[0].startswith("tokens counted with tokenizer=")
+    assert "whitespace" not in note[0]

@@ -86,6 +86,20 @@ def _params(values: list[str] | None) -> dict[str, float] | float | None:
     return out
 
 
+def _tokenizer(spec: str):
+    """``whitespace``, ``characters`` or ``hf:<local tokenizer folder>`` (model tokens)."""
+    if spec in ("whitespace", "characters"):
+        return spec
+    if spec.startswith("hf:"):
+        try:
+            from transformers import AutoTokenizer
+        except ImportError:
+            raise ValueError("--tokenizer hf:... needs the transformers package.") from None
+        tok = AutoTokenizer.from_pretrained(spec[3:], local_files_only=True)
+        return tok.encode
+    raise ValueError(f"--tokenizer must be whitespace, characters or hf:<folder>; got {spec!r}.")
+
+
 def handler(args: argparse.Namespace) -> int:
     """Run the command."""
     from ..aggregate import item_bootstrap
@@ -111,7 +125,8 @@ def handler(args: argparse.Namespace) -> int:
             raise ValueError(f"--attach expects GEN_TASK=LOGLIK_TASK; got {pair!r}.")
         gen, ll = pair.split("=", 1)
         rec = attach_loglik(rec, to_task=gen, from_task=ll)
-    scores = rescore(rec, metrics=metrics, tokenizer=args.tokenizer, normalize=args.normalize,
+    tokenizer = _tokenizer(args.tokenizer)
+    scores = rescore(rec, metrics=metrics, tokenizer=tokenizer, normalize=args.normalize,
                      regex=args.regex, family=args.family)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +171,9 @@ def register(subparsers) -> None:
     p.add_argument("--attach", nargs="+", metavar="GEN=LL",
                    help="attach target log-likelihoods of loglikelihood task LL to generative "
                    "task GEN")
-    p.add_argument("--tokenizer", default="whitespace", choices=("whitespace", "characters"))
+    p.add_argument("--tokenizer", default="whitespace",
+                   help="whitespace (default), characters, or hf:<local tokenizer folder> for "
+                   "model tokens (edit distance and token counts)")
     p.add_argument("--normalize", default="strip", choices=("none", "strip", "lower", "squad"))
     p.add_argument("--regex", help="extract the first match from predictions before exact match")
     p.add_argument("--aggregate", metavar="CSV",
