@@ -333,6 +333,12 @@ def _build_curve(
     dropped = None
     items_mat = None
     item_ids = None
+    if len(itm) and len(agg):
+        # per-item rows carry more than the aggregates of the same curve: they take precedence
+        superseded = agg.copy()
+        superseded["reason"] = "aggregate row superseded by per-item rows of the same curve"
+        dropped = superseded
+        agg = agg.iloc[0:0]
     if len(itm):
         # per-item rows: aggregate per point; check items are the same at every point
         pts = itm.groupby(per_point, dropna=False, sort=False)
@@ -349,8 +355,9 @@ def _build_curve(
                     f"{len(common)} common items."
                 )
             mask = ~itm["item"].isin(common)
-            dropped = itm[mask].copy()
-            dropped["reason"] = "item not present at every scale (on_mismatch='intersect')"
+            part = itm[mask].copy()
+            part["reason"] = "item not present at every scale (on_mismatch='intersect')"
+            dropped = part if dropped is None else pd.concat([dropped, part], ignore_index=True)
             itm = itm[~mask]
             notes.append(f"{len(union - common)} items not present at every scale were dropped")
         wide = itm.pivot_table(index="item", columns=per_point, values="value", aggfunc="mean")

@@ -31,3 +31,15 @@ def test_read_dispatches_results_folder(harness_run):  # noqa: F811
     files = sorted(harness_run.output_path.rglob("results_*.json"))
     df = read(files)
     assert len(df) == len(read_lm_eval(files))
+
+
+def test_read_whole_output_folder_rescores_samples(harness_run):  # noqa: F811
+    from emergence.tidy import extract_curves
+
+    df = read(harness_run.output_path)
+    per_item = df[df["item"].notna()]
+    base = set(per_item["metric"].str.split(",").str[0])
+    assert base >= {"exact_match", "token_edit_distance", "target_loglik", "brier_score"}
+    cs = extract_curves(df, x="params", step="final", min_scales=3)
+    ted = [c for c in cs.curves if c.metric.startswith("token_edit_distance")]
+    assert ted and all(c.items is not None and c.n_scales == 3 for c in ted)

@@ -119,3 +119,12 @@ def test_chance_levels():
 def test_bad_x():
     with pytest.raises(ValueError, match="`x` must be one of"):
         extract_curves(table(), x="size")
+
+
+def test_per_item_rows_supersede_aggregates_with_a_reason():
+    items = items_table()
+    agg = items.groupby("model", as_index=False).agg(value=("value", "mean"), params=("params", "first"))
+    agg = agg.assign(family="f", task="t", metric="exact_match")
+    cs = extract_curves(pd.concat([items, agg], ignore_index=True))
+    assert cs.curves[0].items.shape == (20, 3)
+    assert (cs.excluded["reason"] == "aggregate row superseded by per-item rows of the same curve").sum() == 3

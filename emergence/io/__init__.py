@@ -4,15 +4,18 @@
 
 * lm-evaluation-harness aggregate results (v0.3 and v0.4 JSON) -> :func:`read_lm_eval`;
 * CSV/TSV tables (tidy long, or wide with one column per benchmark) -> :func:`read_table`;
-* per-item evaluation logs (lm-eval ``--log_samples``, BIG-bench full logs, HELM) are read by
-  :mod:`emergence.io.samples` and friends and re-scored with :func:`emergence.scoring.rescore`.
+* lm-evaluation-harness per-sample logs (``samples_<task>_<ts>.jsonl`` of v0.4.3+, the JSON arrays
+  of v0.4.0-0.4.2, ``*_write_out_info.json`` of v0.3) -> :func:`emergence.io.samples.load_samples`,
+  then re-scored per item under every metric with :func:`emergence.scoring.rescore`.
+
+BIG-bench full logs and HELM runs have their own readers (:mod:`emergence.io.bigbench`,
+:mod:`emergence.io.helm`) because a HELM run spans several files.
 
 Anything else raises :class:`~emergence.FormatError` naming the file.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,13 +24,26 @@ import pandas as pd
 
 from .._exceptions import FormatError
 from ..schema import validate
+from .bigbench import load_full_log
+from .helm import load_run
 from .lm_eval import is_lm_eval_aggregate, read_lm_eval
+from .records import read_records, validate_records
+from .samples import load_samples
 from .tables import read_table
 
-__all__ = ["read", "detect", "read_lm_eval", "read_table"]
+__all__ = [
+    "read",
+    "detect",
+    "read_lm_eval",
+    "read_table",
+    "load_samples",
+    "load_full_log",
+    "load_run",
+    "read_records",
+    "validate_records",
+]
 
 _TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
-_PER_ITEM_READERS = ("emergence.io.samples", "emergence.io.bigbench", "emergence.io.helm")
 
 
 def _suffix(path: Path) -> str:
@@ -58,7 +74,7 @@ def detect(path: str | Path) -> str:
                 obj = None  # may be JSONL: first line a JSON object
             if obj is not None and is_lm_eval_aggregate(obj):
                 return "lm-eval-aggregate"
-        if _per_item_reader(path) is not None:
+        if _is_samples_log(path):
             return "per-item"
         raise FormatError(
             f"{path}: JSON that is not an lm-evaluation-harness results file (no 'results' "
@@ -74,16 +90,14 @@ def detect(path: str | Path) -> str:
     )
 
 
-def _per_item_reader(path: Path):
-    for name in _PER_ITEM_READERS:
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        sniff = getattr(mod, "sniff", None)
-        if sniff is not None and sniff(path):
-            return mod
-    return None
+def _is_samples_log(path: Path) -> bool:
+    from .samples import detect_format
+
+    try:
+        detect_format(path)
+    except FormatError:
+        return False
+    return True
 
 
 def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -161,17 +175,6 @@ def read(
 
 
 def _read_per_item(files: list[Path]) -> pd.DataFrame:
-    try:
-        scoring = importlib.import_module("emergence.scoring")
-    except ImportError as exc:  # pragma: no cover - scoring ships with the package
-        raise FormatError(f"per-item logs need emergence.scoring ({exc}).") from None
-    parts = []
-    by_reader: dict[str, list[Path]] = {}
-    for f in files:
-        mod = _per_item_reader(f)
-        by_reader.setdefault(mod.__name__, []).append(f)
-    for name, fs in by_reader.items():
-        mod = importlib.import_module(name)
-        records = mod.load(fs)
-        parts.append(scoring.rescore(records))
-    return pd.concat(parts, ignore_index=True)
+    from ..scoring import rescore
+
+    return rescore(load_samples(files))
