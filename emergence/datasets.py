@@ -190,7 +190,7 @@ def build_obsscaling_base(root: str | Path) -> pd.DataFrame:
     cols = {"model": "Model", **_OBS_META}
     df = read_table(root / "obsscaling" / "base_llm_benchmark_eval.csv", layout="wide",
                     columns=cols, metric="acc", units=_OBS_UNITS)
-    return _relative_source(_infer_counts(_fix_moe(df)), root)
+    return _relative_source(_infer_counts(_apply_corrections(_fix_moe(df))), root)
 
 
 def build_obsscaling_emergent(root: str | Path) -> pd.DataFrame:
@@ -207,7 +207,7 @@ def build_obsscaling_emergent(root: str | Path) -> pd.DataFrame:
         on="Model",
         units=_OBS_UNITS,
     )
-    return _relative_source(_infer_counts(_fix_moe(df)), root)
+    return _relative_source(_infer_counts(_apply_corrections(_fix_moe(df))), root)
 
 
 def _infer_counts(df: pd.DataFrame) -> pd.DataFrame:
@@ -218,6 +218,32 @@ def _infer_counts(df: pd.DataFrame) -> pd.DataFrame:
         n = infer_n_items(df.loc[idx, "value"].to_numpy(float))
         if n is not None:
             df.loc[idx, "n_items"] = n
+    return df
+
+
+#: Corrections of published metadata: model -> (column, corrected value, note).
+CORRECTIONS: dict[str, list[tuple[str, float, str]]] = {
+    "cerebras/btlm-3b-8k-base": [
+        ("tokens", 627e9, "tokens corrected: the source lists 627 T; BTLM-3B-8K was trained on "
+                          "627B tokens (model card)"),
+        ("flops", 11.286e21, "FLOPs corrected: the source lists 11286e21 (1000x, from the token "
+                             "count); 6 x 3e9 x 627e9 = 1.13e22"),
+    ],
+}
+
+
+def _apply_corrections(df: pd.DataFrame) -> pd.DataFrame:
+    for model, fixes in CORRECTIONS.items():
+        m = df["model"] == model
+        if not m.any():
+            continue
+        notes = []
+        for col, value, note in fixes:
+            df.loc[m, col] = value
+            notes.append(note)
+        text = "; ".join(notes)
+        df.loc[m, "note"] = df.loc[m, "note"].fillna(text).where(df.loc[m, "note"].isna(),
+                                                                 df.loc[m, "note"] + "; " + text)
     return df
 
 

@@ -53,3 +53,11 @@ def test_inferred_item_counts():
     assert n[("arithmetic_3ds", "acc")] == 2000
     assert n[("parsinlu_qa", "acc")] == 1050
     assert pd.isna(n[("ipa_transliterate", "bleu")])
+
+
+def test_btlm_metadata_corrected_with_note():
+    for name in ("obsscaling-base", "obsscaling-emergent"):
+        df = datasets.load(name)
+        r = df[df.model == "cerebras/btlm-3b-8k-base"].iloc[0]
+        assert r["tokens"] == 627e9 and r["flops"] == pytest.approx(1.1286e22)
+        assert "627B tokens" in r["note"]
