@@ -28,6 +28,7 @@ def demo_sections(*, quick: bool = False) -> list[ReportSection]:
     """The report sections of the demo (``quick`` keeps one task per section)."""
     pythia = datasets.load("pythia-v1")
     emergent = datasets.load("obsscaling-emergent")
+    base = datasets.load("obsscaling-base")
     ptasks = ["lambada_openai", "arc_easy"] if quick else PYTHIA_TASKS
     etasks = ["ipa_transliterate", "arithmetic_3ds"] if quick else EMERGENT_TASKS
     return [
@@ -57,6 +58,20 @@ def demo_sections(*, quick: bool = False) -> list[ReportSection]:
             description="Tasks Wei et al. (2022) called emergent, re-evaluated 2-shot by Ruan "
             "et al. (2024), per model family with at least five models of known FLOPs. IPA "
             "transliteration has exact match beside BLEU for the same outputs.",
+        ),
+        ReportSection(
+            "Scaling laws: Pythia LAMBADA perplexity across size and training", pythia,
+            kind="scaling",
+            description="LAMBADA perplexity as a loss-like quantity: a Chinchilla fit over sizes "
+            "and checkpoints, the compute-optimal frontier, and whether the accuracy of the "
+            "largest models was predictable from the smaller ones.",
+        ),
+        ReportSection(
+            "Scaling laws: Observational Scaling Laws base models across FLOPs", base,
+            kind="scaling",
+            description="Backtests on 148 base models: fit below 1e22 training FLOPs, forecast "
+            "above, with prediction intervals; placement against the compute-optimal frontier "
+            "(active parameters for mixture-of-experts models).",
         ),
     ]
 

@@ -67,6 +67,10 @@ class ReportSection:
         Paragraph shown under the title (HTML-escaped).
     verdicts : bool
         Run the statistics engine on the curves when it is available.
+    kind : {"curves", "scaling"}
+        ``"curves"``: side-by-side metric panels per task (the fields above apply).
+        ``"scaling"``: loss-law fits, compute-optimal placement and backtests of the table
+        (:func:`emergence.scaling.report_section`).
     """
 
     title: str
@@ -82,6 +86,7 @@ class ReportSection:
     min_scales: int = 3
     description: str = ""
     verdicts: bool = True
+    kind: str = "curves"
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,32 @@ nav a{margin-right:1em}
 """
 
 
+def _scaling_section(sec: ReportSection, out: Path, *, seed: int, anchor: str) -> dict:
+    """Scaling-law part of the report: figures, tables and notes from emergence.scaling."""
+    from .scaling import report_section
+
+    sub = out / anchor  # each scaling section in its own folder: file names do not collide
+    res = report_section(sec.table, sub, seed=seed)
+    parts = [f"<h2 id='{anchor}'>{html.escape(sec.title)}</h2>"]
+    if sec.description:
+        parts.append(f"<p>{html.escape(sec.description)}</p>")
+    for note in res.get("notes", []):
+        parts.append(f"<p class='muted'>{html.escape(str(note))}</p>")
+    figs = []
+    for f in res.get("figures", []):
+        parts.append(f"<h3>{html.escape(f['title'])}</h3>")
+        rel = f"{anchor}/{Path(f['path']).as_posix()}"
+        parts.append(f"<img src='{html.escape(rel)}' alt='{html.escape(f['title'])}'>")
+        if f.get("caption"):
+            parts.append(f"<p class='muted'>{html.escape(f['caption'])}</p>")
+        figs.append(sub / f["path"])
+    tabs = {}
+    for t in res.get("tables", []):
+        parts.append(f"<h3>{html.escape(t['title'])}</h3>" + _fmt_table(t["frame"], max_rows=25))
+        tabs[f"{anchor}-{Path(t['path']).stem}"] = sub / t["path"]
+    return {"html": "".join(parts), "figures": figs, "tables": tabs}
+
+
 def build_report(
     sections: Sequence[ReportSection],
     *,
@@ -231,11 +262,18 @@ def build_report(
     engine = _engine()
     figures: list[Path] = []
     all_points, all_scores, all_excl, all_verd, all_curve_verd = [], [], [], [], []
+    tables: dict[str, Path] = {}
     body: list[str] = []
     nav: list[str] = []
     for si, sec in enumerate(sections):
         anchor = f"s{si}"
         nav.append(f"<a href='#{anchor}'>{html.escape(sec.title)}</a>")
+        if sec.kind == "scaling":
+            part = _scaling_section(sec, out, seed=seed, anchor=anchor)
+            body.append(part["html"])
+            figures.extend(part["figures"])
+            tables.update(part["tables"])
+            continue
         table = sec.table
         if sec.families is not None:
             table = table[table["family"].isin(sec.families)]
@@ -318,11 +356,11 @@ def build_report(
     scores = pd.concat(all_scores, ignore_index=True) if all_scores else pd.DataFrame()
     excluded = pd.concat(all_excl, ignore_index=True) if all_excl else pd.DataFrame()
     verdicts = pd.concat(all_verd, ignore_index=True) if all_verd else pd.DataFrame()
-    tables = {
+    tables.update({
         "points": out / "tables" / "points.csv",
         "emergence_scores": out / "tables" / "emergence_scores.csv",
         "excluded": out / "tables" / "excluded.csv",
-    }
+    })
     points.to_csv(tables["points"], index=False)
     scores.to_csv(tables["emergence_scores"], index=False)
     excluded.to_csv(tables["excluded"], index=False)
@@ -332,7 +370,7 @@ def build_report(
         tables["verdict_curves"] = out / "tables" / "verdict_curves.csv"
         pd.concat(all_curve_verd, ignore_index=True).to_csv(tables["verdict_curves"], index=False)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    links = " ".join(f"<a href='tables/{p.name}'>{k}</a>" for k, p in tables.items())
+    links = " ".join(f"<a href='{p.relative_to(out).as_posix()}'>{k}</a>" for k, p in tables.items())
     page = f"""<!doctype html><html><head><meta charset='utf-8'>
 <title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
 <h1>{html.escape(title)}</h1>

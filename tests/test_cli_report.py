@@ -89,3 +89,13 @@ def test_argparse_errors(argv):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2
+
+
+def test_scaling_section_in_report(tmp_path):
+    df = datasets.load("obsscaling-base")
+    rep = build_report([ReportSection("laws", df, kind="scaling")], out_dir=tmp_path,
+                       progress=False)
+    html = rep.index.read_text()
+    assert "laws" in html and "s0/figures/" in html
+    assert all(p.exists() for p in rep.figures) and len(rep.figures) >= 2
+    assert any(k.startswith("s0-") for k in rep.tables)
