@@ -69,7 +69,7 @@ PYTHIA_FINAL_STEP: int = 143_000
 _PYTHIA_RE = re.compile(
     r"pythia(?:-v1\.1|-v0)?-(?P<size>\d+(?:\.\d+)?[mb])(?P<rest>(?:-[a-z0-9]+)*)", re.IGNORECASE
 )
-_STEP_RE = re.compile(r"(?:^|[_/=\-])step[-_]?(?P<step>\d+)(?:\b|_|\.|$)", re.IGNORECASE)
+_STEP_RE = re.compile(r"(?:^|[^a-z])(?:step|global_step|iter|ckpt)[-_]?(?P<step>\d+)", re.IGNORECASE)
 
 
 def pythia_size(size: str) -> ModelSize:
@@ -110,7 +110,8 @@ def parse_pythia_name(name: str) -> tuple[str, str] | None:
 
 
 def parse_step(text: str) -> int | None:
-    """Find a checkpoint step (``step13000``) in a revision string or file name.
+    """Find a checkpoint step (``step13000``, ``global_step500``, ``iter_2000``, ``ckpt-100``) in a
+    revision string or file name.
 
     Examples
     --------

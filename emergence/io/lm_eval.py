@@ -39,8 +39,9 @@ __all__ = ["read_lm_eval", "parse_model_args", "is_lm_eval_aggregate", "lm_eval_
 _SKIP_KEYS = {"alias", "name", "sample_len", "sample_count", " ", ""}
 
 
-def parse_model_args(model_args: str | Mapping[str, Any] | None) -> dict[str, str]:
-    """Parse lm-eval ``model_args`` (``"a=1,b=2"`` string or dict) into a dict of strings.
+def parse_model_args(model_args: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """Parse lm-eval ``model_args`` (``"a=1,b=2"`` string, or a dict as lm-eval >= 0.4.10 stores
+    it) into a dict; string values are stripped, dict values kept as they are.
 
     Examples
     --------
@@ -50,8 +51,8 @@ def parse_model_args(model_args: str | Mapping[str, Any] | None) -> dict[str, st
     if model_args is None:
         return {}
     if isinstance(model_args, Mapping):
-        return {str(k): str(v) for k, v in model_args.items()}
-    out: dict[str, str] = {}
+        return dict(model_args)
+    out: dict[str, Any] = {}
     for part in str(model_args).split(","):
         if "=" in part:
             k, v = part.split("=", 1)
@@ -108,6 +109,7 @@ def _rows_from_obj(
     margs = parse_model_args(cfg.get("model_args"))
     pretrained = margs.get("pretrained") or cfg.get("model_name") or obj.get("model_name") or ""
     revision = margs.get("revision") or cfg.get("model_revision") or None
+    revision = None if revision is None else str(revision)
     step = parse_step(revision) if revision else None
     if step is None:
         step = parse_step(Path(path).name)

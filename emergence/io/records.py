@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +44,7 @@ import pandas as pd
 
 from .._exceptions import FormatError, SchemaError
 from .._validation import format_rows
+from ..scale import parse_step
 
 __all__ = [
     "RECORD_COLUMNS",
@@ -110,9 +110,6 @@ def empty_records() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=d) for c, (d, _) in RECORD_COLUMNS.items()})
 
 
-_STEP_RE = re.compile(r"(?:^|[^a-z])(?:step|global_step|iter|ckpt)[-_]?(\d+)", re.IGNORECASE)
-
-
 def step_from_revision(revision: object) -> int | None:
     """Training step encoded in a revision name (``step1000``, ``global_step500``), else None.
 
@@ -125,8 +122,35 @@ def step_from_revision(revision: object) -> int | None:
         return None
     if revision is pd.NA:
         return None
-    m = _STEP_RE.search(str(revision))
-    return int(m.group(1)) if m else None
+    return parse_step(str(revision))
+
+
+def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
+    """``(line number, object)`` for every non-blank line of a JSON-lines file.
+
+    Raises
+    ------
+    FormatError
+        A line is not valid JSON (the file is probably truncated) or not a JSON object; the
+        message names the file and the line.
+    """
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for ln, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FormatError(
+                    f"{path}: line {ln} is not valid JSON ({exc.msg} at column {exc.colno}); the "
+                    "file is probably truncated (an interrupted run). Re-run the task or delete "
+                    "that line and pass the file again."
+                ) from None
+            if not isinstance(obj, dict):
+                raise FormatError(f"{path}: line {ln} is not a JSON object.")
+            out.append((ln, obj))
+    return out
 
 
 def _is_na(v: object) -> bool:
@@ -398,19 +422,9 @@ def read_records(
             df["source"] = [f"{p}:{i + 2}" for i in range(len(df))]
         elif suffix in (".jsonl", ".ndjson"):
             rows = []
-            with open(p, encoding="utf-8") as fh:
-                for ln, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise FormatError(
-                            f"{p}: line {ln} is not valid JSON ({exc.msg}); the file may be "
-                            "truncated. Remove or repair that line."
-                        ) from None
-                    obj["source"] = f"{p}:{ln}"
-                    rows.append(obj)
+            for ln, obj in read_jsonl(p):
+                obj["source"] = f"{p}:{ln}"
+                rows.append(obj)
             df = pd.DataFrame(rows)
         elif suffix == ".json":
             try:

@@ -32,7 +32,8 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
-from .records import validate_records
+from .lm_eval import parse_model_args
+from .records import read_jsonl, validate_records
 
 __all__ = ["load_samples", "detect_format", "parse_model_args", "FORMATS"]
 
@@ -42,26 +43,6 @@ FORMATS: tuple[str, ...] = ("lm-eval-0.4.3+", "lm-eval-0.4.0", "lm-eval-0.3")
 _TS = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
 _SAMPLES_RE = re.compile(rf"^samples_(?P<task>.+)_(?P<ts>{_TS})\.jsonl$")
 _WRITE_OUT_RE = re.compile(r"^(?P<task>.+)_write_out_info\.json$")
-
-
-def parse_model_args(model_args: str | Mapping[str, Any] | None) -> dict[str, Any]:
-    """Parse lm-eval ``model_args`` (``"pretrained=x,revision=y"`` or a dict) into a dict.
-
-    Examples
-    --------
-    >>> parse_model_args("pretrained=EleutherAI/pythia-160m,revision=step1000")
-    {'pretrained': 'EleutherAI/pythia-160m', 'revision': 'step1000'}
-    """
-    if model_args is None:
-        return {}
-    if isinstance(model_args, Mapping):
-        return dict(model_args)
-    out: dict[str, Any] = {}
-    for part in str(model_args).split(","):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 def _first_char(path: Path) -> str:
@@ -406,26 +387,6 @@ def _results_for(path: Path, fmt: str, ts: str | None) -> dict[str, Any] | None:
 # readers per generation
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for ln, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise FormatError(
-                    f"{path}: line {ln} is not valid JSON ({exc.msg} at column {exc.colno}); the "
-                    "file is probably truncated (an interrupted run). Re-run the task or delete "
-                    "that line and pass the file again."
-                ) from None
-            if not isinstance(obj, dict):
-                raise FormatError(f"{path}: line {ln} is not a JSON object.")
-            out.append((ln, obj))
-    return out
-
-
 def _assign_filters(samples: list[tuple[str, dict[str, Any]]], names: list[str]) -> list[str]:
     """Filter names for files written before v0.4.7 (no 'filter' key; filter-major order)."""
     seen: dict[Any, int] = {}
@@ -452,7 +413,7 @@ def _read_v04(path: Path, fmt: str, task_hint: str | None) -> tuple[list[dict], 
             task, ts = m.group("task"), m.group("ts")
         else:
             task = task_hint or path.stem
-        samples = [(f"{path}:{ln}", obj) for ln, obj in _read_jsonl(path)]
+        samples = [(f"{path}:{ln}", obj) for ln, obj in read_jsonl(path)]
     else:
         data = json.loads(path.read_text(encoding="utf-8"))
         samples = [(f"{path}:[{i}]", obj) for i, obj in enumerate(data)]
