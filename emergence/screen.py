@@ -162,7 +162,7 @@ def screen(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"seed": int(seed), "n_boot": int(n_boot), "alpha": alpha,
-                "min_scales": int(min_scales), "ic": bool(ic)}
+                "min_scales": int(min_scales), "ic": bool(ic), "direction": "improving"}
     rows_path = out / ROWS
     set_path = out / SETTINGS
     if resume and set_path.exists() and rows_path.exists():

@@ -2,22 +2,34 @@
 
 :func:`assess` runs the tests of :mod:`emergence.stats` on every curve, adjusts the p-values
 across curves (Benjamini-Hochberg) and combines the metrics of each (family, task[, model])
-into one verdict with its reasons:
+into one verdict with its reasons.
+
+An emergent ability is a sudden *improvement*: after the breakpoint the metric improves faster
+than before (a convex kink or an upward jump in the direction of improvement, on the metric's
+link scale). Every break and curvature test is therefore one-sided in that direction
+(``direction="improving"`` in :func:`~emergence.stats.bootstrap.pblrt_test`). A concave kink
+(improvement slowing down: saturation, a ceiling, an irreducible loss) is the opposite of
+emergence; it is tested separately (one-sided, ``decelerating``) and only ever reported as such.
 
 ``"candidate genuine transition"``
-    A break (hinge or step) or accelerating curvature survives against the metric's smooth null
-    on its link scale: under a continuous metric, or under exact match / accuracy against the
-    Mirage (``ln(-ln y)`` linear) or chance-floored sigmoid null.
+    An accelerating break (hinge or step) or accelerating curvature survives against the
+    metric's smooth null on its link scale: under a continuous metric, or under exact match /
+    accuracy against the Mirage (``ln(-ln y)`` linear) or chance-floored sigmoid null. An
+    accelerating break does not count when a significant slowdown fits the same curve better
+    (the best break of either sign is decelerating): on a saturating curve an early upward step
+    only absorbs the concavity.
 ``"metric artifact"``
-    A break is significant against a straight line in the raw metric (the "apparent" transition),
-    but the metric-appropriate smooth null explains it and no continuous metric shows a break.
-    Metrics that are continuous but sharp in per-token error (BLEU, ROUGE) only ever count as
-    apparent transitions.
+    An accelerating break is significant against a straight line in the raw metric (the
+    "apparent" transition), but the metric-appropriate smooth null explains it and no
+    continuous metric shows an accelerating break. Metrics that are continuous but sharp in
+    per-token error (BLEU, ROUGE) only ever count as apparent transitions.
 ``"underpowered"``
     Every metric of the group has too few scales (fewer than ``min_scales``) or fewer than three
     scales above the ``3/n`` resolution limit.
 ``"no transition"``
-    Neither an apparent nor a surviving break.
+    Neither an apparent nor a surviving accelerating break. A significant slowdown
+    (decelerating break or concave curvature) is named in the reasons as saturation, not an
+    emergent transition.
 
 Seed variance (one trained model per scale) is not captured: item-level uncertainty is a lower
 bound, which every verdict states.
@@ -155,21 +167,43 @@ def assess_curve(
         row.update(status="underpowered",
                    reason=f"only {resolved} of {d.n_scales} scales above the 3/n resolution limit "
                    f"({3 / np.min(d.n):.3g} above chance)")
-    ss = curve_seed(curve, seed).spawn(4)
+    ss = curve_seed(curve, seed).spawn(6)
     try:
+        # primary: one-sided (accelerating improvement) break against the smooth null
         main = pblrt_test(curve, null=null, n_boot=n_boot, seed=ss[0])
         notes.extend(main.notes)
         row.update(pblrt_stat=main.statistic, pblrt_p=main.pvalue, pblrt_kind=main.best_kind,
                    pblrt_psi=main.psi, pblrt_effect=main.effect, simulate=main.simulate,
-                   link=main.link)
+                   link=main.link, pblrt_direction=main.direction,
+                   improve_sign=main.improve_sign,
+                   pblrt_effect_direction=main.effect_direction,
+                   pblrt_any_kind=main.any_kind, pblrt_any_psi=main.any_psi,
+                   pblrt_any_effect=main.any_effect, pblrt_any_direction=main.any_direction)
+        if null == "power_law":
+            notes.append("power_law null is a pure power law (no irreducible-loss or asymptote "
+                         "term): a curve approaching a floor or ceiling bends towards slower "
+                         "improvement on log y, which is reported as saturation, never as a "
+                         "transition")
         if null == "linear":
-            row.update(naive_p=main.pvalue, naive_kind=main.best_kind, naive_psi=main.psi)
+            row.update(naive_p=main.pvalue, naive_kind=main.best_kind, naive_psi=main.psi,
+                       naive_direction=main.effect_direction)
         else:
             nv = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[1])
-            row.update(naive_p=nv.pvalue, naive_kind=nv.best_kind, naive_psi=nv.psi)
+            row.update(naive_p=nv.pvalue, naive_kind=nv.best_kind, naive_psi=nv.psi,
+                       naive_direction=nv.effect_direction)
         cv = pblrt_test(curve, null=null, alternative="curvature", n_boot=n_boot, seed=ss[2])
-        row.update(curv_p=cv.pvalue, curv_effect=cv.effect)
-        # cross-checks on the link scale: Davies (2002) and Hansen sup-F
+        row.update(curv_p=cv.pvalue, curv_effect=cv.any_effect,
+                   curv_direction=cv.any_direction)
+        # the opposite one-sided tests: improvement slowing down (saturation)
+        dc = pblrt_test(curve, null=null, direction="decelerating", n_boot=n_boot, seed=ss[4])
+        row.update(decel_p=dc.pvalue, decel_kind=dc.best_kind, decel_psi=dc.psi,
+                   decel_effect=dc.effect)
+        dcv = pblrt_test(curve, null=null, alternative="curvature", direction="decelerating",
+                         n_boot=n_boot, seed=ss[5])
+        row.update(decel_curv_p=dcv.pvalue)
+        # cross-checks on the link scale: Davies (2002), one-sided in the improving direction
+        # (R segmented alternative "greater"/"less"), and Hansen sup-F (two-sided, with the
+        # direction of its best break)
         from .curves import get_link
 
         lk = get_link(main.link, main.chance)
@@ -177,11 +211,13 @@ def assess_curve(
         if main.pvalue <= alpha and main.best_kind in ("hinge", "step"):
             ci = threshold_interval(d.x, z, kind=main.best_kind, alpha=alpha, n_grid=60)
             row.update(psi_low=ci.low, psi_high=ci.high)
-        dv = davies_test(d.x, z)
-        row.update(davies_p=dv.pvalue, davies_best=dv.best)
+        dalt = "greater" if main.improve_sign > 0 else "less"
+        dv = davies_test(d.x, z, alternative=dalt)
+        row.update(davies_p=dv.pvalue, davies_best=dv.best, davies_alternative=dalt)
         try:
             sf = supf_test(d.x, z, n_boot=n_boot, seed=ss[3])
-            row.update(supf_stat=sf.statistic, supf_p=sf.pvalue, supf_psi=sf.psi)
+            row.update(supf_stat=sf.statistic, supf_p=sf.pvalue, supf_psi=sf.psi,
+                       supf_direction=_direction(sf.shift, main.improve_sign))
         except ValueError as e:
             notes.append(f"sup-F not run: {e}")
         if ic:
@@ -196,23 +232,70 @@ def assess_curve(
     return row
 
 
+def _direction(v: float, sign: float) -> str:
+    if v is None or not np.isfinite(v) or v == 0:
+        return "none"
+    return "accelerating" if sign * v > 0 else "decelerating"
+
+
+P_COLS = ("pblrt_p", "naive_p", "curv_p", "decel_p", "decel_curv_p")
+
+
 def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
     df = df.copy()
-    for col in ("pblrt_p", "naive_p", "curv_p"):
+    for col in P_COLS:
         if col not in df:
             df[col] = np.nan
         p = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
         q, _ = fdr(p, alpha=alpha, method="fdr_bh")
-        df[col.replace("_p", "_q")] = q
+        df[col[:-2] + "_q"] = q
+    for col in ("pblrt_effect_direction", "naive_direction", "curv_direction",
+                "pblrt_any_direction"):
+        if col not in df:
+            df[col] = "none"
+        df[col] = df[col].fillna("none").astype(str)
     ok = df["status"] == "ok"
-    df["apparent_break"] = ok & (df["naive_q"] <= alpha)
-    df["break_survives"] = ok & (df["pblrt_q"] <= alpha)
-    df["accelerating"] = ok & (df["curv_q"] <= alpha) & (df["curv_p"] <= alpha)
+    acc = "accelerating"
+    # every flag is about accelerating improvement; the tests are one-sided, and the direction
+    # is checked again so that rows of another origin cannot flip the meaning
+    df["apparent_break"] = ok & (df["naive_q"] <= alpha) & (df["naive_direction"] == acc)
+    df["break_survives"] = ok & (df["pblrt_q"] <= alpha) & (df["pblrt_effect_direction"] == acc)
+    df["accelerating"] = (ok & (df["curv_q"] <= alpha) & (df["curv_p"] <= alpha)
+                          & (df["curv_direction"] == acc))
+    slow_break = ok & (df["decel_q"] <= alpha)
+    df["slowing"] = slow_break | (ok & (df["decel_curv_q"] <= alpha))
+    # an upward step on a saturating curve only absorbs its concavity: it does not count when a
+    # significant slowdown fits the curve better (the best break of either sign decelerates)
+    df["break_dominated"] = (df["break_survives"] & slow_break
+                             & (df["pblrt_any_direction"] == "decelerating"))
+    df["break_counts"] = df["break_survives"] & ~df["break_dominated"]
     return df
 
 
 def _fmt(v: float) -> str:
     return "nan" if not np.isfinite(v) else (f"{v:.2g}" if v < 0.001 else f"{v:.3f}")
+
+
+def _slowing_reason(r, alpha: float) -> str:
+    """Reason text for a significant slowdown of improvement (saturation)."""
+    if r["decel_q"] <= alpha and isinstance(r.get("decel_kind"), str) \
+            and r["decel_kind"] in ("hinge", "step"):
+        what = ("improvement slows after" if r["decel_kind"] == "hinge"
+                else "step towards worse values at")
+        txt = (f"{r['metric']}: {what} 10^{r['decel_psi']:.2f} ({r['decel_kind']} against the "
+               f"{r['null_model']} null, p={_fmt(r['decel_p'])}, q={_fmt(r['decel_q'])})")
+    else:
+        txt = (f"{r['metric']}: improvement slows down (concave curvature on the "
+               f"{r['null_model']} link scale, p={_fmt(r['decel_curv_p'])}, "
+               f"q={_fmt(r['decel_curv_q'])})")
+    txt += ": saturation, not an emergent transition"
+    if r.get("break_dominated", False):
+        txt += (f"; the accelerating {r['pblrt_kind']} at 10^{r['pblrt_psi']:.2f} "
+                f"(p={_fmt(r['pblrt_p'])}) fits worse than the slowdown and is not counted")
+    if r["null_model"] == "power_law":
+        txt += ("; the power_law null has no irreducible-loss term, so a curve approaching its "
+                "floor bends this way")
+    return txt
 
 
 def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
@@ -244,21 +327,26 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             reasons.append(f"{r['metric']}: not tested ({r['reason']})")
         cont = ok[(ok["kind"] == "continuous") & ~ok["sharp"].astype(bool)]
         genuine = []
+        slow = []
         for _, r in ok.iterrows():
             if r["sharp"]:
                 continue  # BLEU/ROUGE are sharp in per-token error: never evidence on their own
-            if r["break_survives"]:
-                genuine.append(f"{r['metric']}: {r['pblrt_kind']} at 10^{r['pblrt_psi']:.2f} "
-                               f"survives against the {r['null_model']} null "
-                               f"(p={_fmt(r['pblrt_p'])}, q={_fmt(r['pblrt_q'])})")
+            if r["break_counts"]:
+                genuine.append(f"{r['metric']}: accelerating {r['pblrt_kind']} at "
+                               f"10^{r['pblrt_psi']:.2f} survives against the "
+                               f"{r['null_model']} null (p={_fmt(r['pblrt_p'])}, "
+                               f"q={_fmt(r['pblrt_q'])})")
             elif r["accelerating"]:
-                genuine.append(f"{r['metric']}: curvature on the {r['null_model']} link scale "
-                               f"(p={_fmt(r['curv_p'])}, q={_fmt(r['curv_q'])})")
+                genuine.append(f"{r['metric']}: accelerating curvature on the "
+                               f"{r['null_model']} link scale (p={_fmt(r['curv_p'])}, "
+                               f"q={_fmt(r['curv_q'])})")
+            if r["slowing"]:
+                slow.append(_slowing_reason(r, alpha))
         apparent = ok[ok["apparent_break"] | (ok["sharp"] & ok["break_survives"])]
         if genuine:
             verdict = "candidate genuine transition"
-            reasons = genuine + reasons
-            hit = ok[(ok["break_survives"] | ok["accelerating"]) & ~ok["sharp"]]
+            reasons = genuine + slow + reasons
+            hit = ok[(ok["break_counts"] | ok["accelerating"]) & ~ok["sharp"]]
             disc_only = not (hit["kind"] == "continuous").any()
             if disc_only and len(cont):
                 reasons.append("not confirmed under continuous metrics "
@@ -274,24 +362,25 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
                                "is sharp in per-token error (Schaeffer et al. 2023), not evidence "
                                "of a transition by itself")
                     continue
-                pre.append(f"{r['metric']}: apparent {r['naive_kind']} against a straight line "
-                           f"(q={_fmt(r['naive_q'])}) is explained by the smooth "
-                           f"{r['null_model']} null (break not significant after FDR: "
-                           f"p={_fmt(r['pblrt_p'])}, q={_fmt(r['pblrt_q'])})")
+                pre.append(f"{r['metric']}: apparent accelerating {r['naive_kind']} against a "
+                           f"straight line (q={_fmt(r['naive_q'])}) is explained by the smooth "
+                           f"{r['null_model']} null (accelerating break not significant after "
+                           f"FDR: p={_fmt(r['pblrt_p'])}, q={_fmt(r['pblrt_q'])})")
             if len(cont):
-                pre.append(f"no break under continuous metrics ({', '.join(cont['metric'])})")
+                pre.append("no accelerating break under continuous metrics "
+                           f"({', '.join(cont['metric'])})")
             else:
                 pre.append("no continuous metric available; the conclusion rests on the "
                            "link-scale null")
-            reasons = pre + reasons
+            reasons = pre + slow + reasons
         elif len(ok) == 0:
             verdict = "underpowered"
             if not reasons:
                 reasons.append("no metric could be tested")
         else:
             verdict = "no transition"
-            reasons.insert(0, "no break against a straight line or the smooth null under "
-                           f"{', '.join(ok['metric'])}")
+            reasons = ["no accelerating break against a straight line or the smooth null under "
+                       f"{', '.join(ok['metric'])}"] + slow + reasons
         limits = {n for ns in g["notes"].fillna("") for n in str(ns).split("; ") if n}
         agg = sorted(g.loc[g["notes"].fillna("").str.contains("aggregate-only"), "metric"])
         if agg:
@@ -447,7 +536,7 @@ def assess(
     >>> from emergence.tidy import extract_curves
     >>> from emergence.verdict import assess
     >>> params = np.logspace(8, 11, 8)
-    >>> acc = np.exp(-np.exp(14 - 1.6 * np.log10(params)))
+    >>> acc = np.exp(-np.exp(8.0 - 0.8 * np.log10(params)))
     >>> df = pd.DataFrame({"family": "toy", "model": [f"m{i}" for i in range(8)],
     ...                    "task": "arith", "metric": "exact_match", "value": acc.round(3),
     ...                    "n_items": 1000, "params": params})
@@ -470,7 +559,8 @@ def assess(
 
 
 def fitted_lines(
-    curve: Curve, *, n_points: int = 100, null: str = "auto", alternative: str = "both"
+    curve: Curve, *, n_points: int = 100, null: str = "auto", alternative: str = "both",
+    direction: str = "improving",
 ) -> pd.DataFrame:
     """Fitted smooth null and best break curve for plotting.
 
@@ -482,6 +572,10 @@ def fitted_lines(
     null : str, default="auto"
         As in :func:`~emergence.stats.bootstrap.pblrt_test`.
     alternative : {"both", "hinge", "step"}, default="both"
+    direction : {"improving", "decelerating", "both"}, default="improving"
+        Sign of the break (see :func:`~emergence.stats.bootstrap.pblrt_test`): the default
+        shows the accelerating break the primary test looks for (the null line again when no
+        accelerating break improves the fit); ``"both"`` shows the best break of either sign.
 
     Returns
     -------
@@ -513,14 +607,18 @@ def fitted_lines(
     ident = {"family": curve.family, "task": curve.task, "metric": curve.metric}
     if d.n_scales >= 5:
         try:
-            r = pblrt_test(curve, null=null, alternative=alternative, n_boot=1, seed=0)
+            r = pblrt_test(curve, null=null, alternative=alternative, direction=direction,
+                           n_boot=1, seed=0)
         except ValueError:
             return pd.DataFrame(columns=cols)
         parts.append(pd.DataFrame({"x": 10**grid, "model": "null", "y": r.predict(grid, "null"),
                                    "fit": r.null_model, **ident}))
         parts.append(pd.DataFrame({"x": 10**grid, "model": "break",
                                    "y": r.predict(grid, "break"),
-                                   "fit": f"{r.best_kind} at 10^{r.psi:.2f} ({r.link} link)",
+                                   "fit": (f"{r.effect_direction} {r.best_kind} at "
+                                           f"10^{r.psi:.2f} ({r.link} link)"
+                                           if r.best_kind != "none" else
+                                           f"no {direction} break (= null)"),
                                    **ident}))
     else:
         m = default_null(d) if null == "auto" else null

@@ -23,7 +23,7 @@ def _table(task, metric_values: dict, n_items=1000, family="toy"):
 
 
 def _mirage_task(rng):
-    acc = np.exp(-np.exp(14 - 1.6 * LOGP))
+    acc = np.exp(-np.exp(8.0 - 0.8 * LOGP))
     em = rng.binomial(1000, acc) / 1000
     # per-token log-likelihood: smooth power law in scale, with small noise
     ll = -(2.0 * 10 ** (-0.25 * (LOGP - 8))) + rng.normal(0, 0.01, 10)
@@ -79,7 +79,7 @@ def test_underpowered_and_bad_curves_do_not_crash():
 
 
 def test_aggregate_only_curve_runs_with_limits_stated():
-    y = np.exp(-np.exp(14 - 1.6 * LOGP)).round(3)
+    y = np.exp(-np.exp(8.0 - 0.8 * LOGP)).round(3)
     c = Curve("f", "agg", "exact_match", None, "params", 10**LOGP, y, np.full(10, np.nan),
               np.full(10, np.nan), tuple("abcdefghij"))
     row = assess_curve(c, n_boot=99)
@@ -141,7 +141,7 @@ def test_item_level_columns():
 
 def test_sharp_metric_is_never_evidence_alone():
     rng = np.random.default_rng(8)
-    em = rng.binomial(1000, np.exp(-np.exp(14 - 1.6 * LOGP))) / 1000
+    em = rng.binomial(1000, np.exp(-np.exp(8.0 - 0.8 * LOGP))) / 1000
     bleu = np.where(LOGP > 9.6, 40.0, 2.0) + rng.normal(0, 0.3, 10)
     df = _table("translit", {"exact_match": em, "bleu": bleu})
     vt = assess(extract_curves(df, x="params"), n_boot=199, progress=False)

@@ -6,6 +6,12 @@ over a grid, or a quadratic term (curvature). Replicates are simulated under the
 item level and every replicate is refitted, breakpoint search included. All replicates and all
 candidate breakpoints are handled at once with closed-form weighted least squares
 (Frisch-Waugh-Lovell), so B = 999 takes a few milliseconds.
+
+An emergent ability is a sudden *improvement*, so by default the alternative is one-sided: only a
+break or curvature that makes the metric improve faster after the breakpoint (a convex kink or an
+upward jump in the direction of improvement) counts. A concave kink (improvement slowing down,
+saturation, an irreducible loss) is the opposite of emergence; ``direction="decelerating"`` tests
+for it and ``direction="both"`` gives the two-sided test.
 """
 
 from __future__ import annotations
@@ -19,9 +25,15 @@ from ..curves import MODELS, break_grid, get_link
 from ._data import CurveData, as_curve_data, default_null
 from ._results import TestResult
 
-__all__ = ["PBLRTResult", "pblrt_test", "ALTERNATIVES", "SIMULATIONS"]
+__all__ = ["PBLRTResult", "pblrt_test", "improvement_sign", "ALTERNATIVES", "SIMULATIONS",
+           "DIRECTIONS"]
 
 ALTERNATIVES = ("both", "hinge", "step", "curvature")
+#: ``improving``: accelerating improvement only (one-sided, the emergence alternative);
+#: ``decelerating``: improvement slowing down only (saturation); ``both``: two-sided.
+DIRECTIONS = ("improving", "decelerating", "both")
+#: sign of dz/dy of each link (z = g(y))
+LINK_SIGN = {"identity": 1.0, "log": 1.0, "neglog": -1.0, "mirage": -1.0, "chance_logit": 1.0}
 SIMULATIONS = ("auto", "binomial", "rasch", "residual", "gaussian")
 NULLS = ("auto", "linear", "power_law", "gompertz", "chance_sigmoid")
 WEIGHTING = "empirical"
@@ -36,9 +48,9 @@ class PBLRTResult(TestResult):
     Attributes
     ----------
     statistic : float
-        :math:`T = S \\ln(\\mathrm{RSS}_0 / \\min_\\psi \\mathrm{RSS}_1(\\psi))`, weighted residual
-        sums of squares on the link scale (the Gaussian likelihood ratio with the variance
-        profiled out).
+        :math:`T = (\\mathrm{RSS}_0 - \\min_\\psi \\mathrm{RSS}_1(\\psi)) / \\hat\\phi`, weighted
+        residual sums of squares on the link scale (F-type likelihood-ratio statistic; see
+        the Notes of :func:`pblrt_test`), with the break restricted to ``direction``.
     pvalue : float
         :math:`(1 + \\#\\{T^*_b \\ge T\\}) / (B + 1)`.
     null : str
@@ -56,7 +68,21 @@ class PBLRTResult(TestResult):
         Best breakpoint on the log10 scale (NaN for curvature).
     effect : float
         Coefficient of the break column on the link scale (slope change, jump or quadratic
-        coefficient).
+        coefficient); 0 when no candidate in the tested direction improves the fit (then
+        ``best_kind`` is ``"none"`` and ``psi`` NaN).
+    direction : str
+        ``improving`` (one-sided: accelerating improvement), ``decelerating`` (one-sided:
+        improvement slowing down) or ``both`` (two-sided).
+    improve_sign : float
+        +1 or -1: the sign of a link-scale change that means improvement (sign of ``dz/dy``
+        times +1 for higher-is-better metrics, -1 otherwise).
+    effect_direction : str
+        ``accelerating`` (``improve_sign * effect > 0``), ``decelerating`` (``< 0``) or
+        ``none`` (``effect == 0``).
+    any_kind, any_psi, any_effect, any_direction :
+        The best break of either sign (unrestricted least squares) on the observed curve, with
+        its direction: reported so that a decelerating break (saturation) can be named even
+        when the one-sided test ignores it.
     null_params, break_params : ndarray
         Link-scale coefficients ``(b0, b1)`` and ``(b0, b1, effect)``.
     null_fitted : ndarray
@@ -96,6 +122,13 @@ class PBLRTResult(TestResult):
     notes: tuple[str, ...] = ()
     x: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     chance: float = 0.0
+    direction: str = "improving"
+    improve_sign: float = 1.0
+    effect_direction: str = "none"
+    any_kind: str = ""
+    any_psi: float = float("nan")
+    any_effect: float = 0.0
+    any_direction: str = "none"
 
     _name = "pb_lrt"
 
@@ -109,7 +142,7 @@ class PBLRTResult(TestResult):
         check_option(which, "which", ("null", "break"))
         x = np.asarray(x, dtype=float)
         lk = get_link(self.link, self.chance)
-        if which == "null":
+        if which == "null" or self.best_kind == "none":
             return lk.inverse(self.null_params[0] + self.null_params[1] * x)
         col = _columns(x, self.best_kind, np.array([self.psi]), self.x)[0]
         b = self.break_params
@@ -160,10 +193,14 @@ def _wls_line(Z: np.ndarray, W: np.ndarray, x: np.ndarray):
     return b0, b1, R0, (Sw, Sx, Sxx, det)
 
 
-def _break_stats(Z, W, x, cols):
-    """Null and best-break weighted RSS for each row of Z (vectorised over rows and columns).
+def _break_stats(Z, W, x, cols, sign: float = 0.0):
+    """Null and break weighted RSS for each row of Z (vectorised over rows and columns).
 
-    Returns RSS0 (B,), RSS1 (B, K) and the break coefficients (B, K).
+    Returns RSS0 (B,), RSS1 (B, K) and the break coefficients (B, K). With ``sign`` +1 or -1
+    the break coefficient is constrained to ``sign * coef >= 0``: a candidate whose
+    unconstrained coefficient has the other sign has its constrained optimum at 0, so it
+    reduces nothing (``RSS1 = RSS0``) and its coefficient is reported as 0. ``sign=0``:
+    unconstrained (two-sided).
     """
     b0, b1, R0, (Sw, Sx, Sxx, det) = _wls_line(Z, W, x)
     rss0 = np.einsum("bs,bs->b", W, R0**2)
@@ -178,6 +215,10 @@ def _break_stats(Z, W, x, cols):
     with np.errstate(divide="ignore", invalid="ignore"):
         coef = np.where(ok, cross / hh, 0.0)
         red = np.where(ok, cross**2 / hh, 0.0)
+    if sign:
+        right = sign * coef > 0
+        red = np.where(right, red, 0.0)
+        coef = np.where(right, coef, 0.0)
     # tolerance so that exactly flat curves (all 0 or all 1) give T = 0 rather than 0/0
     tau = 1e-12 * np.einsum("bs,bs->b", W, 1.0 + Z**2)
     rss1 = np.maximum(rss0[:, None] - red, 0.0) + tau[:, None]
@@ -261,12 +302,36 @@ def _statistic(rss0, rss1, df1: int, known_scale: bool):
     return (rss0 - r1) / phi, phi
 
 
-def _fit_observed(m: _Model, cols):
+def _fit_observed(m: _Model, cols, sign: float = 0.0):
     Z = m.transform(m.d.y[None, :])
     W, _, _ = m.weights(Z)
     W = np.ascontiguousarray(W)
-    rss0, rss1, coef, (b0, b1, c0, c1) = _break_stats(Z, W, m.d.x, cols)
+    rss0, rss1, coef, (b0, b1, c0, c1) = _break_stats(Z, W, m.d.x, cols, sign)
     return Z, W, rss0, rss1, coef, b0, b1, c0, c1
+
+
+def improvement_sign(link: str, higher_is_better: bool) -> float:
+    """Sign of a change on the link scale that means the metric improved.
+
+    ``sign(dz/dy)`` of the link (identity, log, chance_logit: +1; neglog ``log(-y)`` and the
+    Mirage link ``ln(-ln y)``: -1) times +1 for higher-is-better metrics and -1 otherwise.
+
+    Examples
+    --------
+    >>> from emergence.stats.bootstrap import improvement_sign
+    >>> improvement_sign("mirage", True), improvement_sign("log", False)
+    (-1.0, -1.0)
+    >>> improvement_sign("chance_logit", True), improvement_sign("neglog", True)
+    (1.0, -1.0)
+    """
+    check_option(link, "link", tuple(LINK_SIGN))
+    return LINK_SIGN[link] * (1.0 if higher_is_better else -1.0)
+
+
+def _direction_word(v: float, s: float) -> str:
+    if not np.isfinite(v) or v == 0:
+        return "none"
+    return "accelerating" if s * v > 0 else "decelerating"
 
 
 def _rasch_probs(items: np.ndarray, p0: np.ndarray, chance: float) -> np.ndarray:
@@ -350,6 +415,8 @@ def pblrt_test(
     metric: str | None = None,
     null: str = "auto",
     alternative: str = "both",
+    direction: str = "improving",
+    higher_is_better: bool | None = None,
     simulate: str = "auto",
     n_boot: int = 999,
     seed: int | np.random.Generator | np.random.SeedSequence | None = None,
@@ -370,6 +437,17 @@ def pblrt_test(
         Break column(s) added to the null on the link scale. ``both`` takes the better of a
         hinge and a step at every grid point; ``curvature`` adds a quadratic term (accelerating
         or decelerating growth on the link scale).
+    direction : {"improving", "decelerating", "both"}, default="improving"
+        Sign restriction on the break coefficient, in the direction of improvement of the
+        metric (see :func:`improvement_sign`). ``improving`` (the emergence alternative): the
+        slope increases after the hinge, the step jumps, or the quadratic term bends, towards a
+        better metric; a candidate with a coefficient of the other sign is fitted at 0 (no
+        reduction of RSS), in the observed fit and in every replicate, so the bootstrap
+        calibrates the one-sided supremum. ``decelerating``: the opposite one-sided test
+        (improvement slows down: saturation, a floor or ceiling). ``both``: two-sided.
+    higher_is_better : bool, optional
+        Orientation of the metric; by default from the metric's registry entry
+        (:func:`emergence.schema.metric_info`).
     simulate : {"auto", "binomial", "rasch", "residual", "gaussian"}, default="auto"
         How replicates are drawn under the fitted null. ``binomial``: counts
         ``Binomial(n_s, p0_s)`` (items independent and exchangeable); ``rasch``: item-level
@@ -407,7 +485,12 @@ def pblrt_test(
     beyond item noise) is carried into the replicates as extra link-scale noise with variance
     :math:`(\\hat\\phi - 1)/w_s`, a quasi-likelihood null. Each replicate repeats the whole
     computation (weights and breakpoint search included), so the p-value
-    :math:`(1 + \\#\\{T^* \\ge T\\}) / (B + 1)` [1]_ accounts for the search. Size and power are
+    :math:`(1 + \\#\\{T^* \\ge T\\}) / (B + 1)` [1]_ accounts for the search. With a one-sided
+    ``direction`` every candidate coefficient is constrained to the tested sign
+    (:math:`s\\,\\delta \\ge 0`, with :math:`s` the improvement sign); the constrained
+    least-squares optimum of a single extra column is the boundary 0 when the unconstrained
+    coefficient has the wrong sign, so :math:`\\mathrm{RSS}_1(\\psi) = \\mathrm{RSS}_0` there,
+    and :math:`\\hat\\phi` is the dispersion of the constrained fit. Size and power are
     checked by simulation in ``benchmarks/calibration.py``. Item-level uncertainty is a lower
     bound: training-seed variance is not observed.
 
@@ -426,11 +509,17 @@ def pblrt_test(
     >>> p = np.exp(-np.exp(6.0 - 0.7 * x))            # Mirage curve: smooth on its link
     >>> k = np.random.default_rng(0).binomial(500, p)
     >>> res = pblrt_test(x=x, y=k / 500, n_items=500, metric="exact_match", seed=1)
-    >>> res.null_model, res.pvalue > 0.05
-    ('gompertz', True)
+    >>> res.null_model, res.pvalue > 0.05, res.direction
+    ('gompertz', True, 'improving')
+    >>> sat = 0.25 + 0.5 * (1 - np.exp(-2.0 * (x - 7.9)))   # saturating accuracy
+    >>> k = np.random.default_rng(1).binomial(2000, sat)
+    >>> r = pblrt_test(x=x, y=k / 2000, n_items=2000, metric="acc", chance=0.25, seed=1)
+    >>> r.pvalue > 0.05, r.any_direction
+    (True, 'decelerating')
     """
     check_option(null, "null", NULLS)
     check_option(alternative, "alternative", ALTERNATIVES)
+    check_option(direction, "direction", DIRECTIONS)
     check_option(simulate, "simulate", SIMULATIONS)
     if int(n_boot) < 1:
         raise ValueError(f"`n_boot` must be a positive integer; got {n_boot!r}.")
@@ -465,9 +554,19 @@ def pblrt_test(
         notes.append("aggregate-only: replicates are Gaussian on the link scale "
                      "(no item-level noise model)")
     m = _Model(d, null_model, sim)
+    hib = d.higher_is_better if higher_is_better is None else bool(higher_is_better)
+    s_imp = improvement_sign(m.link.name, hib)
+    sign = {"improving": s_imp, "decelerating": -s_imp, "both": 0.0}[direction]
     cols, kinds, psis = _candidates(d.x, alternative)
-    Z, W, rss0, rss1, coef, b0, b1, c0, c1 = _fit_observed(m, cols)
+    Z, W, rss0, rss1, coef, b0, b1, c0, c1 = _fit_observed(m, cols, sign)
     kbest = int(np.argmin(rss1[0]))
+    if sign:  # best break of either sign, reported (not tested)
+        _, _, _, rss1a, coefa, *_ = _fit_observed(m, cols, 0.0)
+        kany = int(np.argmin(rss1a[0]))
+        any_eff = float(coefa[0, kany])
+    else:
+        kany, any_eff = kbest, float(coef[0, kbest])
+    found = bool(coef[0, kbest] != 0)
     df1 = max(d.n_scales - 4 if alternative != "curvature" else d.n_scales - 3, 1)
     T, phi = _statistic(rss0, rss1, df1, m.known_scale)
     T, phi = float(T[0]), float(phi[0])
@@ -475,18 +574,23 @@ def pblrt_test(
     p0 = m.link.inverse(z0)
     Zs = _simulate(m, p0, z0, W[0], float(rss0[0]), phi, n_boot, rng)
     Ws, _, _ = m.weights(Zs)
-    r0s, r1s, _, _ = _break_stats(Zs, np.ascontiguousarray(Ws), d.x, cols)
+    r0s, r1s, _, _ = _break_stats(Zs, np.ascontiguousarray(Ws), d.x, cols, sign)
     Ts, _ = _statistic(r0s, r1s, df1, m.known_scale)
     pval = float((1 + np.count_nonzero(Ts >= T - 1e-10 * max(abs(T), 1))) / (n_boot + 1))
     eff = float(coef[0, kbest])
     bb1 = b1[0] - eff * c1[0, kbest]
     bb0 = b0[0] - eff * c0[0, kbest]
+    best_kind = str(kinds[kbest]) if found else "none"
+    best_psi = float(psis[kbest]) if found else float("nan")
     link_desc = {"identity": "y", "log": "log y", "neglog": "log(-y)", "mirage": "ln(-ln y)",
                  "chance_logit": "logit((y - chance)/(1 - chance))"}[m.link.name]
     alt_desc = {"both": "a hinge or a step", "hinge": "a hinge", "step": "a step",
                 "curvature": "a quadratic term"}[alternative]
+    dir_desc = {"improving": " in the direction of faster improvement (one-sided)",
+                "decelerating": " in the direction of slowing improvement (one-sided)",
+                "both": " of either sign"}[direction]
     null_txt = (f"{null_model}: {link_desc} is linear in log10 {'scale'}; "
-                f"alternative adds {alt_desc}")
+                f"alternative adds {alt_desc}{dir_desc}")
     ref = {
         "binomial": "parametric bootstrap, Binomial(n_items, p0) counts under the fitted null",
         "rasch": "parametric bootstrap, item-level Rasch Bernoulli draws under the fitted null",
@@ -501,8 +605,8 @@ def pblrt_test(
         null_model=null_model,
         link=m.link.name,
         alternative=alternative,
-        best_kind=str(kinds[kbest]),
-        psi=float(psis[kbest]),
+        best_kind=best_kind,
+        psi=best_psi,
         effect=eff,
         null_params=np.array([b0[0], b1[0]]),
         break_params=np.array([bb0, bb1, eff]),
@@ -516,4 +620,11 @@ def pblrt_test(
         notes=tuple(notes),
         x=d.x,
         chance=float(m.link.chance),
+        direction=direction,
+        improve_sign=s_imp,
+        effect_direction=_direction_word(eff, s_imp),
+        any_kind=str(kinds[kany]) if any_eff != 0 else "none",
+        any_psi=float(psis[kany]) if any_eff != 0 else float("nan"),
+        any_effect=any_eff,
+        any_direction=_direction_word(any_eff, s_imp),
     )

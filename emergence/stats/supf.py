@@ -67,6 +67,12 @@ class SupFResult(TestResult):
     candidates, fstats : ndarray
         Candidate breaks and :math:`F(\\psi)` at each.
     replicates : ndarray
+    shift : float
+        Sign and size of the best break: the mean, over the scales above ``psi``, of what the
+        break columns add to the no-break line (link units). Positive: the curve runs above its
+        pre-break trend after ``psi``; negative: below. The test itself is two-sided (an F
+        statistic); compare ``shift`` with the metric's improvement direction to tell an
+        accelerating from a decelerating break.
     """
 
     statistic: float
@@ -81,6 +87,7 @@ class SupFResult(TestResult):
     candidates: np.ndarray = field(repr=False)
     fstats: np.ndarray = field(repr=False)
     replicates: np.ndarray = field(repr=False)
+    shift: float = float("nan")
 
     _name = "sup_f"
 
@@ -133,7 +140,8 @@ def supf_test(
     :math:`y^*_s = \\hat e_s v_s`, :math:`v_s \\sim N(0, 1)`, keeps ``x`` fixed and recomputes
     :math:`\\sup_\\psi F^*(\\psi)`; it is asymptotically valid (Hansen 1996) and avoids the
     unreliable asymptotic tables at 5-20 scales. ``F(psi)`` with ``kind="full"`` equals
-    R ``strucchange::Fstats`` (checked in the test-suite).
+    R ``strucchange::Fstats`` (checked in the test-suite). The test is two-sided; the sign of
+    the best break is reported as ``shift``.
 
     References
     ----------
@@ -149,8 +157,8 @@ def supf_test(
     >>> x = np.linspace(8, 11, 12)
     >>> y = 0.1 * x + 0.8 * (x > 9.6) + np.random.default_rng(0).normal(0, 0.05, 12)
     >>> res = supf_test(x, y, seed=0)
-    >>> res.pvalue < 0.01, round(res.psi, 2)
-    (True, 9.5)
+    >>> res.pvalue < 0.01, round(res.psi, 2), res.shift > 0
+    (True, 9.5, True)
     """
     check_option(kind, "kind", BREAKS)
     check_option(residuals, "residuals", ("null", "alternative"))
@@ -175,6 +183,10 @@ def supf_test(
     F = fstats(y[None, :])[0]
     j = int(np.argmax(F))
     T = float(F[j])
+    bc = _break_cols(x, cands[j], kind)
+    coef = np.linalg.lstsq(np.column_stack([X0, bc]), y, rcond=None)[0][2:]
+    above = x > cands[j]
+    shift = float(np.mean(bc[above] @ coef)) if above.any() else float("nan")
     e = M0 @ y if residuals == "null" else Ms[j] @ y
     rng = check_rng(seed)
     V = rng.standard_normal((int(n_boot), s))
@@ -196,6 +208,7 @@ def supf_test(
         candidates=cands,
         fstats=F,
         replicates=Ts,
+        shift=shift,
     )
 
 
