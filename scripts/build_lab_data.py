@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from emergence.lab.bundled import BUNDLE_FILES, compact_run
+from emergence.lab.tasks import VOCAB
 
 
 def _sha256(path: Path) -> str:
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
         eval_min=float(timings.get("eval_s", 0)) / 60, seed=meta["seed"],
         n_sizes=len(preset["sizes"]), sizes=", ".join(s[0] for s in preset["sizes"]),
         params_lo=int(final["params"].min()), params_hi=int(final["params"].max()),
-        span=final["params"].max() / final["params"].min(), vocab=16,
+        span=final["params"].max() / final["params"].min(), vocab=len(VOCAB),
         tokens=int(preset["tokens"]),
         fractions=", ".join(f"{f:g}" for f in preset["checkpoints"]),
         n_test=preset["n_test"], tasks=", ".join(preset["tasks"]), mc=preset["mc_task"],

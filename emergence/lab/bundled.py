@@ -41,7 +41,7 @@ __all__ = ["load_bundled", "bundled_dir", "compact_run", "BUNDLE_FILES"]
 #: Files of the bundle that carry data (their sha256 is in PROVENANCE.json).
 BUNDLE_FILES: tuple[str, ...] = ("records.csv.gz", "checkpoints.csv", "harness.csv")
 
-_REC_COLS = ["model", "step", "task", "item", "output_type", "prediction", "target",
+_REC_COLS = ["model", "step", "task", "shots", "item", "output_type", "prediction", "target",
              "choices", "choice_loglik", "gold", "target_loglik", "target_ntokens", "is_greedy"]
 
 

@@ -11,6 +11,8 @@ Needs the ``lab`` extra (torch, transformers, lm-eval).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import shutil
@@ -96,7 +98,24 @@ def evaluate_checkpoint(
         shutil.rmtree(partial)
     tracker = EvaluationTracker(output_path=str(partial))
     tm = _task_manager(str(Path(task_dir).resolve()))
-    results = lm_eval.simple_evaluate(
+    # the harness prints bootstrap notices on stdout; keep the CLI output to the summary
+    with contextlib.redirect_stdout(io.StringIO()):
+        results = _evaluate(lm_eval, checkpoint, tasks, batch_size, tracker, tm,
+                            bootstrap_iters, seed)
+    if results is None:  # pragma: no cover - only on non-zero ranks
+        raise RuntimeError(f"lm-eval returned no results for {checkpoint}.")
+    samples = results.pop("samples")
+    tracker.save_results_aggregated(results=results, samples=samples)
+    for task_name in results["configs"]:
+        tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    partial.rename(out_dir)
+    return out_dir
+
+
+def _evaluate(lm_eval, checkpoint, tasks, batch_size, tracker, tm, bootstrap_iters, seed):
+    return lm_eval.simple_evaluate(
         model="hf",
         model_args={"pretrained": str(Path(checkpoint).resolve()), "dtype": "float32"},
         tasks=list(tasks),
@@ -111,13 +130,3 @@ def evaluate_checkpoint(
         torch_random_seed=seed,
         fewshot_random_seed=seed,
     )
-    if results is None:  # pragma: no cover - only on non-zero ranks
-        raise RuntimeError(f"lm-eval returned no results for {checkpoint}.")
-    samples = results.pop("samples")
-    tracker.save_results_aggregated(results=results, samples=samples)
-    for task_name in results["configs"]:
-        tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    partial.rename(out_dir)
-    return out_dir
