@@ -82,6 +82,14 @@ def evaluate_checkpoint(
     -------
     Path
         ``out_dir``.
+
+    Examples
+    --------
+    >>> from emergence.lab.tasks import ArithmeticSuite, write_task_files
+    >>> suite = ArithmeticSuite.build(["add_2d"], n_test=20, seed=0)
+    >>> names = write_task_files(suite, "lab-out")                    # doctest: +SKIP
+    >>> evaluate_checkpoint("lab-out/models/L1-W16/step_000032", "lab-out/tasks", names,
+    ...                     "lab-out/harness/L1-W16/step_000032")    # doctest: +SKIP
     """
     out_dir = Path(out_dir)
     if harness_output_done(out_dir):

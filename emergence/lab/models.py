@@ -84,6 +84,13 @@ def build_tokenizer():
     """A character-level ``PreTrainedTokenizerFast`` over :data:`~emergence.lab.tasks.VOCAB`.
 
     Every character is one token; decoding joins characters without spaces.
+
+    Examples
+    --------
+    >>> tok = build_tokenizer()
+    >>> ids = tok.encode("12+34=46\\n")
+    >>> len(ids), tok.decode(ids) == "12+34=46\\n"
+    (9, True)
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
@@ -104,7 +111,14 @@ def build_tokenizer():
 
 
 def build_model(size: ModelSize, n_positions: int, seed: int):
-    """A freshly initialised ``GPT2LMHeadModel`` (no dropout, tied embeddings)."""
+    """A freshly initialised ``GPT2LMHeadModel`` (no dropout, tied embeddings).
+
+    Examples
+    --------
+    >>> model = build_model(ModelSize("L2-W32", 2, 32, 2), n_positions=32, seed=0)
+    >>> model.config.n_layer, model.config.n_embd
+    (2, 32)
+    """
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -131,6 +145,12 @@ def count_params(model) -> dict[str, int]:
 
     Non-embedding parameters exclude the token and position embeddings (the tied output matrix is
     the token embedding), as in Kaplan et al. (2020).
+
+    Examples
+    --------
+    >>> model = build_model(ModelSize("L1-W16", 1, 16, 2), n_positions=32, seed=0)
+    >>> count_params(model)
+    {'params': 4080, 'nonembedding_params': 3312}
     """
     seen: set[int] = set()
     total = 0
@@ -181,6 +201,16 @@ def train_size(
     -------
     list of Path
         The checkpoint directories, in training order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> suite = ArithmeticSuite.build(["add_2d"], n_test=10, seed=0)
+    >>> cfg = TrainConfig(tokens=20_000, checkpoints=(0.5, 1.0))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     dirs = train_size(ModelSize("L1-W16", 1, 16, 2), suite, cfg, d, progress=False)
+    ...     [p.name for p in dirs], read_scale(dirs[-1])["params"]
+    (['step_000016', 'step_000033'], 4080)
     """
     import torch
     from tqdm.auto import tqdm

@@ -261,6 +261,15 @@ def analyze_records(
     Returns
     -------
     LabResult
+
+    Examples
+    --------
+    >>> from emergence.lab import load_bundled
+    >>> rec = load_bundled(records=True)
+    >>> rec = rec[rec["task"].isin(["add_2d", "add_2d_ll"])]
+    >>> res = analyze_records(rec, verdicts=False)
+    >>> len(res.curves_size), res.curves_size.curves[0].n_scales
+    (3, 7)
     """
     from ..scoring import rescore
     from ..tidy import extract_curves
@@ -329,6 +338,11 @@ def run_lab(
     Returns
     -------
     LabResult
+
+    Examples
+    --------
+    >>> res = run_lab("small", "lab-small", seed=0)                 # doctest: +SKIP
+    >>> print(res.summary())                                        # doctest: +SKIP
     """
     from . import harness, models
 
