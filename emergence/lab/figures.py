@@ -89,7 +89,7 @@ def size_figure(curves, *, verdicts=None, tasks: list[str] | None = None) -> plt
         if v:
             axes[i, 0].annotate(f"verdict: {v}", xy=(0.0, 1.18), xycoords="axes fraction",
                                 fontsize=8, color="0.25")
-    fig.suptitle("Across size (final checkpoints)", fontsize=11)
+    fig.suptitle("Across size (final checkpoints)", fontsize=11, y=1.01)
     fig.tight_layout()
     return fig
 
@@ -134,7 +134,7 @@ def step_figure(curves, *, tasks: list[str] | None = None,
                 ax.legend(fontsize=6, frameon=False)
         for j in range(len(mets), ncol):
             axes[i, j].set_visible(False)
-    fig.suptitle("Across training (one line per size)", fontsize=11)
+    fig.suptitle("Across training (one line per size)", fontsize=11, y=1.01)
     fig.tight_layout()
     return fig
 
