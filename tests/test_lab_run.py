@@ -125,3 +125,41 @@ def test_rerun_resumes_without_training_or_evaluating(small_run, monkeypatch):
     a = res2.table.drop(columns="source").sort_values(key).reset_index(drop=True)
     b = res.table.drop(columns="source").sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_same_seed_same_weights(tmp_path):
+    from emergence.lab.models import ModelSize, TrainConfig, read_scale, train_size
+    from emergence.lab.tasks import ArithmeticSuite
+
+    suite = ArithmeticSuite.build(["add_2d"], n_test=10, seed=0)
+    size = ModelSize("L1-W16", 1, 16, 2)
+    cfg = TrainConfig(tokens=15_000, checkpoints=(0.5, 1.0), seed=3)
+    a = train_size(size, suite, cfg, tmp_path / "a", progress=False)
+    b = train_size(size, suite, cfg, tmp_path / "b", progress=False)
+    from safetensors.torch import load_file
+
+    for da, db in zip(a, b, strict=True):
+        wa, wb = load_file(da / "model.safetensors"), load_file(db / "model.safetensors")
+        assert wa.keys() == wb.keys()
+        assert all(torch.equal(wa[k], wb[k]) for k in wa)
+        assert read_scale(da)["tokens"] == read_scale(db)["tokens"]
+    # an interrupted size (final checkpoint incomplete) is trained again, to the same weights
+    (a[-1] / "scale.json").unlink()
+    again = train_size(size, suite, cfg, tmp_path / "a", progress=False)
+    wa = load_file(again[-1] / "model.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    other = train_size(size, suite, TrainConfig(tokens=15_000, checkpoints=(0.5, 1.0), seed=4),
+                       tmp_path / "c", progress=False)
+    wc = load_file(other[-1] / "model.safetensors")
+    assert not all(torch.equal(wc[k], wb[k]) for k in wc)
+
+
+def test_cli_resumes_and_prints_summary(small_run, capsys):
+    from emergence.cli import main
+
+    out, _ = small_run
+    code = main(["lab", "run", "--preset", "small", "--out", str(out), "--quiet",
+                 "--no-verdicts", "--no-figures"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "3 sizes, 2 checkpoint steps" in text and str(out) in text
