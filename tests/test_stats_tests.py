@@ -36,6 +36,9 @@ def test_pblrt_reproducible_and_detects_step():
     a = pblrt_test(c, n_boot=199, seed=3)
     b = pblrt_test(c, n_boot=199, seed=3)
     np.testing.assert_array_equal(a.replicates, b.replicates)
+    assert a.to_frame().equals(b.to_frame())
+    assert a.direction == "improving" and a.effect_direction == "accelerating"
+    assert a.improve_sign == -1.0 and a.effect < 0  # ln(-ln y) falls as accuracy rises
     assert a.pvalue == 1 / 200 and a.best_kind in ("step", "hinge")
     assert 9.0 < a.psi < 10.0
     assert a.null_model == "gompertz" and a.simulate == "binomial"
@@ -51,7 +54,7 @@ def test_pblrt_statistic_matches_direct_least_squares():
     rng = np.random.default_rng(1)
     y = np.clip(0.3 + 0.05 * (X10 - 8) + rng.normal(0, 0.03, 10), 0.01, 0.99)
     res = pblrt_test(x=X10, y=y, metric="score", null="linear", alternative="hinge",
-                     n_boot=19, seed=0)
+                     direction="both", n_boot=19, seed=0)
     X0 = np.column_stack([np.ones(10), X10])
     rss0 = np.sum((y - X0 @ np.linalg.lstsq(X0, y, rcond=None)[0]) ** 2)
     rss1 = min(
@@ -59,6 +62,108 @@ def test_pblrt_statistic_matches_direct_least_squares():
         for X1 in (np.column_stack([X0, np.maximum(X10 - p, 0)]) for p in break_grid(X10, "hinge"))
     )
     assert res.statistic == pytest.approx((rss0 - rss1) / (rss1 / 6), rel=1e-6)
+
+
+def _constrained_rss(X0, col, y, sign):
+    """RSS of y on [X0, col] with sign * coef(col) >= 0 (scipy bounded least squares)."""
+    from scipy.optimize import lsq_linear
+
+    X = np.column_stack([X0, col])
+    lb = np.r_[-np.inf, -np.inf, 0.0 if sign > 0 else -np.inf]
+    ub = np.r_[np.inf, np.inf, np.inf if sign > 0 else 0.0]
+    b = lsq_linear(X, y, bounds=(lb, ub), method="bvls", tol=1e-14).x
+    return float(np.sum((y - X @ b) ** 2))
+
+
+@pytest.mark.parametrize("direction", ["improving", "decelerating", "both"])
+def test_pblrt_one_sided_statistic_matches_bounded_least_squares(direction):
+    # identity link, higher is better: improving = the hinge/step coefficient is positive
+    rng = np.random.default_rng(7)
+    y = np.clip(0.3 + 0.05 * (X10 - 8) - 0.06 * np.maximum(X10 - 9.4, 0)
+                + rng.normal(0, 0.01, 10), 0.01, 0.99)
+    res = pblrt_test(x=X10, y=y, metric="score", null="linear", direction=direction,
+                     n_boot=19, seed=0)
+    sign = {"improving": 1.0, "decelerating": -1.0, "both": 0.0}[direction]
+    X0 = np.column_stack([np.ones(10), X10])
+    rss0 = np.sum((y - X0 @ np.linalg.lstsq(X0, y, rcond=None)[0]) ** 2)
+    cols = [np.maximum(X10 - p, 0) for p in break_grid(X10, "hinge")]
+    cols += [(X10 > p).astype(float) for p in break_grid(X10, "step")]
+    if sign:
+        rss1 = min(_constrained_rss(X0, c, y, sign) for c in cols)
+    else:
+        rss1 = min(np.sum((y - X @ np.linalg.lstsq(X, y, rcond=None)[0]) ** 2)
+                   for X in (np.column_stack([X0, c]) for c in cols))
+    assert res.statistic == pytest.approx((rss0 - rss1) / (rss1 / 6), rel=1e-6, abs=1e-9)
+    assert res.direction == direction and res.improve_sign == 1.0
+    # the curve bends down (slower improvement): that is the best break of either sign
+    assert res.any_direction == "decelerating" and res.any_kind == "hinge"
+    if direction == "improving":
+        assert res.effect >= 0 and res.effect_direction in ("accelerating", "none")
+        assert res.pvalue > 0.05
+    else:
+        assert res.effect_direction == "decelerating" and res.pvalue <= 0.1
+
+
+def test_pblrt_one_sided_replicates_vectorised_match_a_loop():
+    # the constrained replicate statistics equal a per-replicate bounded least-squares fit
+    from emergence.stats.bootstrap import _break_stats, _candidates
+
+    rng = np.random.default_rng(3)
+    Z = 0.1 * X10 + rng.normal(0, 0.05, (6, 10))
+    W = np.ones_like(Z)
+    cols, _, _ = _candidates(X10, "both")
+    X0 = np.column_stack([np.ones(10), X10])
+    for sign in (1.0, -1.0):
+        rss0, rss1, coef, _ = _break_stats(Z, W, X10, cols, sign)
+        assert np.all(sign * coef >= 0)
+        for b in range(Z.shape[0]):
+            exp = [_constrained_rss(X0, c, Z[b], sign) for c in cols]
+            np.testing.assert_allclose(rss1[b], exp, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize(("link", "hib", "sign"), [
+    ("identity", True, 1), ("log", True, 1), ("log", False, -1), ("neglog", True, -1),
+    ("mirage", True, -1), ("chance_logit", True, 1), ("identity", False, -1)])
+def test_improvement_sign(link, hib, sign):
+    from emergence.stats.bootstrap import improvement_sign
+
+    assert improvement_sign(link, hib) == sign
+
+
+def _sat_curve(p, n, seed, metric="exact_match", chance=float("nan")):
+    k = np.random.default_rng(seed).binomial(n, p)
+    return _curve(k / n, n=n, metric=metric, chance=chance)
+
+
+SATURATING = 0.2 + 0.5 * (1 - np.exp(-1.5 * (X10 - 8))) / (1 - np.exp(-4.5))  # 0.2 -> 0.7
+HOCKEY = np.where(X10 < 9.5, 0.05, 0.05 + 0.3 * (X10 - 9.5))  # flat, then a fast rise
+
+
+def test_pblrt_saturating_curve_is_a_slowdown_not_a_break():
+    # accuracy rising fast, then flattening (large n): a concave kink on every link
+    for metric, chance in (("exact_match", float("nan")), ("acc", 0.2)):
+        c = _sat_curve(SATURATING if metric == "exact_match" else SATURATING + 0.05, 5000, 0,
+                       metric, chance)
+        cur = pblrt_test(c, alternative="curvature", n_boot=199, seed=1)
+        assert cur.statistic == 0 and cur.pvalue == 1.0 and cur.best_kind == "none"
+        assert cur.any_direction == "decelerating"
+        dec = pblrt_test(c, direction="decelerating", n_boot=199, seed=1)
+        assert dec.pvalue <= 0.01 and dec.effect_direction == "decelerating"
+        both = pblrt_test(c, direction="both", n_boot=199, seed=1)
+        assert both.pvalue <= 0.1 and both.effect_direction == "decelerating"
+        # the fitted "break" line of the one-sided test never bends the wrong way
+        imp = pblrt_test(c, n_boot=199, seed=1)
+        assert imp.effect_direction in ("accelerating", "none")
+        assert imp.any_direction == "decelerating"
+
+
+def test_pblrt_convex_hockey_stick_has_power():
+    rej = [pblrt_test(_sat_curve(HOCKEY, 1000, r), n_boot=199, seed=r).pvalue <= 0.05
+           for r in range(20)]
+    assert np.mean(rej) >= 0.9
+    r = pblrt_test(_sat_curve(HOCKEY, 1000, 0), n_boot=199, seed=0)
+    assert r.effect_direction == "accelerating" and r.any_direction == "accelerating"
+    assert r.best_kind == "hinge" and 9.0 <= r.psi <= 10.0
 
 
 def test_pblrt_other_paths():
@@ -86,6 +191,9 @@ def test_pblrt_bad_input():
         pblrt_test(x=X10, y=np.r_[np.nan, np.ones(9) * 0.5], metric="acc")
     with pytest.raises(ValueError, match="tied"):
         pblrt_test(x=np.r_[X10[:9], X10[8]], y=np.linspace(0.1, 0.5, 10), metric="acc")
+    with pytest.raises(ValueError, match="direction"):
+        pblrt_test(x=X10, y=np.linspace(0.1, 0.5, 10), n_items=100, metric="acc",
+                   direction="up")
     with pytest.raises(ValueError, match="rasch"):
         pblrt_test(x=X10, y=np.linspace(0.1, 0.5, 10), n_items=100, metric="acc",
                    simulate="rasch")
@@ -104,17 +212,28 @@ def test_pblrt_all_zero_and_non_monotone_x():
 
 
 @pytest.mark.slow
-def test_pblrt_size_bounded_monte_carlo():
-    # 300 null curves (Mirage null, 10 scales, 200 items), B = 99: rejection rate at 0.05
-    # has Monte Carlo sd ~0.013; the bound 0.05 +/- 0.04 fails only for a broken test.
+@pytest.mark.parametrize(("metric", "chance", "z"), [
+    ("exact_match", float("nan"), 6.3 - 0.7 * X10),      # Mirage / Gompertz null
+    ("acc", 0.25, -9.0 + 0.9 * X10),                     # chance-floored sigmoid null
+])
+def test_pblrt_size_bounded_monte_carlo(metric, chance, z):
+    # 1,000 null curves (10 scales, 200 items), B = 99: the rejection rate at 0.05 of the
+    # one-sided (improving) break and curvature tests and of the two-sided break test has
+    # Monte Carlo sd ~0.007; the bound 0.05 +/- 0.03 fails only for a broken test.
+    from emergence.curves import get_link
+
+    link = "mirage" if metric == "exact_match" else "chance_logit"
+    p = get_link(link, chance).inverse(z)
     rng = np.random.default_rng(11)
-    p = np.exp(-np.exp(6.3 - 0.7 * X10))
-    rej = 0
-    for r in range(300):
+    rej = np.zeros(3)
+    for r in range(1000):
         k = rng.binomial(200, p)
-        res = pblrt_test(x=X10, y=k / 200, n_items=200, metric="exact_match", n_boot=99, seed=r)
-        rej += res.pvalue <= 0.05
-    assert 0.01 <= rej / 300 <= 0.09
+        kw = dict(x=X10, y=k / 200, n_items=200, metric=metric, chance=chance, n_boot=99,
+                  seed=r)
+        rej += [pblrt_test(**kw).pvalue <= 0.05,
+                pblrt_test(**kw, alternative="curvature").pvalue <= 0.05,
+                pblrt_test(**kw, direction="both").pvalue <= 0.05]
+    assert np.all((0.02 <= rej / 1000) & (rej / 1000 <= 0.08)), rej / 1000
 
 
 def test_supf_and_chow_match_strucchange():

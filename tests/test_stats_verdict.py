@@ -158,3 +158,77 @@ def test_zero_scale_point_is_left_out_with_a_note():
     row = assess_curve(c, n_boot=49)
     assert row["status"] == "ok" and row["n_scales"] == 9
     assert "left out 1 point(s) with scale <= 0" in row["notes"] and "step0" in row["notes"]
+
+
+def _sat_table(seed, n=5000):
+    # accuracy 0.2 -> 0.7, rising fast then flattening; perplexity approaching an irreducible
+    # loss (concave on log y)
+    rng = np.random.default_rng(seed)
+    p = 0.2 + 0.5 * (1 - np.exp(-1.5 * (LOGP - 8))) / (1 - np.exp(-4.5))
+    em = rng.binomial(n, p) / n
+    ppl = (2.0 + 40.0 * 10 ** (-0.8 * (LOGP - 8))) * np.exp(rng.normal(0, 0.01, 10))
+    return _table("saturating", {"exact_match": em, "ppl": ppl}, n_items=n)
+
+
+def test_saturating_curves_are_never_a_candidate_transition():
+    df = pd.concat([_sat_table(s).assign(family=f"toy{s}") for s in range(5)],
+                   ignore_index=True)
+    vt = assess(extract_curves(df, x="params"), n_boot=199, seed=0, progress=False)
+    v = vt.verdicts()
+    assert (v["verdict"] != "candidate genuine transition").all()
+    assert v["reasons"].str.contains("saturation, not an emergent transition").all()
+    rows = vt.to_frame()
+    assert (rows["pblrt_direction"] == "improving").all()
+    assert (rows["pblrt_any_direction"] == "decelerating").all()
+    assert (rows["curv_direction"] == "decelerating").all()
+    assert rows["slowing"].all() and not rows["accelerating"].any()
+    ppl = rows[rows["metric"] == "ppl"]
+    assert (ppl["null_model"] == "power_law").all() and (ppl["improve_sign"] == -1).all()
+    assert v["reasons"].str.contains("no irreducible-loss term").all()
+    assert rows["davies_alternative"].isin(["greater", "less"]).all()
+    assert (rows.loc[rows["metric"] == "exact_match", "davies_alternative"] == "less").all()
+
+
+def test_convex_hockey_stick_is_a_candidate_transition():
+    out = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        p = np.where(LOGP < 9.5, 0.05, 0.05 + 0.3 * (LOGP - 9.5))
+        em = rng.binomial(1000, p) / 1000
+        ll = -2.0 + 0.05 * (LOGP - 8) + 0.4 * np.maximum(LOGP - 9.5, 0) + rng.normal(0, 0.01, 10)
+        out.append(_table("hockey", {"exact_match": em, "loglik": ll}, family=f"toy{seed}"))
+    vt = assess(extract_curves(pd.concat(out), x="params"), n_boot=199, seed=0,
+                progress=False)
+    v = vt.verdicts()
+    assert (v["verdict"] == "candidate genuine transition").all()
+    assert v["reasons"].str.contains("loglik: accelerating hinge").all()
+    rows = vt.to_frame()
+    assert (rows["pblrt_effect_direction"] == "accelerating").all()
+    assert rows["supf_direction"].eq("accelerating").all()
+
+
+def test_upward_step_on_a_saturating_curve_does_not_count():
+    # rows as a screen writes them: a significant accelerating step whose curve is better
+    # fitted by a significant slowdown is not evidence of a transition
+    from emergence.verdict import finalize
+
+    base = dict(family="f", model="", task="t", shots=0, metric="acc", x_name="params",
+                status="ok", kind="discontinuous", sharp=False, notes="", null_model="gompertz",
+                pblrt_p=0.001, pblrt_kind="step", pblrt_psi=8.4,
+                pblrt_effect_direction="accelerating", naive_p=0.5,
+                naive_direction="decelerating", curv_p=1.0, curv_direction="decelerating",
+                decel_p=0.001, decel_kind="hinge", decel_psi=8.6, decel_curv_p=0.001)
+    dom = finalize([dict(base, pblrt_any_direction="decelerating")], alpha=0.05, n_boot=99,
+                   seed=0)
+    g = dom.verdicts().iloc[0]
+    assert g["verdict"] == "no transition"
+    assert "fits worse than the slowdown" in g["reasons"]
+    assert "improvement slows after 10^8.60" in g["reasons"]
+    ok = finalize([dict(base, pblrt_any_direction="accelerating")], alpha=0.05, n_boot=99,
+                  seed=0)
+    assert ok.verdicts().iloc[0]["verdict"] == "candidate genuine transition"
+    # a significant break in the wrong direction never counts, even if a row says so
+    bad = finalize([dict(base, pblrt_effect_direction="decelerating", decel_p=0.5,
+                         decel_curv_p=0.5, pblrt_any_direction="decelerating")],
+                   alpha=0.05, n_boot=99, seed=0)
+    assert bad.verdicts().iloc[0]["verdict"] == "no transition"
