@@ -329,3 +329,18 @@ def test_threshold_interval_hansen():
     assert ci.low <= 9.6 <= ci.high and ci.high - ci.low < 1.0
     assert threshold_interval(X10, y, kind="step", alpha=0.01).critical == pytest.approx(
         10.59, abs=0.01)
+
+
+def test_pblrt_two_sided_pvalue_from_the_same_replicates():
+    # aggregate-only curve: the Gaussian replicates do not depend on the direction, so the
+    # two-sided p-value reported by the one-sided test equals the two-sided test's p-value
+    rng = np.random.default_rng(12)
+    y = 0.2 + 0.04 * (X10 - 8) + 0.05 * np.maximum(X10 - 9.5, 0) + rng.normal(0, 0.01, 10)
+    one = pblrt_test(x=X10, y=y, metric="score", null="linear", n_boot=199, seed=4)
+    two = pblrt_test(x=X10, y=y, metric="score", null="linear", direction="both", n_boot=199,
+                     seed=4)
+    assert one.simulate == "gaussian"
+    assert one.pvalue_two_sided == two.pvalue and two.pvalue_two_sided == two.pvalue
+    assert one.pvalue <= two.pvalue and one.effect_direction == "accelerating"
+    # a well-behaved null bends either way about equally often
+    assert 0.35 <= one.null_share <= 0.65

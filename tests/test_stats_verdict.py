@@ -232,3 +232,17 @@ def test_upward_step_on_a_saturating_curve_does_not_count():
                          decel_curv_p=0.5, pblrt_any_direction="decelerating")],
                    alpha=0.05, n_boot=99, seed=0)
     assert bad.verdicts().iloc[0]["verdict"] == "no transition"
+
+
+def test_lopsided_null_falls_back_to_the_two_sided_pvalue():
+    from types import SimpleNamespace
+
+    from emergence.verdict import _pvalue
+
+    notes: list[str] = []
+    ok = SimpleNamespace(pvalue=0.01, pvalue_two_sided=0.3, null_share=0.5, direction="improving")
+    assert _pvalue(ok, "break test", notes) == 0.01 and notes == []
+    bent = SimpleNamespace(pvalue=0.01, pvalue_two_sided=0.3, null_share=0.08,
+                           direction="improving")
+    assert _pvalue(bent, "break test", notes) == 0.3
+    assert "only 8% of null replicates" in notes[0]

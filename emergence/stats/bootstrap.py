@@ -83,6 +83,14 @@ class PBLRTResult(TestResult):
         The best break of either sign (unrestricted least squares) on the observed curve, with
         its direction: reported so that a decelerating break (saturation) can be named even
         when the one-sided test ignores it.
+    pvalue_two_sided : float
+        p-value of the two-sided statistic (breaks of either sign) from the same replicates.
+    null_share : float
+        Share of the null replicates whose best break of either sign goes in the tested
+        direction (the improving one for ``direction="both"``). About 1/2 when the simulated
+        null has no systematic bend; far below 1/2 the one-sided p-value leans on a bend that
+        the simulation puts into every replicate (floor/ceiling effects with large
+        model-to-model scatter), and the two-sided p-value is the safer reading.
     null_params, break_params : ndarray
         Link-scale coefficients ``(b0, b1)`` and ``(b0, b1, effect)``.
     null_fitted : ndarray
@@ -129,6 +137,8 @@ class PBLRTResult(TestResult):
     any_psi: float = float("nan")
     any_effect: float = 0.0
     any_direction: str = "none"
+    pvalue_two_sided: float = float("nan")
+    null_share: float = float("nan")
 
     _name = "pb_lrt"
 
@@ -215,14 +225,20 @@ def _break_stats(Z, W, x, cols, sign: float = 0.0):
     with np.errstate(divide="ignore", invalid="ignore"):
         coef = np.where(ok, cross / hh, 0.0)
         red = np.where(ok, cross**2 / hh, 0.0)
-    if sign:
-        right = sign * coef > 0
-        red = np.where(right, red, 0.0)
-        coef = np.where(right, coef, 0.0)
     # tolerance so that exactly flat curves (all 0 or all 1) give T = 0 rather than 0/0
     tau = 1e-12 * np.einsum("bs,bs->b", W, 1.0 + Z**2)
     rss1 = np.maximum(rss0[:, None] - red, 0.0) + tau[:, None]
+    rss1, coef = _constrain(rss0 + tau, rss1, coef, sign)
     return rss0 + tau, rss1, coef, (b0, b1, c0, c1)
+
+
+def _constrain(rss0, rss1, coef, sign: float):
+    """One-sided version of unconstrained break fits: a candidate whose coefficient has the
+    wrong sign is fitted at 0 (``RSS1 = RSS0``, coefficient 0). ``sign=0``: unchanged."""
+    if not sign:
+        return rss1, coef
+    right = sign * coef > 0
+    return np.where(right, rss1, rss0[:, None]), np.where(right, coef, 0.0)
 
 
 class _Model:
@@ -558,25 +574,32 @@ def pblrt_test(
     s_imp = improvement_sign(m.link.name, hib)
     sign = {"improving": s_imp, "decelerating": -s_imp, "both": 0.0}[direction]
     cols, kinds, psis = _candidates(d.x, alternative)
-    Z, W, rss0, rss1, coef, b0, b1, c0, c1 = _fit_observed(m, cols, sign)
+    Z, W, rss0, rss1a, coefa, b0, b1, c0, c1 = _fit_observed(m, cols, 0.0)
+    rss1, coef = _constrain(rss0, rss1a, coefa, sign)
     kbest = int(np.argmin(rss1[0]))
-    if sign:  # best break of either sign, reported (not tested)
-        _, _, _, rss1a, coefa, *_ = _fit_observed(m, cols, 0.0)
-        kany = int(np.argmin(rss1a[0]))
-        any_eff = float(coefa[0, kany])
-    else:
-        kany, any_eff = kbest, float(coef[0, kbest])
+    kany = int(np.argmin(rss1a[0]))  # best break of either sign, reported (not tested)
+    any_eff = float(coefa[0, kany])
     found = bool(coef[0, kbest] != 0)
     df1 = max(d.n_scales - 4 if alternative != "curvature" else d.n_scales - 3, 1)
     T, phi = _statistic(rss0, rss1, df1, m.known_scale)
     T, phi = float(T[0]), float(phi[0])
+    T2 = float(_statistic(rss0, rss1a, df1, m.known_scale)[0][0])
     z0 = b0[0] + b1[0] * d.x
     p0 = m.link.inverse(z0)
     Zs = _simulate(m, p0, z0, W[0], float(rss0[0]), phi, n_boot, rng)
     Ws, _, _ = m.weights(Zs)
-    r0s, r1s, _, _ = _break_stats(Zs, np.ascontiguousarray(Ws), d.x, cols, sign)
+    r0s, r1sa, coefs, _ = _break_stats(Zs, np.ascontiguousarray(Ws), d.x, cols, 0.0)
+    r1s, _ = _constrain(r0s, r1sa, coefs, sign)
     Ts, _ = _statistic(r0s, r1s, df1, m.known_scale)
     pval = float((1 + np.count_nonzero(Ts >= T - 1e-10 * max(abs(T), 1))) / (n_boot + 1))
+    Ts2, _ = _statistic(r0s, r1sa, df1, m.known_scale)
+    pval2 = float((1 + np.count_nonzero(Ts2 >= T2 - 1e-10 * max(abs(T2), 1))) / (n_boot + 1))
+    # share of null replicates whose best break of either sign goes the tested way (improving
+    # for "both"): about 1/2 when the simulated null has no systematic bend
+    kb = np.argmin(r1sa, axis=1)
+    cb = coefs[np.arange(coefs.shape[0]), kb]
+    tested = sign if sign else s_imp
+    null_share = float(np.mean(tested * cb > 0))
     eff = float(coef[0, kbest])
     bb1 = b1[0] - eff * c1[0, kbest]
     bb0 = b0[0] - eff * c0[0, kbest]
@@ -627,4 +650,6 @@ def pblrt_test(
         any_psi=float(psis[kany]) if any_eff != 0 else float("nan"),
         any_effect=any_eff,
         any_direction=_direction_word(any_eff, s_imp),
+        pvalue_two_sided=pval2,
+        null_share=null_share,
     )
