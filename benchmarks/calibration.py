@@ -5,14 +5,19 @@ Run:  python benchmarks/calibration.py [--curves 2000] [--power-curves 500] [--n
 Size: for each smooth null (linear accuracy, Gompertz/Mirage exact match, chance-floored sigmoid
 with chance 0.25) simulate no-break curves with 10 scales (log10 params 8..11) and 200 binary
 items per scale (binomial counts), and report the rejection rate at alpha = 0.05 of
-- the PB-LRT (hinge or step against the metric's null, breakpoint searched in every replicate),
-- the PB-LRT curvature test,
-- the Davies (2002) test and the Hansen sup-F test on the link scale.
+- the PB-LRT against an accelerating break (hinge or step, one-sided in the direction of faster
+  improvement, breakpoint searched in every replicate): the primary test,
+- the same PB-LRT two-sided (breaks of either sign),
+- the PB-LRT curvature test (one-sided: accelerating improvement),
+- the Davies (2002) test, one-sided in the improving direction (R segmented alternative
+  "greater"/"less"), and the Hansen sup-F test (two-sided), on the link scale.
 A fourth size row adds model-level scatter (normal, sd 0.3 on the link scale) to the Gompertz
 null, which item noise alone does not explain. Goal: 0.05 +/- 0.015 (Monte Carlo sd with 2,000
 curves is 0.005).
-Power: the same nulls plus a step (jump of g on the link scale) or a hinge (slope change of d per
-decade) at log10 params = 9.5.
+Power: the same nulls plus an accelerating step (jump of g on the link scale towards a better
+metric) or hinge (slope change of d per decade) at log10 params = 9.5. Decelerating rows put the
+same breaks in the other direction (improvement slows down: saturation); the one-sided tests
+should not reject them.
 Prints a markdown table.
 """
 
@@ -25,9 +30,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from emergence.curves import get_link
-from emergence.stats.bootstrap import pblrt_test
+from emergence.stats.bootstrap import improvement_sign, pblrt_test
 from emergence.stats.davies import davies_test
 from emergence.stats.supf import supf_test
+from emergence.verdict import _pvalue
 
 X = np.linspace(8, 11, 10)
 N = 200
@@ -49,21 +55,29 @@ def _probs(link, chance, z):
 
 def run_case(name, z, n_curves, n_boot, rng, scatter=0.0):
     metric, chance, null, link, _ = NULLS[name]
-    rej = np.zeros(4)
+    rej = np.zeros(6)
     lk = get_link(link, chance if np.isfinite(chance) else 0.0)
+    dav_alt = "greater" if improvement_sign(link, True) > 0 else "less"
     for _ in range(n_curves):
         zz = z + (rng.normal(0, scatter, X.size) if scatter else 0.0)
         k = rng.binomial(N, _probs(link, chance, zz))
         y = k / N
         seed = int(rng.integers(2**31))
-        a = pblrt_test(x=X, y=y, n_items=N, metric=metric, chance=chance, null=null,
-                       n_boot=n_boot, seed=seed)
-        b = pblrt_test(x=X, y=y, n_items=N, metric=metric, chance=chance, null=null,
-                       alternative="curvature", n_boot=n_boot, seed=seed + 1)
+        kw = dict(x=X, y=y, n_items=N, metric=metric, chance=chance, null=null, n_boot=n_boot)
+        a = pblrt_test(**kw, seed=seed)
+        a2 = pblrt_test(**kw, direction="both", seed=seed)
+        b = pblrt_test(**kw, alternative="curvature", seed=seed + 1)
+        dc = pblrt_test(**kw, direction="decelerating", seed=seed + 3)
+        # what the verdict counts: the accelerating break, unless a significant slowdown fits
+        # the curve better (the best break of either sign decelerates)
+        pa = _pvalue(a, "", [])
+        counted = pa <= ALPHA and not (_pvalue(dc, "", []) <= ALPHA
+                                       and a.any_direction == "decelerating")
         zl = lk.forward(lk.adjust(y, N))
-        c = davies_test(X, zl)
+        c = davies_test(X, zl, alternative=dav_alt)
         d = supf_test(X, zl, n_boot=n_boot, seed=seed + 2)
-        rej += np.array([a.pvalue, b.pvalue, c.pvalue, d.pvalue]) <= ALPHA
+        rej += np.r_[np.array([a.pvalue, a2.pvalue, b.pvalue, c.pvalue, d.pvalue]) <= ALPHA,
+                     counted]
     return rej / n_curves
 
 
@@ -76,8 +90,10 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
-    lines = ["| null | alternative | curves | PB-LRT break | PB-LRT curvature | Davies | sup-F |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| null | alternative | curves | PB-LRT break (one-sided) | PB-LRT break (two-sided) "
+             "| PB-LRT curvature (one-sided) | Davies (one-sided) | sup-F (two-sided) "
+             "| break counted by the verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
     cases = []
     for name, (_, _, _, _, z) in NULLS.items():
         cases.append((name, "none (size)", z, args.curves, 0.0))
@@ -86,15 +102,19 @@ def main() -> None:
     for name, (_, _, _, link, z) in NULLS.items():
         # effect sizes on the link scale, scaled to the link's units
         unit = {"identity": 0.05, "mirage": 0.5, "chance_logit": 0.5}[link]
-        sign = -1.0 if link == "mirage" else 1.0  # ln(-ln y) falls as accuracy rises
+        sign = improvement_sign(link, True)  # ln(-ln y) falls as accuracy rises
         for g in (1, 2):
-            cases.append((name, f"step {g * unit:g}", z + sign * g * unit * (X > PSI),
-                          args.power_curves, 0.0))
+            cases.append((name, f"accelerating step {g * unit:g}",
+                          z + sign * g * unit * (X > PSI), args.power_curves, 0.0))
         for dlt in (1, 2):
-            cases.append((name, f"hinge {dlt * 2 * unit:g}/decade",
+            cases.append((name, f"accelerating hinge {dlt * 2 * unit:g}/decade",
                           z + sign * dlt * 2 * unit * np.maximum(X - PSI, 0),
                           args.power_curves, 0.0))
-    for name, alt, z, n, sc in tqdm(cases, desc="calibration"):
+        cases.append((name, f"decelerating step {2 * unit:g}",
+                      z - sign * 2 * unit * (X > PSI), args.power_curves, 0.0))
+        cases.append((name, f"decelerating hinge {4 * unit:g}/decade",
+                      z - sign * 4 * unit * np.maximum(X - PSI, 0), args.power_curves, 0.0))
+    for name, alt, z, n, sc in tqdm(cases, desc="calibration", mininterval=30):
         r = run_case(name, z, n, args.n_boot, rng, scatter=sc)
         lines.append(f"| {name} | {alt} | {n} | " + " | ".join(f"{v:.3f}" for v in r) + " |")
         print(lines[-1], flush=True)
