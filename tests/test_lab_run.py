@@ -29,7 +29,14 @@ def small_run(tmp_path_factory):
 
 
 def test_character_tokenizer_round_trip():
+    import os
+
+    from emergence.lab import harness  # noqa: F401
     from emergence.lab.models import build_tokenizer
+
+    # the lab runs offline whatever the caller's environment says
+    for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        assert os.environ[k] == "1"
 
     tok = build_tokenizer()
     ids = tok.encode("12+34=46\n")

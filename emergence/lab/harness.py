@@ -20,8 +20,9 @@ from pathlib import Path
 
 __all__ = ["evaluate_checkpoint", "harness_output_done", "sample_files"]
 
+# the lab never needs the Hub: everything is local
 for _k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-    os.environ.setdefault(_k, "1")
+    os.environ[_k] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

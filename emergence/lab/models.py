@@ -32,9 +32,9 @@ __all__ = [
     "read_scale",
 ]
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# the lab never needs the Hub: everything is local
+for _k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ[_k] = "1"
 
 
 @dataclass(frozen=True)
