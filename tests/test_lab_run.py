@@ -48,7 +48,7 @@ def test_character_tokenizer_round_trip():
 def test_outputs_written(small_run):
     out, res = small_run
     for name in ("scores.csv.gz", "curves_size.csv", "curves_step.csv", "verdicts_size.csv",
-                 "verdicts_step.csv", "checkpoints.csv", "lab.json", "figures/size.png",
+                 "verdicts_step.csv", "checkpoints.csv", "lab.json", "mirage.csv", "figures/size.png",
                  "figures/steps.png"):
         assert (out / name).exists(), name
     # harness output kept as written: results json and per-task samples jsonl per checkpoint

@@ -11,6 +11,7 @@
 ``curves_size.csv``           per-scale values across size (final checkpoints)
 ``curves_step.csv``           per-checkpoint values across training, per size
 ``verdicts_size.csv`` ...     verdict tables (per curve and per group)
+``mirage.csv``                observed vs p^L-predicted exact match per size and task
 ``figures/*.png``             exact match beside edit distance and log-likelihood
 ``lab.json``                  preset, seed, versions, timings
 ============================  ============================================================
@@ -41,6 +42,7 @@ __all__ = [
     "records_from_harness",
     "analyze_records",
     "MAIN_METRICS",
+    "mirage_table",
 ]
 
 #: Family name of the lab models in every table.
@@ -298,6 +300,45 @@ def analyze_records(
     return LabResult(None, table, curves_size, curves_step, vs, vstep, timings)
 
 
+def mirage_table(records: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
+    """Mirage check (exact match ~ p^L, edit distance ~ L(1-p)) per generative task, across size.
+
+    Runs :func:`emergence.mirage.mirage_check` on the final checkpoints with characters as tokens.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Lab records with target log-likelihoods attached (:func:`records_from_harness`).
+    seed : int, default=0
+    n_boot : int, default=1000
+
+    Returns
+    -------
+    DataFrame
+        The per-size tables of every task stacked, with ``task`` and ``consistent`` (every
+        simultaneous interval covers 0) columns.
+
+    Examples
+    --------
+    >>> from emergence.lab import load_bundled
+    >>> rec = load_bundled(records=True)
+    >>> t = mirage_table(rec[rec["task"] == "add_2d"], n_boot=200)
+    >>> t["task"].unique().tolist(), len(t)
+    (['add_2d'], 7)
+    """
+    from ..mirage import mirage_check
+
+    last = records["step"] == records.groupby("model")["step"].transform("max")
+    final = records[last]
+    gen_tasks = sorted(set(final.loc[final["output_type"] == "generate_until", "task"]))
+    parts = []
+    for task in gen_tasks:
+        res = mirage_check(final, task=task, tokenizer="characters", x="params",
+                           n_boot=n_boot, seed=seed)
+        parts.append(res.to_frame().assign(task=task, consistent=res.consistent))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def _main_mask(table: pd.DataFrame) -> pd.Series:
     """Rows used for curves: generative and multiple-choice tasks under the main metrics."""
     is_ll = table["task"].str.endswith(LL_SUFFIX)
@@ -406,6 +447,7 @@ def run_lab(
     if res.verdict_step is not None:
         res.verdict_step.to_frame().to_csv(out / "verdicts_step_curves.csv", index=False)
         res.verdict_step.verdicts().to_csv(out / "verdicts_step.csv", index=False)
+    mirage_table(rec, seed=seed).to_csv(out / "mirage.csv", index=False)
     if figures:
         t = time.perf_counter()
         from .figures import write_figures
