@@ -88,7 +88,9 @@ def main(argv=None) -> int:
     tables["harness"].to_csv(dest / "harness.csv", index=False)
     preset = meta["preset"]
     ck = tables["checkpoints"]
-    timings = meta.get("first_timings") or meta.get("timings", {})
+    # a resumed run only re-analyses; report the run that trained and evaluated
+    runs = meta.get("runs") or [meta.get("timings", {})]
+    timings = max(runs, key=lambda r: float(r.get("total_s", 0) or 0))
     command = args.command or meta.get("command") or (
         f"emergence lab run --preset {preset['name']} --out <dir> --seed {meta['seed']} "
         f"--threads {meta.get('threads', 1)}")
@@ -100,7 +102,7 @@ def main(argv=None) -> int:
         "preset": preset,
         "versions": meta["versions"],
         "timings_s": timings,
-        "run_date": meta.get("runs", [{}])[0].get("date"),
+        "run_date": timings.get("date"),
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": meta.get("machine", "2-core CPU, no GPU"),
         "files": {},
