@@ -4,6 +4,7 @@
 function                                    what it tests / computes
 ==========================================  ================================================
 :func:`pblrt_test`                          parametric-bootstrap LRT: break vs smooth null
+:func:`improvement_sign`                    link-scale sign of an improvement of the metric
 :func:`davies_test`                         Davies (1987/2002) slope-change test (R segmented)
 :func:`supf_test`                           Andrews sup-F, Hansen multiplier bootstrap
 :func:`chow_test`                           Chow F test at a break declared in advance
@@ -18,7 +19,7 @@ function                                    what it tests / computes
 ==========================================  ================================================
 """
 
-from .bootstrap import PBLRTResult, pblrt_test
+from .bootstrap import PBLRTResult, improvement_sign, pblrt_test
 from .davies import DaviesResult, davies_test
 from .ic import ICTable, akaike_weights, ic_table
 from .intervals import (
@@ -66,6 +67,7 @@ __all__ = [
     "emergence_score_interval",
     "fdr",
     "ic_table",
+    "improvement_sign",
     "pblrt_test",
     "proportion_interval",
     "step_noise_floor",
