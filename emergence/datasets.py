@@ -9,6 +9,8 @@ obsscaling-base        Observational Scaling Laws (Ruan et al. 2024): 148 base m
                        benchmarks, with family, size, tokens and FLOPs.
 obsscaling-emergent    The same paper's BIG-bench "emergent" tasks (2-shot) for 84 models,
                        joined with the model metadata of obsscaling-base.
+lab-gpt2               The model lab's GPT-2 family (7 sizes x 6 checkpoints) on arithmetic:
+                       real lm-evaluation-harness per-item logs, re-scored on load.
 =====================  =====================================================================
 
 The copies are built from the published files by ``scripts/build_benchmarks_data.py`` (which
@@ -19,7 +21,7 @@ Examples
 --------
 >>> from emergence import datasets
 >>> sorted(datasets.names())
-['obsscaling-base', 'obsscaling-emergent', 'pythia-v1']
+['lab-gpt2', 'obsscaling-base', 'obsscaling-emergent', 'pythia-v1']
 >>> df = datasets.load("obsscaling-emergent")
 >>> int(df["model"].nunique())
 84
@@ -42,6 +44,9 @@ from .schema import COLUMNS, validate
 
 __all__ = ["names", "load", "info", "describe", "build", "data_dir", "DATASETS"]
 
+#: The model lab's bundled per-item logs (emergence.lab.load_bundled); files in lab/.
+LAB = "lab-gpt2"
+
 #: name -> (file, description)
 DATASETS: dict[str, tuple[str, str]] = {
     "pythia-v1": (
@@ -58,6 +63,11 @@ DATASETS: dict[str, tuple[str, str]] = {
         "obsscaling-emergent.csv.gz",
         "Observational Scaling Laws: BIG-bench tasks called emergent by Wei et al. (2022), "
         "2-shot, 84 models (exact match and BLEU for IPA transliteration)",
+    ),
+    LAB: (
+        "lab/records.csv.gz",
+        "Model lab: 7 GPT-2 sizes (4k-614k parameters) x 6 checkpoints trained on arithmetic, "
+        "evaluated per item with lm-evaluation-harness 0.4.13, re-scored under every metric",
     ),
 }
 
@@ -98,6 +108,8 @@ def info() -> pd.DataFrame:
     rows = []
     for name, (fname, desc) in DATASETS.items():
         entry = prov["outputs"].get(fname, {})
+        if name == LAB:
+            entry = _lab_entry()
         rows.append(
             {
                 "name": name,
@@ -116,10 +128,25 @@ def describe() -> str:
     """Human-readable list of the datasets (used by ``emergence datasets``)."""
     lines = []
     for r in info().itertuples():
-        lines.append(f"{r.name:<22} {r.rows:>7} rows  {r.models:>4} models  {r.tasks:>3} tasks")
+        rows = f"{r.rows:>7} rows" if isinstance(r.rows, int) else f"{r.rows:>12}"
+        lines.append(f"{r.name:<22} {rows}  {r.models:>4} models  {r.tasks:>3} tasks")
         lines.append(f"    {r.description}")
         lines.append(f"    source: {r.source}")
     return "\n".join(lines)
+
+
+def _lab_entry() -> dict:
+    d = data_dir() / "lab"
+    prov = json.loads((d / "PROVENANCE.json").read_text(encoding="utf-8"))
+    ck = pd.read_csv(d / "checkpoints.csv")
+    return {
+        "rows": "per-item",
+        "models": int(ck["model"].nunique()) if "model" in ck else None,
+        "tasks": len(prov.get("preset", {}).get("tasks", [])),
+        "source": f"emergence lab run --preset paper ({prov.get('run_date', '')[:10]}), "
+        "this repository",
+        "sha256": prov.get("files", {}).get("records.csv.gz", {}).get("sha256"),
+    }
 
 
 def _provenance() -> dict:
@@ -144,6 +171,10 @@ def load(name: str, *, verify: bool = True) -> pd.DataFrame:
     """
     if name not in DATASETS:
         raise EmergenceError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}.")
+    if name == LAB:
+        from .lab.bundled import load_bundled  # needs neither torch nor lm-eval
+
+        return load_bundled(verify=verify)
     fname = DATASETS[name][0]
     path = data_dir() / fname
     if verify:

@@ -14,11 +14,16 @@ from pathlib import Path
 from . import datasets
 from .report import Report, ReportSection, build_report
 
-__all__ = ["demo_sections", "run_demo", "PYTHIA_TASKS", "EMERGENT_TASKS"]
+__all__ = ["demo_sections", "run_demo", "PYTHIA_TASKS", "EMERGENT_TASKS", "LAB_TASKS",
+           "LAB_METRICS"]
 
 #: Pythia tasks shown in the demo (the MMLU and CrowS-Pairs subtasks are in the dataset too).
 PYTHIA_TASKS = ["lambada_openai", "arc_easy", "arc_challenge", "piqa", "sciq", "winogrande",
                 "wsc", "logiqa"]
+#: Model-lab tasks and metrics shown in the demo.
+LAB_TASKS = ["add_2d", "add_3d", "add_4d", "mul_2x1", "mul_2x2", "add_3d_mc"]
+LAB_METRICS = ["exact_match", "token_edit_distance", "target_loglik", "multiple_choice_grade",
+               "brier_score"]
 #: BIG-bench tasks the Observational Scaling Laws paper re-evaluated.
 EMERGENT_TASKS = ["arithmetic_2da", "arithmetic_2dm", "arithmetic_3da", "arithmetic_3ds",
                   "ipa_transliterate", "word_unscrambling", "parsinlu_qa"]
@@ -29,6 +34,7 @@ def demo_sections(*, quick: bool = False) -> list[ReportSection]:
     pythia = datasets.load("pythia-v1")
     emergent = datasets.load("obsscaling-emergent")
     base = datasets.load("obsscaling-base")
+    lab = datasets.load("lab-gpt2")
     ptasks = ["lambada_openai", "arc_easy"] if quick else PYTHIA_TASKS
     etasks = ["ipa_transliterate", "arithmetic_3ds"] if quick else EMERGENT_TASKS
     return [
@@ -58,6 +64,15 @@ def demo_sections(*, quick: bool = False) -> list[ReportSection]:
             description="Tasks Wei et al. (2022) called emergent, re-evaluated 2-shot by Ruan "
             "et al. (2024), per model family with at least five models of known FLOPs. IPA "
             "transliteration has exact match beside BLEU for the same outputs.",
+        ),
+        ReportSection(
+            "Model lab: GPT-2 family on arithmetic, per item (lm-evaluation-harness logs)",
+            lab, x="params", tasks=LAB_TASKS[:2] if quick else LAB_TASKS, metrics=LAB_METRICS,
+            description="Seven GPT-2 models (4k to 614k parameters) trained on the same 3M "
+            "arithmetic tokens and evaluated per item through lm-evaluation-harness 0.4.13 "
+            "(bundled logs of `emergence lab run --preset paper`). The same generations under "
+            "exact match, token edit distance and the log-likelihood of the answer; per-item "
+            "data allow item-level simulation in the tests.",
         ),
         ReportSection(
             "Scaling laws: Pythia LAMBADA perplexity across size and training", pythia,

@@ -54,6 +54,8 @@ CHANCE: dict[str, float] = {
     "arithmetic_3da": 0.0,
     "arithmetic_2dm": 0.0,
     "arithmetic_2da": 0.0,
+    # the model lab (emergence.lab): 4-choice variant of 3-digit addition
+    "add_3d_mc": 0.25,
 }
 
 

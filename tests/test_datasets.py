@@ -8,9 +8,18 @@ from emergence import EmergenceError, datasets
 
 def test_names_and_info():
     info = datasets.info()
-    assert info["name"].tolist() == ["pythia-v1", "obsscaling-base", "obsscaling-emergent"]
+    assert info["name"].tolist() == ["pythia-v1", "obsscaling-base", "obsscaling-emergent",
+                                     "lab-gpt2"]
     assert info.set_index("name")["rows"].to_dict() == {
-        "pythia-v1": 52512, "obsscaling-base": 1184, "obsscaling-emergent": 672}
+        "pythia-v1": 52512, "obsscaling-base": 1184, "obsscaling-emergent": 672,
+        "lab-gpt2": "per-item"}
+
+
+def test_lab_dataset_is_per_item():
+    df = datasets.load("lab-gpt2")
+    assert df["item"].notna().all()
+    assert df["model"].nunique() == 7 and df["step"].nunique() == 6
+    assert df["params"].min() == 4080
 
 
 @pytest.mark.parametrize("name", ["pythia-v1", "obsscaling-base", "obsscaling-emergent"])
