@@ -182,7 +182,8 @@ def _fmt_table(df: pd.DataFrame, max_rows: int = 60) -> str:
 
 #: Per-curve test columns shown under each figure (all columns are in tables/verdict_curves.csv).
 _CURVE_COLUMNS = ["metric", "status", "null_model", "pblrt_kind", "pblrt_psi", "pblrt_p", "pblrt_q",
-                  "davies_p", "supf_p", "curv_p", "es", "reason"]
+                  "pblrt_any_direction", "decel_q", "curv_direction", "curv_q", "davies_p",
+                  "supf_p", "es", "reason"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
