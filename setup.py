@@ -5,7 +5,10 @@ All metadata lives in pyproject.toml.
 
 from setuptools import find_packages, setup
 
+DATA = ["emergence.benchmarks_data", "emergence.benchmarks_data.lab"]
+
 setup(
-    packages=find_packages(include=["emergence", "emergence.*"]) + ["emergence.benchmarks_data"],
-    package_dir={"emergence.benchmarks_data": "benchmarks_data"},
+    packages=find_packages(include=["emergence", "emergence.*"]) + DATA,
+    package_dir={"emergence.benchmarks_data": "benchmarks_data",
+                 "emergence.benchmarks_data.lab": "benchmarks_data/lab"},
 )
