@@ -24,6 +24,7 @@ import pandas as pd
 
 from .._exceptions import FormatError
 from ..schema import validate
+from ._paths import expand_paths
 from .bigbench import load_full_log
 from .helm import load_run
 from .lm_eval import is_lm_eval_aggregate, read_lm_eval
@@ -100,24 +101,8 @@ def _is_samples_log(path: Path) -> bool:
     return True
 
 
-def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*")
-                if f.is_file() and (_suffix(f) in _TABLE_SUFFIXES or f.suffix in (".json", ".jsonl"))
-            )
-            if not found:
-                raise FormatError(f"{p}: directory holds no .json, .jsonl, .csv or .tsv files.")
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such file or directory.")
-    return files
+def _readable(f: Path) -> bool:
+    return _suffix(f) in _TABLE_SUFFIXES or f.suffix in (".json", ".jsonl")
 
 
 def read(
@@ -158,7 +143,7 @@ def read(
     """
     from tqdm.auto import tqdm
 
-    files = _expand(paths)
+    files = expand_paths(paths, _readable, ".json, .jsonl, .csv or .tsv")
     groups: dict[str, list[Path]] = {"lm-eval-aggregate": [], "table": [], "per-item": []}
     for f in files:
         groups[detect(f)].append(f)

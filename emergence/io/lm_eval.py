@@ -33,6 +33,7 @@ import pandas as pd
 from .._exceptions import FormatError
 from ..scale import PYTHIA_TOKENS_PER_STEP, parse_pythia_name, parse_step, pythia_size
 from ..schema import metric_info, validate
+from ._paths import expand_paths
 
 __all__ = ["read_lm_eval", "parse_model_args", "is_lm_eval_aggregate", "lm_eval_version"]
 
@@ -254,7 +255,7 @@ def read_lm_eval(
     """
     from tqdm.auto import tqdm
 
-    files = _expand(paths, "*.json")
+    files = expand_paths(paths, lambda f: f.suffix == ".json", "*.json")
     rows: list[dict[str, Any]] = []
     for f in tqdm(files, desc="lm-eval files", disable=not progress, unit="file"):
         obj = _load_json(f)
@@ -278,24 +279,6 @@ def read_lm_eval(
     df = pd.DataFrame(rows)
     df = _harmonise_n_items(df)
     return validate(df, name=str(files[0]) if len(files) == 1 else None)
-
-
-def _expand(paths: str | Path | Iterable[str | Path], pattern: str) -> list[Path]:
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(p.rglob(pattern))
-            if not found:
-                raise FormatError(f"{p}: directory contains no {pattern} files.")
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such file or directory.")
-    return files
 
 
 def _load_json(path: Path) -> Any:
