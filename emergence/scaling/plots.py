@@ -111,7 +111,9 @@ def plot_loss_vs_compute(
     lo, hi = r["loss"].min(), r["loss"].quantile(0.98)
     if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
         ax.set_ylim(lo * 0.95, hi * 1.05)
-    ax.yaxis.set_major_formatter(mticker.ScalarFormatter())
+    # losses often span less than a decade: label intermediate ticks, not only powers of 10
+    ax.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+    ax.yaxis.set_major_formatter(mticker.FormatStrFormatter("%.3g"))
     ax.yaxis.set_minor_formatter(mticker.NullFormatter())
     ax.set_xlabel("training compute C = 6ND (FLOPs)")
     ax.set_ylabel(loss_label)
