@@ -194,7 +194,9 @@ def assess_curve(
     try:
         # primary: one-sided (accelerating improvement) break against the smooth null
         main = pblrt_test(curve, null=null, n_boot=n_boot, seed=ss[0])
-        notes.extend(main.notes)
+        # the curve-level note above already says the curve is aggregate-only
+        notes.extend(n for n in main.notes
+                     if not (d.n is None and n.startswith("aggregate-only:")))
         row.update(pblrt_stat=main.statistic, pblrt_p=_pvalue(main, "break test", notes),
                    pblrt_p_two_sided=main.pvalue_two_sided, pblrt_null_share=main.null_share,
                    pblrt_kind=main.best_kind,
