@@ -126,3 +126,14 @@ def test_unknown_format(tmp_path):
 def test_missing_path():
     with pytest.raises(FileNotFoundError, match="no such file"):
         read("/nonexistent/results.json")
+
+
+def test_stated_item_counts_are_not_harmonised(tmp_path):
+    # two runs of one task with different --limit: the counts the files state are kept
+    a = json.loads(json.dumps(V04))
+    b = json.loads(json.dumps(V04))
+    b["config"]["model_args"] = {"pretrained": "EleutherAI/pythia-1b", "revision": "step3000"}
+    b["n-samples"]["arith"] = {"original": 1000, "effective": 100}
+    df = read_lm_eval([write(tmp_path, "results_a.json", a), write(tmp_path, "results_b.json", b)])
+    n = df[df.metric == "exact_match,strict-match"].set_index("model")["n_items"].to_dict()
+    assert n == {"pythia-410m": 1000, "pythia-1b": 100}

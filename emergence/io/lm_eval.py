@@ -170,8 +170,10 @@ def _rows_from_obj(
                 value = _num(raw)
                 se = _num(metrics.get(se_key))
                 n_items = n_eff
+                inferred = False
                 if not np.isfinite(n_items) and metric_info(metric).is_proportion:
                     n_items = _infer_n(value, se)
+                    inferred = bool(np.isfinite(n_items))
                 rows.append(
                     {
                         "family": fam,
@@ -183,6 +185,7 @@ def _rows_from_obj(
                         "value": value,
                         "stderr": se,
                         "n_items": n_items,
+                        "_n_inferred": inferred,
                         "params": n_params,
                         "nonembedding_params": nonemb,
                         "active_params": active,
@@ -196,11 +199,17 @@ def _rows_from_obj(
 
 
 def _harmonise_n_items(df: pd.DataFrame) -> pd.DataFrame:
-    """Items per (task, shots) are fixed: replace per-file estimates by their median."""
-    if df["n_items"].notna().any():
-        med = df.groupby(["task", "shots", "metric"], dropna=False)["n_items"].transform("median")
-        df["n_items"] = df["n_items"].fillna(med)
-        df["n_items"] = med.where(med.notna(), df["n_items"]).round()
+    """Counts recovered from a stderr carry rounding noise; the items of one (model family, task,
+    shots, metric) are the same across files, so such estimates are replaced by their median.
+    Rows whose count could not be recovered (accuracy exactly 0 or 1) take the same median.
+    Counts the file states (``n-samples``) are kept as they are."""
+    inf = df.pop("_n_inferred").astype(bool)
+    if inf.any():
+        keys = [df["family"].astype(object), df["task"], df["shots"], df["metric"]]
+        est = df["n_items"].where(inf)  # only the recovered counts enter the median
+        med = est.groupby(keys, dropna=False).transform("median").round()
+        target = inf | df["n_items"].isna()
+        df.loc[target, "n_items"] = med[target]
     return df
 
 
