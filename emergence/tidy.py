@@ -353,8 +353,9 @@ def _build_curve(
                 raise SchemaError(
                     f"items differ between scales for {gk}: missing at {missing} "
                     f"({len(union - common)} items not present at every scale). Evaluate all "
-                    "models on the same items, or pass on_mismatch='intersect' to keep the "
-                    f"{len(common)} common items."
+                    "models on the same items (an item whose value is NaN at one scale, listed in "
+                    "the excluded rows as 'no value', is missing there too), or pass "
+                    f"on_mismatch='intersect' to keep the {len(common)} common items."
                 )
             mask = ~itm["item"].isin(common)
             part = itm[mask].copy()
