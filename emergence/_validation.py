@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from numbers import Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_option", "check_interval", "check_rng", "format_rows"]
+__all__ = ["check_option", "check_interval", "check_rng", "format_rows", "sha256_file"]
 
 
 def check_option(value: Any, name: str, options: Iterable[Any]) -> Any:
@@ -49,3 +51,12 @@ def format_rows(index: Iterable[Any], limit: int = 8) -> str:
     if len(rows) > limit:
         shown += f", ... ({len(rows) - limit} more)"
     return shown
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

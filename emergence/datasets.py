@@ -29,7 +29,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -37,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._exceptions import EmergenceError
+from ._validation import sha256_file
 from .io.lm_eval import read_lm_eval
 from .io.tables import infer_n_items, read_table
 from .scale import moe_size
@@ -179,7 +179,7 @@ def load(name: str, *, verify: bool = True) -> pd.DataFrame:
     path = data_dir() / fname
     if verify:
         want = _provenance()["outputs"][fname]["sha256"]
-        got = _sha256(path)
+        got = sha256_file(path)
         if got != want:
             raise EmergenceError(
                 f"{path}: checksum {got[:12]}... does not match PROVENANCE.json ({want[:12]}...). "
@@ -188,14 +188,6 @@ def load(name: str, *, verify: bool = True) -> pd.DataFrame:
     dtypes = {c: d for c, (d, _) in COLUMNS.items() if d == "string"}
     df = pd.read_csv(path, dtype=dtypes)
     return validate(df, name=str(path))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _relative_source(df: pd.DataFrame, root: Path) -> pd.DataFrame:

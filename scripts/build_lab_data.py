@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
 import json
 import sys
 import time
 from pathlib import Path
 
+from emergence._validation import sha256_file
 from emergence.lab.bundled import BUNDLE_FILES, compact_run
 from emergence.lab.tasks import VOCAB
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _write_csv_gz(df, path: Path) -> None:
@@ -109,7 +105,7 @@ def main(argv=None) -> int:
     }
     for name in BUNDLE_FILES:
         p = dest / name
-        prov["files"][name] = {"sha256": _sha256(p), "bytes": p.stat().st_size}
+        prov["files"][name] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
     (dest / "PROVENANCE.json").write_text(json.dumps(prov, indent=2) + "\n")
     final = ck.sort_values("params").drop_duplicates("model", keep="last")
     total = float(timings.get("total_s", 0) or 0)

@@ -11,7 +11,10 @@ __all__ = ["expand_paths"]
 
 
 def expand_paths(
-    paths: str | Path | Iterable[str | Path], accept: Callable[[Path], bool], what: str
+    paths: str | Path | Iterable[str | Path],
+    accept: Callable[[Path], bool],
+    what: str,
+    hint: str = "",
 ) -> list[Path]:
     """Files given directly, plus the files under given folders (recursively) that ``accept``.
 
@@ -29,7 +32,7 @@ def expand_paths(
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.is_file() and accept(f))
             if not found:
-                raise FormatError(f"{p}: directory holds no {what} files.")
+                raise FormatError(f"{p}: directory holds no {what} files{hint}.")
             files.extend(found)
         elif p.exists():
             files.append(p)

@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
+from ._paths import expand_paths
 from .records import validate_records
 
 __all__ = ["load_full_log"]
@@ -100,18 +101,8 @@ def load_full_log(
     """
     if scores not in ("absolute", "normalized"):
         raise ValueError(f"`scores` must be 'absolute' or 'normalized'; got {scores!r}.")
-    plist = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    files: list[Path] = []
-    for p in map(Path, plist):
-        if p.is_dir():
-            found = sorted(p.rglob("full-log_*.json"))
-            if not found:
-                raise FormatError(f"{p}: no full-log_*.json files (BIG-bench --log_queries).")
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such file or directory.")
+    files = expand_paths(paths, lambda f: f.name.startswith("full-log_") and f.suffix == ".json",
+                         "full-log_*.json", " (BIG-bench --log_queries)")
     rows: list[dict[str, Any]] = []
     for f in files:
         try:

@@ -25,7 +25,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import EmergenceError
+from .._validation import sha256_file
 from .run import FAMILY, LL_SUFFIX
 
 __all__ = ["load_bundled", "bundled_dir", "compact_run", "BUNDLE_FILES"]
@@ -62,14 +62,6 @@ def bundled_dir() -> Path:
         "bundled lab data not found (benchmarks_data/lab/PROVENANCE.json); reinstall the package "
         "or rebuild it with python scripts/build_lab_data.py --run <lab output folder>."
     )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_records(d: Path) -> pd.DataFrame:
@@ -137,7 +129,7 @@ def load_bundled(
         prov = json.loads((d / "PROVENANCE.json").read_text())
         for name in BUNDLE_FILES:
             want = prov.get("files", {}).get(name, {}).get("sha256")
-            if want and _sha256(d / name) != want:
+            if want and sha256_file(d / name) != want:
                 raise EmergenceError(
                     f"{d / name}: sha256 does not match PROVENANCE.json; the file was changed. "
                     "Rebuild it with scripts/build_lab_data.py or restore it."
