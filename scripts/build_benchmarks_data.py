@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
 import json
 from pathlib import Path
 
-from emergence.datasets import DATASETS, build
+from emergence._validation import sha256_file
+from emergence.datasets import DATASETS, LAB, build
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,10 +57,6 @@ NOTES = {
 }
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_gz_csv(df, path: Path) -> None:
     buf = io.StringIO()
     df.to_csv(buf, index=False, float_format="%.10g")
@@ -80,9 +76,11 @@ def main() -> None:
         files = sorted(root.glob(src["files"]))
         prov["sources"][key] = {
             **{k: v for k, v in src.items() if k != "files"},
-            "sha256": {str(f.relative_to(root)): sha256(f) for f in files},
+            "sha256": {str(f.relative_to(root)): sha256_file(f) for f in files},
         }
     for name, (fname, desc) in DATASETS.items():
+        if name == LAB:  # built by scripts/build_lab_data.py from a lab run, not from shared/
+            continue
         df = build(name, root)
         path = out / fname
         write_gz_csv(df, path)
@@ -97,7 +95,7 @@ def main() -> None:
             "rows": int(len(df)),
             "models": int(df["model"].nunique()),
             "tasks": int(df["task"].nunique()),
-            "sha256": sha256(path),
+            "sha256": sha256_file(path),
         }
         print(f"{fname}: {len(df)} rows, {path.stat().st_size / 1e6:.2f} MB")
     (out / "PROVENANCE.json").write_text(json.dumps(prov, indent=2) + "\n", encoding="utf-8")

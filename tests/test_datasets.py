@@ -72,3 +72,19 @@ def test_btlm_metadata_corrected_with_note():
         r = df[df.model == "cerebras/btlm-3b-8k-base"].iloc[0]
         assert r["tokens"] == 627e9 and r["flops"] == pytest.approx(1.1286e22)
         assert "627B tokens" in r["note"]
+
+
+def test_build_script_reproduces_bundled_files(published, tmp_path):
+    import subprocess
+    import sys
+
+    from emergence.datasets import data_dir
+
+    script = data_dir().parent / "scripts" / "build_benchmarks_data.py"
+    if not script.exists():
+        pytest.skip("build script not in this installation")
+    subprocess.run([sys.executable, str(script), "--root", str(published), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    new = json.loads((tmp_path / "PROVENANCE.json").read_text())["outputs"]
+    old = json.loads((data_dir() / "PROVENANCE.json").read_text())["outputs"]
+    assert {k: v["sha256"] for k, v in new.items()} == {k: v["sha256"] for k, v in old.items()}
