@@ -143,11 +143,14 @@ def plot_curve(
     ax.set_xscale("log")
     if _use_log_y(curve):
         ax.set_yscale("log")
-    ax.set_xlabel(SCALE_LABELS.get(curve.x_name, curve.x_name))
+    # names come from data: render them literally (a "$" must not start matplotlib math text)
+    ax.set_xlabel(SCALE_LABELS.get(curve.x_name, curve.x_name), parse_math=False)
     arrow = "higher is better" if curve.info.higher_is_better else "lower is better"
-    ax.set_ylabel(f"{curve.metric} ({arrow})")
-    ax.set_title(curve.metric, fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="best")
+    ax.set_ylabel(f"{curve.metric} ({arrow})", parse_math=False)
+    ax.set_title(curve.metric, fontsize=10, parse_math=False)
+    leg = ax.legend(fontsize=7, frameon=False, loc="best")
+    for text in leg.get_texts():
+        text.set_parse_math(False)
     return ax
 
 
@@ -193,6 +196,6 @@ def sideplot(
     c0 = curves[0]
     who = c0.model or c0.family
     shots = "" if c0.shots is None else f", {c0.shots}-shot"
-    g.figure.suptitle(title or f"{who}: {c0.task}{shots}", fontsize=11)
+    g.figure.suptitle(title or f"{who}: {c0.task}{shots}", fontsize=11, parse_math=False)
     g.figure.tight_layout()
     return g

@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import html
 import importlib
 import re
@@ -35,6 +36,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import __version__  # noqa: E402
+from ._csvsafe import write_csv  # noqa: E402
 from .plots import SCALE_LABELS, curve_points, sideplot  # noqa: E402
 from .stats.scores import emergence_score  # noqa: E402
 from .tidy import Curve, extract_curves  # noqa: E402
@@ -133,6 +135,13 @@ class Report:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:120]
+
+
+def _figure_name(*key) -> str:
+    """File name of one figure: a readable slug plus a hash of the exact key, so that names
+    differing only in characters the slug drops (``x/y``, ``x-y``, ``x y``) get distinct files."""
+    digest = hashlib.sha256(repr(key).encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return _slug("-".join(str(k) for k in key))[:100] + f"-{digest}.png"
 
 
 def emergence_scores(curves: Sequence[Curve]) -> pd.DataFrame:
@@ -324,7 +333,7 @@ def build_report(
             curves = [cs.curves[i] for i in idx]
             fits = {cs.curves[i].metric: fitted[i] for i in idx if i in fitted}
             g = sideplot(curves, interval=interval, fits=fits or None)
-            name = _slug(f"{si}-{model or fam}-{task}-{shots}") + ".png"
+            name = _figure_name(si, model or fam, task, shots)
             path = out / "figures" / name
             g.savefig(path, dpi=90)
             plt.close(g.figure)
@@ -362,14 +371,15 @@ def build_report(
         "emergence_scores": out / "tables" / "emergence_scores.csv",
         "excluded": out / "tables" / "excluded.csv",
     })
-    points.to_csv(tables["points"], index=False)
-    scores.to_csv(tables["emergence_scores"], index=False)
-    excluded.to_csv(tables["excluded"], index=False)
+    # text cells that a spreadsheet would run as formulas are escaped (see emergence._csvsafe)
+    write_csv(points, tables["points"])
+    write_csv(scores, tables["emergence_scores"])
+    write_csv(excluded, tables["excluded"])
     if not verdicts.empty:
         tables["verdicts"] = out / "tables" / "verdicts.csv"
-        verdicts.to_csv(tables["verdicts"], index=False)
+        write_csv(verdicts, tables["verdicts"])
         tables["verdict_curves"] = out / "tables" / "verdict_curves.csv"
-        pd.concat(all_curve_verd, ignore_index=True).to_csv(tables["verdict_curves"], index=False)
+        write_csv(pd.concat(all_curve_verd, ignore_index=True), tables["verdict_curves"])
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     links = " ".join(f"<a href='{p.relative_to(out).as_posix()}'>{k}</a>" for k, p in tables.items())
     page = f"""<!doctype html><html><head><meta charset='utf-8'>

@@ -17,6 +17,7 @@ Observational tables (many families with few models each) are pooled across fami
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .._csvsafe import write_csv
 from .._exceptions import EmergenceError
 from ..schema import metric_info, validate
 from ..tidy import extract_curves
@@ -38,7 +40,9 @@ __all__ = ["report_section"]
 
 
 def _slug(s: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in str(s)).strip("_")[:60]
+    """Readable file-name part plus a hash of the exact text (``x/y`` and ``x-y`` differ)."""
+    digest = hashlib.sha256(str(s).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return "".join(ch if ch.isalnum() else "_" for ch in str(s)).strip("_")[:60] + "_" + digest
 
 
 def _loss_combos(t: pd.DataFrame) -> list[tuple[str, str, Any]]:
@@ -104,7 +108,7 @@ def report_section(
     ...                   "value": 1 / (1 + np.exp(-2 * (np.log10(x) - 22)))})
     >>> out = report_section(t, tempfile.mkdtemp(), n_boot=50)
     >>> sorted(f["path"] for f in out["figures"])[:1]
-    ['figures/scaling_backtest_arith_acc.png']
+    ['figures/scaling_backtest_arith_acc_6ff6b1d8.png']
     """
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -122,7 +126,7 @@ def report_section(
 
     def save_table(frame: pd.DataFrame, name: str, title: str) -> None:
         path = f"tables/scaling_{name}.csv"
-        frame.to_csv(out / path, index=False)
+        write_csv(frame, out / path)
         tables.append({"path": path, "title": title, "frame": frame})
 
     # ---- loss laws ------------------------------------------------------------------------
