@@ -1,4 +1,4 @@
-"""Shared fixtures: the published data folder and figure clean-up."""
+"""Shared fixtures: the committed subset of the published tables and figure clean-up."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO = Path(__file__).resolve().parents[1]
-PUBLISHED = Path(os.environ.get("EMERGENCE_PUBLISHED", REPO.parent / "shared" / "data" / "published"))
+#: Committed subset of the published tables (see its PROVENANCE.md); tests read nothing outside
+#: the repository.
+PUBLISHED_SUBSET = REPO / "tests" / "data" / "published"
 
 
 @pytest.fixture(scope="session")
-def published() -> Path:
-    """Folder of the published tables (pythia-v1/, obsscaling/)."""
-    if not (PUBLISHED / "pythia-v1").is_dir():
-        pytest.fail(f"published data not found at {PUBLISHED}; set EMERGENCE_PUBLISHED")
-    return PUBLISHED
+def published_subset() -> Path:
+    """Folder laid out like the published tables (pythia-v1/, obsscaling/), inside the repository:
+    the five obsscaling tables whole and all 336 Pythia files cut to ten tasks."""
+    return PUBLISHED_SUBSET
 
 
 @pytest.fixture(autouse=True)

@@ -32,9 +32,9 @@ def test_demo_quick_writes_report(tmp_path, capsys):
     assert "scale 'tokens' is 0 (cannot be placed on a log axis)" in set(excl["reason"])
 
 
-def test_analyze_lm_eval_folder(tmp_path, published):
+def test_analyze_lm_eval_folder(tmp_path, published_subset):
     out = tmp_path / "r"
-    src = published / "pythia-v1" / "pythia-410m" / "zero-shot"
+    src = published_subset / "pythia-v1" / "pythia-410m" / "zero-shot"
     rc = main(["analyze", str(src), "--x", "tokens", "--along", "step", "--tasks", "lambada_openai",
                "--no-verdicts", "--quiet", "--out", str(out)])
     assert rc == 0

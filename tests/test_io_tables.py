@@ -19,26 +19,26 @@ UNITS = {"params": 1e9, "tokens": 1e12, "flops": 1e21}
         ("instruct_llm_benchmark_eval.csv", 27, 9),
     ],
 )
-def test_reads_obsscaling_model_tables(published, fname, n_models, n_bench):
-    df = read_table(published / "obsscaling" / fname, layout="wide",
+def test_reads_obsscaling_model_tables(published_subset, fname, n_models, n_bench):
+    df = read_table(published_subset / "obsscaling" / fname, layout="wide",
                     columns={"model": "Model", **META}, metric="score", units=UNITS)
     assert len(df) == n_models * n_bench
     assert df["model"].nunique() == n_models
     # missing cells are kept as rows with a note, not dropped
-    raw = pd.read_csv(published / "obsscaling" / fname)
+    raw = pd.read_csv(published_subset / "obsscaling" / fname)
     bench_cols = [c for c in raw.columns if c not in ("Model", *META.values())]
     assert df["value"].isna().sum() == raw[bench_cols].isna().sum().sum()
     assert (df.loc[df["value"].isna(), "note"] == "missing value (NaN)").all()
 
 
-def test_reads_obsscaling_leaderboard(published):
-    df = read_table(published / "obsscaling" / "base_llm_leaderboard_v2_eval.csv",
+def test_reads_obsscaling_leaderboard(published_subset):
+    df = read_table(published_subset / "obsscaling" / "base_llm_leaderboard_v2_eval.csv",
                     layout="wide", columns={"model": "Model"}, metric="acc")
     assert len(df) == 72 * 6
 
 
-def test_reads_emergent_table_joined_with_metadata(published):
-    obs = published / "obsscaling"
+def test_reads_emergent_table_joined_with_metadata(published_subset):
+    obs = published_subset / "obsscaling"
     df = read_table(
         obs / "base_llm_emergent_capability_eval.csv", layout="wide", columns={"model": "Model"},
         column_pattern=r"(?P<task>.+)_(?P<shots>\d+)_(?P<metric>acc|exact_match|bleu)",

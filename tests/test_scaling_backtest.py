@@ -156,7 +156,7 @@ def test_fit_sigmoid_zone_and_bootstrap():
     assert noisy.zone_ci[0] <= noisy.zone[0] and noisy.zone[1] <= noisy.zone_ci[1]
 
 
-def test_pooled_curve_and_real_obsscaling_backtests(published):
+def test_pooled_curve_and_real_obsscaling_backtests():
     from emergence import datasets
 
     em = datasets.load("obsscaling-emergent")
@@ -171,7 +171,7 @@ def test_pooled_curve_and_real_obsscaling_backtests(published):
     assert table["coverage"].between(0, 1).all()
 
 
-def test_real_pythia_mirage_beats_sigmoid(published):
+def test_real_pythia_mirage_beats_sigmoid():
     from emergence import datasets
     from emergence.tidy import extract_curves
 
@@ -203,7 +203,7 @@ def test_figures_return_axes():
     assert plot_backtest(r).get_xscale() == "log"
 
 
-def test_report_section_observational(tmp_path, published):
+def test_report_section_observational(tmp_path):
     from emergence import datasets
 
     em = datasets.load("obsscaling-emergent")
@@ -257,7 +257,7 @@ def test_cli_fit_allocate_backtest(tmp_path, capsys):
     assert main(["scaling", "fit", "no-such-table", "--quiet"]) == 2
 
 
-def test_cli_backtest_obsscaling(tmp_path, published, capsys):
+def test_cli_backtest_obsscaling(tmp_path, capsys):
     assert main(["scaling", "backtest", "obsscaling-emergent", "--task", "arithmetic_2da",
                  "--metric", "acc", "--cutoff", "1e22", "--n-boot", "50",
                  "--out", str(tmp_path), "--quiet"]) == 0

@@ -208,7 +208,7 @@ def test_params_predict_broadcast():
     assert p.predict(np.array([100.0, 400.0]), 400.0).shape == (2,)
 
 
-def test_real_pythia_fit(published):
+def test_real_pythia_fit():
     from emergence import datasets
 
     t = datasets.load("pythia-v1")
