@@ -18,7 +18,7 @@ from emergence.stats.paired import adjacent_mcnemar_test
 from emergence.stats.supf import chow_test, supf_test
 from emergence.tidy import Curve
 
-REF = Path(__file__).resolve().parent / "reference"
+REF = Path(__file__).resolve().parents[1] / "reference"
 X10 = np.linspace(8, 11, 10)
 
 

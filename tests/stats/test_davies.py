@@ -12,7 +12,7 @@ import pytest
 
 from emergence.stats.davies import davies_test
 
-REF = Path(__file__).resolve().parent / "reference"
+REF = Path(__file__).resolve().parents[1] / "reference"
 
 
 def _cases(ref_dir: Path):

@@ -14,7 +14,7 @@ try:
 except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.harness_fixture import harness_run  # noqa: F401
 
-FIX = Path(__file__).resolve().parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_cli_rescore_bigbench_with_aggregate(tmp_path, capsys):

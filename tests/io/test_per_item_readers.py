@@ -16,7 +16,7 @@ from emergence.io.records import read_records, step_from_revision, validate_reco
 from emergence.io.samples import detect_format, load_samples, parse_model_args
 from emergence.scoring import rescore
 
-FIX = Path(__file__).resolve().parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 # --- lm-eval v0.4.0-0.4.2 -------------------------------------------------------------------

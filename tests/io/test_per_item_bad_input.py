@@ -17,7 +17,7 @@ from emergence.aggregate import item_bootstrap
 from emergence.io.samples import detect_format, load_samples
 from emergence.scoring import rescore
 
-FIX = Path(__file__).resolve().parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 LINE = {"doc_id": 0, "doc": {"q": "1+1"}, "target": "2",
         "arguments": {"gen_args_0": {"arg_0": "1+1=", "arg_1": "2"}},
