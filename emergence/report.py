@@ -39,7 +39,7 @@ from . import __version__  # noqa: E402
 from ._csvsafe import write_csv  # noqa: E402
 from .plots import SCALE_LABELS, curve_points, sideplot  # noqa: E402
 from .stats.scores import emergence_score  # noqa: E402
-from .tidy import Curve, extract_curves  # noqa: E402
+from .tidy import Curve, compact_excluded, extract_curves  # noqa: E402
 
 __all__ = ["ReportSection", "Report", "build_report", "emergence_scores"]
 
@@ -374,7 +374,7 @@ def build_report(
     # text cells that a spreadsheet would run as formulas are escaped (see emergence._csvsafe)
     write_csv(points, tables["points"])
     write_csv(scores, tables["emergence_scores"])
-    write_csv(excluded, tables["excluded"])
+    write_csv(compact_excluded(excluded), tables["excluded"])  # per-item rows: one line per point
     if not verdicts.empty:
         tables["verdicts"] = out / "tables" / "verdicts.csv"
         write_csv(verdicts, tables["verdicts"])

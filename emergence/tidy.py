@@ -24,9 +24,9 @@ import pandas as pd
 
 from ._exceptions import SchemaError
 from ._validation import check_option, format_rows
-from .schema import SCALE_COLUMNS, MetricInfo, metric_info, validate
+from .schema import KEY, SCALE_COLUMNS, MetricInfo, metric_info, validate
 
-__all__ = ["Curve", "CurveSet", "extract_curves", "chance_level", "CHANCE"]
+__all__ = ["Curve", "CurveSet", "extract_curves", "compact_excluded", "chance_level", "CHANCE"]
 
 #: Chance level of known tasks (share correct by guessing). Tasks not listed have NaN chance.
 CHANCE: dict[str, float] = {
@@ -224,6 +224,7 @@ def extract_curves(
     min_scales: int = 2,
     tasks: list[str] | None = None,
     metrics: list[str] | None = None,
+    progress: bool | None = None,
 ) -> CurveSet:
     """Split a tidy table into curves.
 
@@ -239,7 +240,8 @@ def extract_curves(
         ``"step"``: one curve per (family, model, task, shots, metric) across checkpoints.
     step : "final", int or None, default="final"
         For ``along="size"``: which checkpoint of each model to use. ``"final"`` takes each
-        model's last step; an int selects that step; None requires one row per model.
+        model's last step; an int selects that step; None requires one row per model. The
+        checkpoints left out are listed in ``excluded``.
     ties : {"error", "mean"}, default="error"
         Two points of a curve with the same scale: raise, or average them (noted in the curve).
     on_mismatch : {"error", "intersect"}, default="error"
@@ -249,10 +251,16 @@ def extract_curves(
         Curves with fewer scales are excluded (and reported) rather than returned.
     tasks, metrics : list of str, optional
         Restrict to these tasks / metrics.
+    progress : bool, optional
+        Show a progress bar while building curves; by default shown for tables of 100,000
+        rows or more.
 
     Returns
     -------
     CurveSet
+        Every row of the (task- and metric-restricted) table is either a point of a curve or a
+        row of ``excluded`` with its reason; identical duplicate rows are counted once and the
+        copies listed as excluded.
 
     Raises
     ------
@@ -264,14 +272,14 @@ def extract_curves(
     check_option(along, "along", ("size", "step"))
     check_option(ties, "ties", ("error", "mean"))
     check_option(on_mismatch, "on_mismatch", ("error", "intersect"))
-    df = validate(data)
+    df = validate(data, allow_duplicates=True)
     excluded: list[pd.DataFrame] = []
 
-    def drop(mask: pd.Series, reason: str) -> None:
+    def drop(mask: pd.Series, reason) -> None:
         nonlocal df
         if mask.any():
             part = df[mask].copy()
-            part["reason"] = reason
+            part["reason"] = reason if isinstance(reason, str) else reason[mask]
             excluded.append(part)
             df = df[~mask]
 
@@ -279,17 +287,17 @@ def extract_curves(
         df = df[df["task"].isin(tasks)]
     if metrics is not None:
         df = df[df["metric"].isin(metrics)]
-    drop(df["value"].isna(), "no value (" + df["note"].fillna("NaN").astype(str) + ")")
-    if len(excluded) and len(excluded[-1]):
-        excluded[-1]["reason"] = "no value: " + excluded[-1]["note"].fillna("NaN").astype(str)
+    drop(df.duplicated(list(KEY), keep="first"),
+         "identical duplicate of another row (counted once)")
+    drop(df["value"].isna(), "no value: " + df["note"].fillna("NaN").astype(str))
     drop(df[x].isna(), f"unknown scale '{x}' (add it to the table or a model-metadata table)")
     drop(df[x].astype("float64") <= 0, f"scale '{x}' is 0 (cannot be placed on a log axis)")
     if along == "size":
-        # checkpoint selection is the caller's choice, not a data problem: filtered, not reported
         if step == "final":
-            df = df[_final_steps(df)]
+            drop(~_final_steps(df), "earlier checkpoint of a model (step='final' keeps the last)")
         elif step is not None:
-            df = df[df["step"].astype("float64") == float(step)]
+            drop(df["step"].astype("float64") != float(step),
+                 f"other checkpoint than step {step} (step={step})")
         group_cols = ["family", "task", "shots", "metric"]
         point_col = "model"
     else:
@@ -297,26 +305,187 @@ def extract_curves(
         point_col = "step"
         drop(df["step"].isna(), "no step (along='step' needs checkpoint steps)")
 
-    curves: list[Curve] = []
-    for gkey, g in df.groupby(group_cols, dropna=False, sort=True):
-        gk = dict(zip(group_cols, gkey, strict=True))
-        curve, dropped = _build_curve(g, gk, x, point_col, ties, on_mismatch)
-        if curve is None:
-            continue
-        if dropped is not None and len(dropped):
-            excluded.append(dropped)
-        if curve.n_scales < min_scales:
-            part = g.copy()
-            part["reason"] = (
-                f"curve has {curve.n_scales} scale(s); at least {min_scales} are needed"
-            )
-            excluded.append(part)
-            continue
-        curves.append(curve)
+    show = len(df) >= 100_000 if progress is None else progress
+    curves, dropped = _split_curves(df, group_cols, x, point_col, ties, on_mismatch, min_scales,
+                                    show)
+    excluded.extend(dropped)
+    excluded = [e for e in excluded if len(e)]
     exc = pd.concat(excluded, ignore_index=True) if excluded else pd.DataFrame(
         columns=list(df.columns) + ["reason"]
     )
     return CurveSet(curves, exc)
+
+
+def _group_key(df: pd.DataFrame, group_cols: list[str], row: int) -> dict:
+    out = {}
+    for c in group_cols:
+        v = df[c].iloc[row]
+        out[c] = v.item() if isinstance(v, np.generic) else v
+    return out
+
+
+def compact_excluded(excluded: pd.DataFrame) -> pd.DataFrame:
+    """Excluded rows with per-item rows summarised: one row per (curve key, checkpoint, reason).
+
+    Aggregate rows are kept as they are (``rows`` = 1). Per-item rows excluded for the same
+    reason at the same model, step, task, shots and metric become one row whose ``item`` says
+    how many items it stands for and whose ``rows`` counts them, so that an excluded earlier
+    checkpoint of a per-item table is one line, not thousands. Counts are preserved:
+    ``compact_excluded(e)["rows"].sum() == len(e)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> e = pd.DataFrame({"model": "m", "step": 1, "task": "t", "metric": "acc",
+    ...                   "item": ["1", "2", None], "value": [1.0, 0.0, 0.5], "reason": "r"})
+    >>> c = compact_excluded(e)
+    >>> c["rows"].tolist(), c["item"].iloc[1]
+    ([1, 2], '2 items')
+    """
+    if excluded.empty or "item" not in excluded.columns:
+        return excluded.assign(rows=1) if not excluded.empty else excluded
+    per_item = excluded["item"].notna()
+    agg = excluded[~per_item].assign(rows=1)
+    if not per_item.any():
+        return agg
+    it = excluded[per_item]
+    keys = [c for c in ("section", "family", "model", "step", "task", "shots", "metric", "reason")
+            if c in it.columns]
+    grouped = it.groupby(keys, dropna=False, sort=False)
+    first = grouped.head(1).set_index(keys)
+    n = grouped.size()
+    first = first.assign(rows=n.reindex(first.index).to_numpy(), value=np.nan)
+    first["item"] = [f"{k} items" for k in first["rows"]]
+    first = first.reset_index()[list(agg.columns)]
+    return pd.concat([agg, first], ignore_index=True)
+
+
+def _split_curves(
+    df: pd.DataFrame,
+    group_cols: list[str],
+    x: str,
+    point_col: str,
+    ties: str,
+    on_mismatch: str,
+    min_scales: int,
+    progress: bool,
+) -> tuple[list[Curve], list[pd.DataFrame]]:
+    """All curves of ``df`` with one ``groupby``: aggregate-only curves without tied scales are
+    cut from sorted arrays; curves with per-item rows or averaged ties go through
+    :func:`_build_curve`. Returns the curves in group order and the excluded rows."""
+    from tqdm.auto import tqdm
+
+    excluded: list[pd.DataFrame] = []
+    if df.empty:
+        return [], excluded
+    gid = df.groupby(group_cols, dropna=False, sort=True).ngroup().to_numpy()
+    has_item = df["item"].notna().to_numpy()
+    slow = np.zeros(gid.max() + 1, dtype=bool)
+    slow[gid[has_item]] = True
+
+    # aggregate rows: one point per model (or step) and scale
+    fast_rows = ~slow[gid]
+    a = df[fast_rows]
+    ag = gid[fast_rows]
+    point = a[point_col]
+    dup = pd.DataFrame({"g": ag, "p": point.to_numpy()}).duplicated(keep=False).to_numpy()
+    if dup.any():
+        first_g = ag[dup].min()
+        sel = dup & (ag == first_g)
+        gk = _group_key(a, group_cols, int(np.flatnonzero(sel)[0]))
+        raise SchemaError(
+            f"several rows per {point_col} for {gk}: {format_rows(point[sel])}. "
+            "Select one checkpoint (step=...) or give distinct model names."
+        )
+    xv = a[x].to_numpy(float)
+    tied = pd.DataFrame({"g": ag, "x": xv}).duplicated(keep=False).to_numpy()
+    if tied.any():
+        first_g = ag[tied].min()
+        if ties == "error":
+            sel = (ag == first_g)
+            order = np.lexsort((point.to_numpy()[sel].astype(str), xv[sel]))
+            labels = point[sel].astype(str).to_numpy()[order]
+            xs = xv[sel][order]
+            tmask = pd.Series(xs).duplicated(keep=False).to_numpy()
+            gk = _group_key(a, group_cols, int(np.flatnonzero(sel)[0]))
+            raise SchemaError(
+                f"tied scales for {gk}: points {labels[tmask].tolist()} share {x} values "
+                f"{sorted(set(xs[tmask].tolist()))}. Give distinct scales, choose another x, or "
+                "pass ties='mean' to average them."
+            )
+        slow[ag[tied]] = True
+        keep = ~tied & ~slow[ag]
+        a, ag, xv = a[keep], ag[keep], xv[keep]
+
+    out: list[tuple[int, Curve]] = []
+    # slow path: per-item curves and curves with tied scales, one group at a time
+    slow_ids = np.flatnonzero(slow)
+    if len(slow_ids):
+        sdf = df[slow[gid]]
+        for g_id, g in zip(slow_ids, (g for _, g in sdf.groupby(gid[slow[gid]], sort=True)),
+                           strict=True):
+            gk = _group_key(g, group_cols, 0)
+            curve, dropped = _build_curve(g, gk, x, point_col, ties, on_mismatch)
+            if dropped is not None and len(dropped):
+                excluded.append(dropped)
+            if curve is None:
+                continue
+            if curve.n_scales < min_scales:
+                part = g.drop(index=dropped.index) if dropped is not None else g.copy()
+                part["reason"] = (
+                    f"curve has {curve.n_scales} scale(s); at least {min_scales} are needed"
+                )
+                excluded.append(part)
+                continue
+            out.append((int(g_id), curve))
+
+    # fast path: sort once by (curve, scale, point) and cut the arrays at the curve boundaries
+    if len(a):
+        order = np.lexsort((xv, ag))  # no tied scales here: (curve, scale) is a total order
+        a = a.iloc[order]
+        ag = ag[order]
+        xv = xv[order]
+        starts = np.flatnonzero(np.r_[True, ag[1:] != ag[:-1]])
+        ends = np.r_[starts[1:], len(ag)]
+        counts = ends - starts
+        short = counts < min_scales
+        if short.any():
+            rows = np.repeat(short, counts)
+            part = a[rows].copy()
+            n_row = np.repeat(counts, counts)[rows]
+            part["reason"] = [f"curve has {n} scale(s); at least {min_scales} are needed"
+                              for n in n_row]
+            excluded.append(part)
+        y = a["value"].to_numpy(float)
+        se = pd.to_numeric(a["stderr"], errors="coerce").to_numpy(float)
+        ni = pd.to_numeric(a["n_items"], errors="coerce").to_numpy(float)
+        labels = a[point_col].astype(str).tolist()
+        keys = {c: a[c].iloc[starts].tolist() for c in group_cols}
+        chance_of: dict[tuple[str, str], float] = {}
+        for k in tqdm(np.flatnonzero(~short), desc="curves", unit="curve", disable=not progress,
+                      mininterval=0.5, leave=False):
+            s, e = starts[k], ends[k]
+            task, metric = str(keys["task"][k]), str(keys["metric"][k])
+            tm = (task, metric)
+            if tm not in chance_of:
+                chance_of[tm] = chance_level(task, metric)
+            shots = keys["shots"][k]
+            out.append((int(ag[s]), Curve(
+                family=str(keys["family"][k]),
+                task=task,
+                metric=metric,
+                shots=None if pd.isna(shots) else int(shots),
+                x_name=x,
+                x=xv[s:e],
+                y=y[s:e],
+                stderr=se[s:e],
+                n_items=ni[s:e],
+                labels=tuple(labels[s:e]),
+                model=str(keys["model"][k]) if "model" in keys else None,
+                chance=chance_of[tm],
+            )))
+    out.sort(key=lambda t: t[0])
+    return [c for _, c in out], excluded
 
 
 def _build_curve(

@@ -156,7 +156,8 @@ def read(
         parts.append(_read_per_item(groups["per-item"]))
     if not parts:
         raise FormatError(f"nothing to read in {', '.join(map(str, files))}.")
-    return validate(pd.concat(parts, ignore_index=True))
+    # identical duplicates are kept here; extract_curves counts them once and lists the copies
+    return validate(pd.concat(parts, ignore_index=True), allow_duplicates=True)
 
 
 def _read_per_item(files: list[Path]) -> pd.DataFrame:

@@ -287,7 +287,7 @@ def read_lm_eval(
         raise FormatError(f"no results found in {', '.join(map(str, files))}.")
     df = pd.DataFrame(rows)
     df = _harmonise_n_items(df)
-    return validate(df, name=str(files[0]) if len(files) == 1 else None)
+    return validate(df, name=str(files[0]) if len(files) == 1 else None, allow_duplicates=True)
 
 
 def _load_json(path: Path) -> Any:

@@ -199,7 +199,7 @@ def read_table(
             raise SchemaError(f"{where}: `units` names column '{c}', which the table does not have.")
         long[c] = pd.to_numeric(long[c], errors="coerce") * float(mult)
     long = long.drop(columns=[c for c in ("_row", "_column") if c in long.columns])
-    return validate(long, name=where)
+    return validate(long, name=where, allow_duplicates=True)
 
 
 def _melt_wide(
