@@ -102,6 +102,12 @@ class Curve:
         Chance level (NaN when unknown).
     notes : tuple of str
         Handling applied while building the curve (ties averaged, items intersected, ...).
+    item_lengths : ndarray or None
+        Target length in tokens of each item (from a ``target_tokens`` column), aligned with
+        ``item_ids``; the latent links of exact match and edit distance use it.
+    runs : ndarray or None
+        Per-scale values of replicate runs, shape ``(n_runs, n_scales)`` (from a ``run``
+        column); ``y`` is then their mean.
     """
 
     family: str
@@ -119,6 +125,8 @@ class Curve:
     item_ids: tuple[str, ...] | None = None
     chance: float = float("nan")
     notes: tuple[str, ...] = ()
+    item_lengths: np.ndarray | None = None
+    runs: np.ndarray | None = None
 
     @property
     def n_scales(self) -> int:
@@ -497,8 +505,29 @@ def _build_curve(
     on_mismatch: str,
 ) -> tuple[Curve | None, pd.DataFrame | None]:
     notes: list[str] = []
-    has_items = g["item"].notna()
     per_point = "model" if point_col == "model" else "step"
+    runs_mat = None
+    if "run" in g.columns and g["run"].notna().any() and g["run"].nunique(dropna=True) > 1:
+        # replicate runs: keep each run's per-scale mean (their spread is the run-to-run
+        # scatter the statistics use); the curve's value is the mean over runs
+        rk = g["run"].astype(str)
+        per_run = g.groupby([g[per_point].astype(str), rk], sort=False)["value"].mean()
+        runs_wide = per_run.unstack()
+        complete = runs_wide.notna().all(axis=0)
+        if not complete.all():
+            notes.append(f"runs {sorted(runs_wide.columns[~complete].tolist())[:5]} are missing at "
+                         "some scales and are not used for the run-to-run spread")
+        runs_mat = runs_wide.loc[:, complete]
+        notes.append(f"{runs_mat.shape[1]} runs per scale: values are means over runs")
+        if g["item"].notna().any():
+            g = (g.groupby([per_point, "item"], dropna=False, sort=False)
+                 .agg({**{c: "first" for c in g.columns if c not in (per_point, "item", "value")},
+                       "value": "mean"}).reset_index())
+        else:
+            g = (g.groupby(per_point, dropna=False, sort=False)
+                 .agg({**{c: "first" for c in g.columns if c not in (per_point, "value")},
+                       "value": "mean"}).reset_index())
+    has_items = g["item"].notna()
     agg = g[~has_items]
     itm = g[has_items]
     dropped = None
@@ -581,8 +610,20 @@ def _build_curve(
             item_ids = None
     labels = tuple(str(p) for p in agg["_point"])
     items = None
+    item_lengths = None
     if items_mat is not None:
         items = items_mat[[p for p in agg["_point"]]].to_numpy(float)
+        if "target_tokens" in itm.columns:
+            tt = pd.to_numeric(itm.groupby("item")["target_tokens"].first(), errors="coerce")
+            tt = tt.reindex(items_mat.index).to_numpy(float)
+            if np.all(np.isfinite(tt) & (tt >= 1)):
+                item_lengths = tt
+    runs = None
+    if runs_mat is not None and runs_mat.shape[1] >= 2:
+        try:
+            runs = runs_mat.loc[[str(p) for p in agg["_point"]]].to_numpy(float).T
+        except KeyError:
+            notes.append("run-level values could not be aligned with the averaged scales")
     shots = gk.get("shots")
     curve = Curve(
         family=str(gk["family"]),
@@ -600,5 +641,7 @@ def _build_curve(
         item_ids=item_ids,
         chance=chance_level(str(gk["task"]), str(gk["metric"])),
         notes=tuple(notes),
+        item_lengths=item_lengths,
+        runs=runs,
     )
     return curve, dropped

@@ -4,35 +4,36 @@
 across curves (Benjamini-Hochberg) and combines the metrics of each (family, task[, model])
 into one verdict with its reasons.
 
-An emergent ability is a sudden *improvement*: after the breakpoint the metric improves faster
-than before (a convex kink or an upward jump in the direction of improvement, on the metric's
-link scale). Every break and curvature test is therefore one-sided in that direction
-(``direction="improving"`` in :func:`~emergence.stats.bootstrap.pblrt_test`). A concave kink
-(improvement slowing down: saturation, a ceiling, an irreducible loss) is the opposite of
-emergence; it is tested separately (one-sided, ``decelerating``) and only ever reported as such.
+One question for every metric: does the latent competence curve break? Every metric with a known
+relation to per-token competence (exact match, multiple-choice grade, token edit distance, target
+log-likelihood, per-token probability, Brier score, losses; see
+:mod:`emergence.stats.latent`) is mapped through its exact link to per-token cross-entropy, and
+the primary test (:func:`~emergence.stats.latent.latent_break_test`) asks whether an
+accelerating hinge or step in latent competence survives against a smooth null that has floors
+and ceilings (Schaeffer et al.'s power law, per-token logistic competence, an irreducible loss,
+heterogeneous items), with model-to-model scatter in the reference distribution.
 
 ``"candidate genuine transition"``
-    An accelerating break (hinge or step) or accelerating curvature survives against the
-    metric's smooth null on its link scale: under a continuous metric, or under exact match /
-    accuracy against the Mirage (``ln(-ln y)`` linear) or chance-floored sigmoid null. An
-    accelerating break does not count when a significant slowdown fits the same curve better
-    (the best break of either sign is decelerating): on a saturating curve an early upward step
-    only absorbs the concavity.
+    An accelerating break in latent competence survives (BH q <= alpha) under at least one metric
+    that is not sharp in per-token error and not a function of another metric on the same items,
+    and no significant slowdown fits the same curve better.
 ``"metric artifact"``
     An accelerating break is significant against a straight line in the raw metric (the
-    "apparent" transition), but the metric-appropriate smooth null explains it and no
-    continuous metric shows an accelerating break. Metrics that are continuous but sharp in
-    per-token error (BLEU, ROUGE) only ever count as apparent transitions.
+    "apparent" transition), but smooth latent competence explains it under every metric.
+    Metrics that are continuous but sharp in per-token error (BLEU, ROUGE) only ever count as
+    apparent transitions. A curve below chance is never called an artifact.
 ``"underpowered"``
-    Every metric of the group has too few scales (fewer than ``min_scales``) or fewer than three
-    scales above the ``3/n`` resolution limit.
+    No metric of the group could be tested: too few scales (fewer than ``min_scales``), or fewer
+    than three scales resolvably above the floor (chance) or below the ceiling (``3/n``; for
+    aggregate-only shares without item counts, ``n`` is the resolution of the reported values),
+    so a curve stuck at 0 or 1 is never a transition.
 ``"no transition"``
-    Neither an apparent nor a surviving accelerating break. A significant slowdown
-    (decelerating break or concave curvature) is named in the reasons as saturation, not an
-    emergent transition.
+    Neither an apparent nor a surviving accelerating break. A significant slowdown (decelerating
+    break) is named in the reasons as saturation, not an emergent transition.
 
-Seed variance (one trained model per scale) is not captured: item-level uncertainty is a lower
-bound, which every verdict states.
+Every verdict names the null each metric was tested against and how much of the uncertainty is
+run-to-run scatter (measured from replicate runs, or estimated and simulated) rather than item
+noise.
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._validation import check_interval
-from .curves import fit_curve
-from .stats._data import as_curve_data, default_null
+from ._validation import check_interval, check_option
+from .stats._data import as_curve_data
 from .stats.bootstrap import pblrt_test
 from .stats.davies import davies_test
 from .stats.ic import ic_table
 from .stats.intervals import binomial_test_chance
+from .stats.latent import latent_break_test, latent_kind, value_resolution
 from .stats.multiple import fdr
 from .stats.paired import adjacent_mcnemar_test
 from .stats.scores import emergence_score, emergence_score_interval
@@ -70,7 +71,6 @@ __all__ = [
 VERDICTS = ("candidate genuine transition", "metric artifact", "underpowered", "no transition")
 KEY_COLS = ["family", "model", "task", "shots", "metric", "x_name"]
 GROUP_COLS = ["family", "model", "task", "shots", "x_name"]
-SEED_NOTE = "seed variance not observed: item-level uncertainty is a lower bound"
 
 
 def curve_seed(curve: Curve, seed: int) -> np.random.SeedSequence:
@@ -79,40 +79,41 @@ def curve_seed(curve: Curve, seed: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode())])
 
 
-#: below this share of null replicates bending the tested way, the one-sided p-value is not used
-#: alone (see :func:`_pvalue`)
-MIN_NULL_SHARE = 0.25
+def _facts(curve: Curve):
+    """Declared facts of the curve's metric (the curve's own when it carries them)."""
+    info = getattr(curve, "facts", None)
+    return info if info is not None else curve.info
 
 
-def _pvalue(res, label: str, notes: list[str]) -> float:
-    """p-value of a one-sided PB-LRT for the verdict.
+def _below_chance(d) -> int:
+    """Scales significantly below chance (one-sided binomial z > 2), for shares with a chance."""
+    if not (d.proportion and d.n is not None and np.isfinite(d.chance) and d.chance > 0):
+        return 0
+    y = d.y if d.higher_is_better else 1 - d.y
+    se = np.sqrt(d.chance * (1 - d.chance) / d.n)
+    return int(np.sum(y < d.chance - 2 * se))
 
-    When the simulated null bends systematically against the tested direction (fewer than
-    ``MIN_NULL_SHARE`` of the replicates' best breaks go the tested way; about 1/2 for a
-    well-behaved null), the one-sided p-value leans on that bend, so the larger of the one- and
-    two-sided p-values is used and a note says so.
+
+def _resolution_counts(d, kind: str) -> tuple[int, int, str]:
+    """Scales resolvably above the metric's floor and below its ceiling (``3/n`` limits).
+
+    Aggregate-only shares with no item count use the resolution of the reported values
+    (``n = 1 / resolution``) so that exact zeros cannot look informative.
     """
-    p = res.pvalue
-    if res.direction != "both" and np.isfinite(res.null_share) and \
-            res.null_share < MIN_NULL_SHARE:
-        p = max(p, res.pvalue_two_sided)
-        notes.append(f"{label}: only {100 * res.null_share:.0f}% of null replicates bend the "
-                     "tested way (floor/ceiling effects with model-to-model scatter), so the "
-                     "two-sided p-value is used when larger")
-    return float(p)
-
-
-def _resolved(d) -> tuple[int, str]:
-    """Scales above the 3/n resolution limit (above chance for multiple choice)."""
     if not d.proportion:
-        return d.n_scales, ""
-    if d.n is None:
-        return d.n_scales, "item counts unknown: the 3/n resolution limit is not checked"
+        return d.n_scales, d.n_scales, ""
+    note = ""
+    n = d.n
+    if n is None:
+        r = value_resolution(d.y)
+        n = np.full(d.n_scales, 1.0 / r)
+        note = (f"no item counts: the 3/n resolution limit uses the resolution of the reported "
+                f"values ({r:g})")
     ch = d.chance if np.isfinite(d.chance) else 0.0
     y = d.y if d.higher_is_better else 1 - d.y
-    lim = ch + 3.0 / d.n
-    k = int(np.sum(y > lim))
-    return k, ""
+    above = int(np.sum(y > ch + 3.0 / n))
+    below = int(np.sum(y < 1.0 - 3.0 / n))
+    return above, below, note
 
 
 def assess_curve(
@@ -132,27 +133,31 @@ def assess_curve(
     row: dict = {k: curve.key[k] for k in KEY_COLS}
     row.update(n_scales=curve.n_scales, status="ok", reason="", notes="")
     notes: list[str] = list(curve.notes)
+    info = _facts(curve)
     try:
         d = as_curve_data(curve, min_scales=2)
     except (ValueError, TypeError) as e:
         row.update(status="error", reason=str(e))
         return row
+    kind = latent_kind(curve.metric, info, d.chance)
     row.update(
         n_scales=d.n_scales, kind=d.kind, sharp=d.sharp, proportion=d.proportion,
         n_items=float(np.median(d.n)) if d.n is not None else np.nan,
         has_items=d.items is not None, chance=d.chance,
-        y_first=float(d.y[0]), y_last=float(d.y[-1]),
+        chance_source=str(getattr(curve, "chance_source", "") or
+                          ("unknown" if not np.isfinite(d.chance) else "")),
+        y_first=float(d.y[0]), y_last=float(d.y[-1]), latent=kind,
+        n_runs=int(getattr(curve, "runs", None).shape[0])
+        if getattr(curve, "runs", None) is not None else 1,
     )
-    resolved, rnote = _resolved(d)
-    row["resolved_scales"] = resolved
+    above, below, rnote = _resolution_counts(d, kind)
+    row["resolved_scales"] = above
+    row["below_ceiling_scales"] = below
+    row["below_chance_scales"] = _below_chance(d)
     if rnote:
         notes.append(rnote)
-    if d.n is None:
-        notes.append("aggregate-only curve: no item counts, replicates are Gaussian on the link "
-                      "scale and the resolution limit is unknown")
-    elif d.items is None:
-        notes.append("no item matrix: binomial item noise assumed, no paired or cluster "
-                     "bootstrap")
+    if d.n is None and d.proportion:
+        notes.append("aggregate-only curve: no item counts")
     # Emergence Score (oriented so that higher is better)
     ysign = 1.0 if d.higher_is_better else -1.0
     if d.n_scales >= 3:
@@ -169,8 +174,8 @@ def assess_curve(
     if d.proportion and d.n is not None:
         ch = d.chance if np.isfinite(d.chance) else 0.0
         k = np.round((d.y if d.higher_is_better else 1 - d.y) * d.n)
-        above = binomial_test_chance(k, d.n, ch).pvalue <= alpha
-        row["first_above_chance"] = lab[int(np.argmax(above))] if above.any() else ""
+        above_ch = binomial_test_chance(k, d.n, ch).pvalue <= alpha
+        row["first_above_chance"] = lab[int(np.argmax(above_ch))] if above_ch.any() else ""
     if d.binary_items and d.n_scales >= 2:
         mc = adjacent_mcnemar_test(d.items if d.higher_is_better else 1 - d.items,
                                    labels=lab).table
@@ -178,75 +183,87 @@ def assess_curve(
         j = int(np.argmax(gain))
         row.update(mcnemar_max_gain=int(gain[j]), mcnemar_pair=f"{mc['from'][j]}->{mc['to'][j]}",
                    mcnemar_p_bonf=float(min(1.0, mc["pvalue"][j] * len(mc))))
-    null = default_null(d)
-    row["null_model"] = null
     if d.n_scales < max(min_scales, 5):
         row.update(status="underpowered",
-                   reason=f"{d.n_scales} scales; a break test against a 2-parameter null needs at "
+                   reason=f"{d.n_scales} scales; a break test against a smooth null needs at "
                    f"least {max(min_scales, 5)}")
         row["notes"] = "; ".join(dict.fromkeys(notes))
         return row
-    if d.proportion and d.n is not None and resolved < 3:
+    if d.proportion and (above < 3 or below < 3):
+        where = ("above the floor" + (" (chance)" if np.isfinite(d.chance) and d.chance > 0
+                                      else "")) if above < 3 else "below the ceiling"
+        nmin = np.min(d.n) if d.n is not None else 1.0 / value_resolution(d.y)
         row.update(status="underpowered",
-                   reason=f"only {resolved} of {d.n_scales} scales above the 3/n resolution limit "
-                   f"({3 / np.min(d.n):.3g} above chance)")
-    ss = curve_seed(curve, seed).spawn(6)
+                   reason=f"only {min(above, below)} of {d.n_scales} scales resolvably {where} "
+                   f"(3/n = {3 / nmin:.3g}): the curve is stuck at its floor or ceiling")
+        row["notes"] = "; ".join(dict.fromkeys(notes))
+        return row
+    if kind == "multiple_choice" and not np.isfinite(d.chance):
+        row.update(status="error",
+                   reason="chance level unknown for a multiple-choice metric: declare it "
+                   "(extract_curves(..., chance={'TASK': 0.25}) or --chance TASK=0.25)")
+        row["notes"] = "; ".join(dict.fromkeys(notes))
+        return row
+    ss = curve_seed(curve, seed).spawn(4)
+    runs = getattr(curve, "runs", None)
     try:
-        # primary: one-sided (accelerating improvement) break against the smooth null
-        main = pblrt_test(curve, null=null, n_boot=n_boot, seed=ss[0])
-        # the curve-level note above already says the curve is aggregate-only
-        notes.extend(n for n in main.notes
-                     if not (d.n is None and n.startswith("aggregate-only:")))
-        row.update(pblrt_stat=main.statistic, pblrt_p=_pvalue(main, "break test", notes),
-                   pblrt_p_two_sided=main.pvalue_two_sided, pblrt_null_share=main.null_share,
-                   pblrt_kind=main.best_kind,
-                   pblrt_psi=main.psi, pblrt_effect=main.effect, simulate=main.simulate,
-                   link=main.link, pblrt_direction=main.direction,
-                   improve_sign=main.improve_sign,
-                   pblrt_effect_direction=main.effect_direction,
-                   pblrt_any_kind=main.any_kind, pblrt_any_psi=main.any_psi,
-                   pblrt_any_effect=main.any_effect, pblrt_any_direction=main.any_direction)
-        if null == "power_law":
-            notes.append("power_law null is a pure power law (no irreducible-loss or asymptote "
-                         "term): a curve approaching a floor or ceiling bends towards slower "
-                         "improvement on log y, which is reported as saturation, never as a "
-                         "transition")
-        if null == "linear":
-            row.update(naive_p=row["pblrt_p"], naive_kind=main.best_kind, naive_psi=main.psi,
-                       naive_direction=main.effect_direction)
+        if kind != "none":
+            main = latent_break_test(d, kind=kind, item_lengths=getattr(curve, "item_lengths",
+                                                                         None),
+                                     runs=runs, n_boot=n_boot, seed=ss[0],
+                                     bounds=(float(info.lower), float(info.upper)))
+            notes.extend(main.notes)
+            shape = ("power law" if main.shape_nu == 0 and main.shape_floor == 0 else
+                     f"nu={main.shape_nu:g}" + (f", floor CE={main.shape_floor:.3g}"
+                                                if main.shape_floor > 0 else ""))
+            row.update(
+                null_model=f"latent ({shape})", link=f"{kind} -> ln CE",
+                pblrt_stat=main.statistic, pblrt_p=main.pvalue,
+                pblrt_p_two_sided=main.pvalue_two_sided,
+                pblrt_kind=main.best_kind, pblrt_psi=main.psi, pblrt_effect=main.effect,
+                pblrt_effect_direction="accelerating" if main.effect > 0 else "none",
+                pblrt_any_direction=main.any_direction,
+                decel_p=main.pvalue_decelerating, decel_kind=main.decel_kind,
+                decel_psi=main.decel_psi, decel_effect=main.decel_effect,
+                shape_nu=main.shape_nu, shape_floor=main.shape_floor, tau2=main.tau2,
+                tau2_source=main.tau2_source, item_sigma=main.item_sigma,
+                simulate="latent", improve_sign=1.0,
+            )
+            z = main.eta
+            dalt = "greater"
         else:
-            nv = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[1])
-            row.update(naive_p=_pvalue(nv, "raw-metric break test", notes),
-                       naive_kind=nv.best_kind, naive_psi=nv.psi,
-                       naive_direction=nv.effect_direction)
-        cv = pblrt_test(curve, null=null, alternative="curvature", n_boot=n_boot, seed=ss[2])
-        row.update(curv_p=_pvalue(cv, "curvature test", notes), curv_effect=cv.any_effect,
-                   curv_direction=cv.any_direction)
-        # the opposite one-sided tests: improvement slowing down (saturation)
-        dc = pblrt_test(curve, null=null, direction="decelerating", n_boot=n_boot, seed=ss[4])
-        row.update(decel_p=_pvalue(dc, "slowdown test", notes), decel_kind=dc.best_kind,
-                   decel_psi=dc.psi,
-                   decel_effect=dc.effect)
-        dcv = pblrt_test(curve, null=null, alternative="curvature", direction="decelerating",
-                         n_boot=n_boot, seed=ss[5])
-        row.update(decel_curv_p=_pvalue(dcv, "concave-curvature test", notes))
-        # cross-checks on the link scale: Davies (2002), one-sided in the improving direction
-        # (R segmented alternative "greater"/"less"), and Hansen sup-F (two-sided, with the
-        # direction of its best break)
-        from .curves import get_link
-
-        lk = get_link(main.link, main.chance)
-        z = lk.forward(lk.adjust(d.y, d.n))
-        if main.pvalue <= alpha and main.best_kind in ("hinge", "step"):
-            ci = threshold_interval(d.x, z, kind=main.best_kind, alpha=alpha, n_grid=60)
+            # no known relation to per-token competence: a straight line in the raw metric
+            main = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[0])
+            dec = pblrt_test(curve, null="linear", direction="decelerating", n_boot=n_boot,
+                             seed=ss[0])
+            notes.append(f"{curve.metric}: no declared relation to per-token competence, so the "
+                         "smooth null is a straight line in the metric itself")
+            row.update(
+                null_model="linear", link="identity", pblrt_stat=main.statistic,
+                pblrt_p=main.pvalue, pblrt_p_two_sided=main.pvalue_two_sided,
+                pblrt_kind=main.best_kind, pblrt_psi=main.psi, pblrt_effect=main.effect,
+                pblrt_effect_direction=main.effect_direction,
+                pblrt_any_direction=main.any_direction, decel_p=dec.pvalue,
+                decel_kind=dec.best_kind, decel_psi=dec.psi, decel_effect=dec.effect,
+                simulate=main.simulate, improve_sign=main.improve_sign,
+            )
+            z = d.y
+            dalt = "greater" if main.improve_sign > 0 else "less"
+        # the "apparent" transition: an accelerating break against a straight line in the metric
+        nv = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[1])
+        row.update(naive_p=nv.pvalue, naive_kind=nv.best_kind, naive_psi=nv.psi,
+                   naive_direction=nv.effect_direction)
+        # cross-checks on the latent scale: Davies (2002), one-sided like the primary test
+        # (R segmented alternative "greater"), and Hansen sup-F (two-sided)
+        if row["pblrt_p"] <= alpha and row["pblrt_kind"] in ("hinge", "step"):
+            ci = threshold_interval(d.x, z, kind=row["pblrt_kind"], alpha=alpha, n_grid=60)
             row.update(psi_low=ci.low, psi_high=ci.high)
-        dalt = "greater" if main.improve_sign > 0 else "less"
         dv = davies_test(d.x, z, alternative=dalt)
         row.update(davies_p=dv.pvalue, davies_best=dv.best, davies_alternative=dalt)
         try:
             sf = supf_test(d.x, z, n_boot=n_boot, seed=ss[3])
             row.update(supf_stat=sf.statistic, supf_p=sf.pvalue, supf_psi=sf.psi,
-                       supf_direction=_direction(sf.shift, main.improve_sign))
+                       supf_direction=_direction(sf.shift, 1.0 if dalt == "greater" else -1.0))
         except ValueError as e:
             notes.append(f"sup-F not run: {e}")
         if ic:
@@ -267,7 +284,7 @@ def _direction(v: float, sign: float) -> str:
     return "accelerating" if sign * v > 0 else "decelerating"
 
 
-P_COLS = ("pblrt_p", "naive_p", "curv_p", "decel_p", "decel_curv_p")
+P_COLS = ("pblrt_p", "naive_p", "decel_p")
 
 
 def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -278,26 +295,34 @@ def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
         p = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
         q, _ = fdr(p, alpha=alpha, method="fdr_bh")
         df[col[:-2] + "_q"] = q
-    for col in ("pblrt_effect_direction", "naive_direction", "curv_direction",
-                "pblrt_any_direction"):
+    for col in ("pblrt_effect_direction", "naive_direction", "pblrt_any_direction"):
         if col not in df:
             df[col] = "none"
         df[col] = df[col].fillna("none").astype(str)
+    for col, default in (("degenerate_of", ""), ("below_chance_scales", 0), ("latent", "none")):
+        if col not in df:
+            df[col] = default
+    df["degenerate_of"] = df["degenerate_of"].fillna("").astype(str)
+    df["below_chance_scales"] = pd.to_numeric(df["below_chance_scales"],
+                                              errors="coerce").fillna(0).astype(int)
     ok = df["status"] == "ok"
     acc = "accelerating"
     # every flag is about accelerating improvement; the tests are one-sided, and the direction
     # is checked again so that rows of another origin cannot flip the meaning
     df["apparent_break"] = ok & (df["naive_q"] <= alpha) & (df["naive_direction"] == acc)
     df["break_survives"] = ok & (df["pblrt_q"] <= alpha) & (df["pblrt_effect_direction"] == acc)
-    df["accelerating"] = (ok & (df["curv_q"] <= alpha) & (df["curv_p"] <= alpha)
-                          & (df["curv_direction"] == acc))
     slow_break = ok & (df["decel_q"] <= alpha)
-    df["slowing"] = slow_break | (ok & (df["decel_curv_q"] <= alpha))
+    df["slowing"] = slow_break
     # an upward step on a saturating curve only absorbs its concavity: it does not count when a
     # significant slowdown fits the curve better (the best break of either sign decelerates)
     df["break_dominated"] = (df["break_survives"] & slow_break
                              & (df["pblrt_any_direction"] == "decelerating"))
-    df["break_counts"] = df["break_survives"] & ~df["break_dominated"]
+    df["below_chance"] = df["below_chance_scales"] > 0
+    df["break_counts"] = (df["break_survives"] & ~df["break_dominated"]
+                          & (df["degenerate_of"] == "") & ~df["sharp"].astype(bool))
+    df["cited_break"] = np.where(df["break_counts"], "accelerating",
+                                 np.where(df["slowing"], "decelerating", "none"))
+    df["tested"] = ok
     return df
 
 
@@ -305,26 +330,37 @@ def _fmt(v: float) -> str:
     return "nan" if not np.isfinite(v) else (f"{v:.2g}" if v < 0.001 else f"{v:.3f}")
 
 
-def _slowing_reason(r, alpha: float) -> str:
+def _slowing_reason(r) -> str:
     """Reason text for a significant slowdown of improvement (saturation)."""
-    if r["decel_q"] <= alpha and isinstance(r.get("decel_kind"), str) \
-            and r["decel_kind"] in ("hinge", "step"):
+    if isinstance(r.get("decel_kind"), str) and r["decel_kind"] in ("hinge", "step"):
         what = ("improvement slows after" if r["decel_kind"] == "hinge"
-                else "step towards worse values at")
+                else "a drop in competence at")
         txt = (f"{r['metric']}: {what} 10^{r['decel_psi']:.2f} ({r['decel_kind']} against the "
                f"{r['null_model']} null, p={_fmt(r['decel_p'])}, q={_fmt(r['decel_q'])})")
     else:
-        txt = (f"{r['metric']}: improvement slows down (concave curvature on the "
-               f"{r['null_model']} link scale, p={_fmt(r['decel_curv_p'])}, "
-               f"q={_fmt(r['decel_curv_q'])})")
+        txt = (f"{r['metric']}: improvement slows down (p={_fmt(r['decel_p'])}, "
+               f"q={_fmt(r['decel_q'])})")
     txt += ": saturation, not an emergent transition"
     if r.get("break_dominated", False):
         txt += (f"; the accelerating {r['pblrt_kind']} at 10^{r['pblrt_psi']:.2f} "
                 f"(p={_fmt(r['pblrt_p'])}) fits worse than the slowdown and is not counted")
-    if r["null_model"] == "power_law":
-        txt += ("; the power_law null has no irreducible-loss term, so a curve approaching its "
-                "floor bends this way")
     return txt
+
+
+def _scatter_reason(g: pd.DataFrame) -> str:
+    """One sentence on run-to-run versus item-level uncertainty."""
+    ok = g[g["status"] == "ok"]
+    if "tau2" not in ok or not len(ok):
+        return ""
+    src = ok.get("tau2_source", pd.Series(dtype=str)).fillna("")
+    if (src == "runs").any():
+        t = ok.loc[src == "runs", "tau2"]
+        return (f"run-to-run scatter measured from replicate runs (tau^2 = "
+                f"{', '.join(f'{v:.3g}' for v in t)} on the latent scale) and used in the tests")
+    t = pd.to_numeric(ok["tau2"], errors="coerce")
+    return ("one model per scale: model-to-model scatter estimated from the fit (tau^2 = "
+            f"{', '.join('nan' if not np.isfinite(v) else f'{v:.3g}' for v in t)} on the latent "
+            "scale) and simulated in the reference distribution")
 
 
 def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
@@ -354,34 +390,35 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             reasons.append(f"{r['metric']}: underpowered ({r['reason']})")
         for _, r in err.iterrows():
             reasons.append(f"{r['metric']}: not tested ({r['reason']})")
-        cont = ok[(ok["kind"] == "continuous") & ~ok["sharp"].astype(bool)]
-        genuine = []
-        slow = []
+        genuine, slow, other = [], [], []
         for _, r in ok.iterrows():
+            if r["degenerate_of"]:
+                other.append(f"{r['metric']}: equals a function of {r['degenerate_of']} on these "
+                             "items (two values per item), so it can neither confirm nor refute")
+                continue
             if r["sharp"]:
                 continue  # BLEU/ROUGE are sharp in per-token error: never evidence on their own
             if r["break_counts"]:
-                genuine.append(f"{r['metric']}: accelerating {r['pblrt_kind']} at "
-                               f"10^{r['pblrt_psi']:.2f} survives against the "
-                               f"{r['null_model']} null (p={_fmt(r['pblrt_p'])}, "
+                genuine.append(f"{r['metric']}: accelerating {r['pblrt_kind']} in latent "
+                               f"competence at 10^{r['pblrt_psi']:.2f} survives against the "
+                               f"smooth {r['null_model']} null (p={_fmt(r['pblrt_p'])}, "
                                f"q={_fmt(r['pblrt_q'])})")
-            elif r["accelerating"]:
-                genuine.append(f"{r['metric']}: accelerating curvature on the "
-                               f"{r['null_model']} link scale (p={_fmt(r['curv_p'])}, "
-                               f"q={_fmt(r['curv_q'])})")
             if r["slowing"]:
-                slow.append(_slowing_reason(r, alpha))
-        apparent = ok[ok["apparent_break"] | (ok["sharp"] & ok["break_survives"])]
+                slow.append(_slowing_reason(r))
+        usable = ok[(ok["degenerate_of"] == "") & ~ok["sharp"].astype(bool)]
+        below = ok[ok["below_chance"]]
+        if len(below):
+            other.append(f"{', '.join(below['metric'])}: below chance at "
+                         f"{int(below['below_chance_scales'].max())} scale(s): the chance floor "
+                         "does not hold, so the chance-floored link is not an explanation")
+        apparent = ok[(ok["apparent_break"] & ~ok["below_chance"])
+                      | (ok["sharp"] & ok["break_survives"])]
         if genuine:
             verdict = "candidate genuine transition"
-            reasons = genuine + slow + reasons
-            hit = ok[(ok["break_counts"] | ok["accelerating"]) & ~ok["sharp"]]
-            disc_only = not (hit["kind"] == "continuous").any()
-            if disc_only and len(cont):
-                reasons.append("not confirmed under continuous metrics "
-                               f"({', '.join(cont['metric'])}: no break)")
-            if disc_only and not len(cont):
-                reasons.append("no continuous metric available to confirm")
+            reasons = genuine + slow + other + reasons
+            quiet = usable[~usable["break_counts"]]
+            if len(quiet):
+                reasons.append(f"no surviving break under {', '.join(quiet['metric'])}")
         elif len(apparent):
             verdict = "metric artifact"
             pre = []
@@ -392,31 +429,22 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
                                "of a transition by itself")
                     continue
                 pre.append(f"{r['metric']}: apparent accelerating {r['naive_kind']} against a "
-                           f"straight line (q={_fmt(r['naive_q'])}) is explained by the smooth "
-                           f"{r['null_model']} null (accelerating break not significant after "
-                           f"FDR: p={_fmt(r['pblrt_p'])}, q={_fmt(r['pblrt_q'])})")
-            if len(cont):
-                pre.append("no accelerating break under continuous metrics "
-                           f"({', '.join(cont['metric'])})")
-            else:
-                pre.append("no continuous metric available; the conclusion rests on the "
-                           "link-scale null")
-            reasons = pre + slow + reasons
+                           f"straight line (q={_fmt(r['naive_q'])}) is explained by smooth latent "
+                           f"competence ({r['null_model']}; accelerating break p="
+                           f"{_fmt(r['pblrt_p'])}, q={_fmt(r['pblrt_q'])})")
+            reasons = pre + slow + other + reasons
         elif len(ok) == 0:
             verdict = "underpowered"
             if not reasons:
                 reasons.append("no metric could be tested")
         else:
             verdict = "no transition"
-            reasons = ["no accelerating break against a straight line or the smooth null under "
-                       f"{', '.join(ok['metric'])}"] + slow + reasons
+            reasons = ["no accelerating break against a straight line or smooth latent "
+                       f"competence under {', '.join(ok['metric'])}"] + slow + other + reasons
         limits = {n for ns in g["notes"].fillna("") for n in str(ns).split("; ") if n}
-        agg = sorted(g.loc[g["notes"].fillna("").str.contains("aggregate-only"), "metric"])
-        if agg:
-            reasons.append(f"limits: {', '.join(agg)} aggregate-only (no item counts), so "
-                           "bootstrap noise is Gaussian on the link scale and the resolution "
-                           "limit is unknown")
-        reasons.append(SEED_NOTE)
+        sc = _scatter_reason(g)
+        if sc:
+            reasons.append(sc)
         rec = dict(zip(gcols, key if isinstance(key, tuple) else (key,), strict=True))
         rec.update(
             verdict=verdict,
@@ -424,6 +452,8 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             metrics=", ".join(g["metric"]),
             metrics_tested=int(len(ok)),
             min_pblrt_q=float(ok["pblrt_q"].min()) if len(ok) else np.nan,
+            null_models="; ".join(f"{r['metric']}: {r.get('null_model', '')}"
+                                  for _, r in ok.iterrows()),
             limits="; ".join(sorted(limits)),
         )
         out.append(rec)
@@ -591,36 +621,84 @@ def assess(
         it = tqdm(cl, desc="assess", unit="curve")
     rows = [assess_curve(c, seed=seed, n_boot=int(n_boot), alpha=alpha, min_scales=min_scales,
                          ic=ic) for c in it]
+    for row, of in zip(rows, degenerate_metrics(cl), strict=True):
+        row["degenerate_of"] = of
     return finalize(rows, alpha=alpha, n_boot=int(n_boot), seed=seed, excluded=excluded)
 
 
+def degenerate_metrics(curves: list[Curve]) -> list[str]:
+    """For each curve, the 0/1 metric of the same group it is a function of on these items.
+
+    A continuous metric whose item scores take two values and equal ``a + b * other`` for a 0/1
+    metric of the same (family, model, task, shots, x) on the same items (edit distance of
+    single-token answers is ``1 - exact match``) carries no information of its own: it can
+    neither confirm nor refute a break. Returns ``""`` for curves that are not degenerate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emergence.tidy import Curve
+    >>> em = np.array([[0, 1, 1], [0, 0, 1.0]])
+    >>> mk = lambda m, it: Curve("f", "t", m, 0, "params", np.array([1e8, 1e9, 1e10]),
+    ...                          it.mean(0), np.full(3, np.nan), np.full(3, 2.0), ("a", "b", "c"),
+    ...                          items=it, item_ids=("i1", "i2"))
+    >>> degenerate_metrics([mk("exact_match", em), mk("token_edit_distance", 1 - em)])
+    ['', 'exact_match']
+    """
+    out = [""] * len(curves)
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(curves):
+        k = tuple(str(c.key[g]) for g in GROUP_COLS)
+        groups.setdefault(k, []).append(i)
+    for idx in groups.values():
+        binary = [i for i in idx if curves[i].items is not None
+                  and _facts(curves[i]).kind == "discontinuous"
+                  and np.all(np.isin(curves[i].items, (0.0, 1.0)))]
+        for i in idx:
+            c = curves[i]
+            if c.items is None or _facts(c).kind == "discontinuous":
+                continue
+            vals = np.unique(c.items)
+            if vals.size > 2:
+                continue
+            for j in binary:
+                o = curves[j]
+                if o.items.shape != c.items.shape or o.item_ids != c.item_ids \
+                        or not np.array_equal(o.x, c.x):
+                    continue
+                a, b = o.items.ravel(), c.items.ravel()
+                if np.ptp(a) == 0:
+                    continue
+                slope, icpt = np.polyfit(a, b, 1)
+                if np.allclose(icpt + slope * a, b, atol=1e-9):
+                    out[i] = o.metric
+                    break
+    return out
+
+
 def fitted_lines(
-    curve: Curve, *, n_points: int = 100, null: str = "auto", alternative: str = "both",
-    direction: str = "improving",
+    curve: Curve, *, n_points: int = 100, which: str = "accelerating",
 ) -> pd.DataFrame:
-    """Fitted smooth null and best break curve for plotting.
+    """Fitted smooth latent null and one break curve of a curve, on the metric's scale.
+
+    A fit, not a test (no bootstrap): the same fits the primary test compares, back-transformed
+    through the metric's latent link, over the curve's own range.
 
     Parameters
     ----------
     curve : Curve
     n_points : int, default=100
         Points per line, evenly spaced in log10 scale over the curve's range.
-    null : str, default="auto"
-        As in :func:`~emergence.stats.bootstrap.pblrt_test`.
-    alternative : {"both", "hinge", "step"}, default="both"
-    direction : {"improving", "decelerating", "both"}, default="improving"
-        Sign of the break (see :func:`~emergence.stats.bootstrap.pblrt_test`): the default
-        shows the accelerating break the primary test looks for (the null line again when no
-        accelerating break improves the fit); ``"both"`` shows the best break of either sign.
+    which : {"accelerating", "decelerating", "none"}, default="accelerating"
+        Which break to draw beside the null: the one the verdict cites (the ``cited_break``
+        column of :meth:`VerdictTable.to_frame`); ``"none"`` draws the null only.
 
     Returns
     -------
     DataFrame
         Columns ``x`` (the curve's scale units, not log), ``model`` (``"null"`` or
-        ``"break"``), ``y``, ``fit`` (description), plus ``family``, ``task``, ``metric``. The
-        lines are the ones the primary test compares (link-scale fits, back-transformed).
-        Curves with fewer than 5 scales get the null line only (fitted by
-        :func:`~emergence.curves.fit_curve`); curves that cannot be fitted give an empty frame.
+        ``"break"``), ``y``, ``fit`` (description), plus ``family``, ``task``, ``metric``.
+        Empty when the curve has fewer than 5 scales, no latent link or cannot be fitted.
 
     Examples
     --------
@@ -633,35 +711,30 @@ def fitted_lines(
     >>> sorted(fitted_lines(c, n_points=20)["model"].unique())
     ['break', 'null']
     """
+    check_option(which, "which", ("accelerating", "decelerating", "none"))
     cols = ["x", "model", "y", "fit", "family", "task", "metric"]
+    empty = pd.DataFrame(columns=cols)
     try:
-        d = as_curve_data(curve, min_scales=2)
+        d = as_curve_data(curve, min_scales=5)
     except (ValueError, TypeError):
-        return pd.DataFrame(columns=cols)
+        return empty
+    info = _facts(curve)
+    kind = latent_kind(curve.metric, info, d.chance)
+    if kind == "none" or (kind == "multiple_choice" and not np.isfinite(d.chance)):
+        return empty
+    try:
+        r = latent_break_test(d, kind=kind, item_lengths=getattr(curve, "item_lengths", None),
+                              runs=getattr(curve, "runs", None), n_boot=0,
+                              bounds=(float(info.lower), float(info.upper)))
+    except (ValueError, FloatingPointError):
+        return empty
     grid = np.linspace(d.x.min(), d.x.max(), int(n_points))
-    parts = []
     ident = {"family": curve.family, "task": curve.task, "metric": curve.metric}
-    if d.n_scales >= 5:
-        try:
-            r = pblrt_test(curve, null=null, alternative=alternative, direction=direction,
-                           n_boot=1, seed=0)
-        except ValueError:
-            return pd.DataFrame(columns=cols)
-        parts.append(pd.DataFrame({"x": 10**grid, "model": "null", "y": r.predict(grid, "null"),
-                                   "fit": r.null_model, **ident}))
-        parts.append(pd.DataFrame({"x": 10**grid, "model": "break",
-                                   "y": r.predict(grid, "break"),
-                                   "fit": (f"{r.effect_direction} {r.best_kind} at "
-                                           f"10^{r.psi:.2f} ({r.link} link)"
-                                           if r.best_kind != "none" else
-                                           f"no {direction} break (= null)"),
+    parts = [pd.DataFrame({"x": 10**grid, "model": "null", "y": r.predict(grid, "null"),
+                           "fit": f"smooth latent competence ({kind} link)", **ident})]
+    if which != "none" and which in r.break_params:
+        bp = r.break_params[which]
+        parts.append(pd.DataFrame({"x": 10**grid, "model": "break", "y": r.predict(grid, which),
+                                   "fit": f"{which} {bp['kind']} at 10^{bp['psi']:.2f}",
                                    **ident}))
-    else:
-        m = default_null(d) if null == "auto" else null
-        try:
-            f = fit_curve(d.x, d.y, model=m, chance=d.chance, n_items=d.n)
-        except ValueError:
-            return pd.DataFrame(columns=cols)
-        parts.append(pd.DataFrame({"x": 10**grid, "model": "null", "y": f.predict(grid),
-                                   "fit": m, **ident}))
     return pd.concat(parts, ignore_index=True)[cols]

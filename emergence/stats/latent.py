@@ -1,0 +1,874 @@
+"""One latent-competence null for every metric: does per-token competence break?
+
+Schaeffer, Miranda and Koyejo (2023) model a language model's competence on a task by its
+per-token cross-entropy on the target, ``CE(N)``, a power law in scale ``N``: the probability
+of emitting the correct token is ``p = exp(-CE)``. Every metric of the same predictions is then
+an exact, known function of ``CE`` (and of the target length ``L`` of each item):
+
+=====================  ==========================================  ===============================
+latent kind            mean metric as a function of CE             inverse (per-scale mean -> CE)
+=====================  ==========================================  ===============================
+``exact_match``        mean_i exp(-L_i CE)                         Newton on the mixture over L
+``multiple_choice``    c + (1 - c) exp(-CE)   (chance c)           -ln((y - c) / (1 - c))
+``edit_distance``      mean(L) (1 - exp(-CE))  (substitutions)     -ln(1 - y / mean(L))
+``loglik``             -mean(L) CE                                 -y / mean(L)
+``loglik_per_token``   -CE                                         -y
+``per_token_p``        exp(-CE)                                    -ln y
+``brier``              (1 - exp(-CE))^2 k / (k - 1)  (k = 1/c)     -ln(1 - sqrt(y (k - 1) / k))
+``loss``               CE (nats per token)                         y
+``perplexity``         exp(CE)                                     ln y
+``bounded``            lo + (hi - lo) exp(-CE) (declared bounds)   -ln((y - lo) / (hi - lo))
+=====================  ==========================================  ===============================
+
+(lower-is-better bounded metrics use ``hi - y``). The question the test asks is the same for
+every metric: is the latent competence curve smooth, or does it break?
+
+The smooth null (:data:`SHAPES`) is a family of monotone curves with a floor and a ceiling,
+written as a straight line in ``x = log10 N`` after a shape transform of ``CE``:
+
+.. math:: \\eta = -\\ln\\frac{e^{\\nu (CE - E)} - 1}{\\nu}
+          \\quad(\\nu > 0), \\qquad \\eta = -\\ln(CE - E) \\quad (\\nu = 0),
+          \\qquad \\eta = b_0 + b_1 x.
+
+``nu = 0, E = 0`` is Schaeffer et al.'s exact power law (``ln CE`` linear in ``log N``);
+``nu = 1`` is a per-token logistic competence (``logit p`` linear in ``log N``); ``E > 0`` is an
+irreducible loss (metrics saturate below perfect). The metric's own floor (chance, 0 correct,
+edit distance ``L``) and ceiling come from the exact link above. Shapes in between (``nu`` on a
+grid, ``E`` a fraction of the smallest observed ``CE``) absorb the bends that heterogeneous
+items and saturation put into a smooth curve. The shape is chosen by profile likelihood,
+Jacobian included (the Box-Cox argument: the likelihood of the observed means, not of their
+transform).
+
+The alternative adds a hinge ``delta (x - psi)_+`` or a step ``gamma 1[x > psi]`` to the line
+on the ``eta`` scale, for every shape, with ``psi`` searched over a grid. ``eta`` increases
+with competence for every metric, so an accelerating break (the emergence alternative) is
+``delta > 0`` or ``gamma > 0``; a decelerating one (saturation) is ``< 0``.
+
+Noise: per-scale means carry item noise (binomial over items grouped by target length for 0/1
+metrics; the items' own variance for continuous ones; the reported standard error; or, for
+aggregate-only tables, a floor from the resolution of the reported values) plus
+model-to-model scatter ``tau^2`` on the ``eta`` scale (one model per scale is one draw of a
+noisy training process). ``tau^2`` is estimated by moments, from the null fit for the
+simulation and from the break fit inside the statistic; when several runs per scale are given,
+their spread measures it directly. The reference distribution is a parametric bootstrap
+under the fitted null with the estimated ``tau^2``; every replicate repeats the shape choice,
+the ``tau^2`` estimate and the breakpoint search, so the p-value accounts for all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._validation import check_option, check_rng
+from ..curves import break_grid
+from ._results import TestResult
+
+__all__ = [
+    "LATENT_KINDS",
+    "SHAPES",
+    "LatentLink",
+    "LatentBreakResult",
+    "latent_break_test",
+    "latent_kind",
+    "value_resolution",
+]
+
+LATENT_KINDS = ("exact_match", "multiple_choice", "edit_distance", "loglik", "loglik_per_token",
+                "per_token_p", "brier", "loss", "perplexity", "bounded")
+#: shape grid of the smooth null: (nu, E as a fraction of the smallest observed CE)
+SHAPES: tuple[tuple[float, float], ...] = tuple(
+    (nu, e) for nu in (0.0, 0.5, 1.0, 2.0) for e in (0.0, 0.5, 0.8)
+)
+DIRECTIONS = ("improving", "decelerating", "both")
+#: Gauss-Hermite nodes and weights for a standard normal (item heterogeneity)
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(9)
+_GH_W = _GH_W / _GH_W.sum()
+#: grid of item-heterogeneity sd on ln CE, matched to the spread of item totals
+SIGMAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
+
+_NAME_KINDS = {
+    "exact_match": "exact_match", "em": "exact_match", "exact_str_match": "exact_match",
+    "exact": "exact_match", "pass@1": "exact_match",
+    "acc": "multiple_choice", "acc_norm": "multiple_choice", "mc1": "multiple_choice",
+    "multiple_choice_grade": "multiple_choice", "acc_bytes": "multiple_choice",
+    "token_edit_distance": "edit_distance",
+    "target_loglik": "loglik", "loglik": "loglik", "log_likelihood": "loglik",
+    "loglik_per_token": "loglik_per_token",
+    "p_token": "per_token_p", "p_vocab": "per_token_p", "p_correct": "per_token_p",
+    "p_choices": "per_token_p",
+    "brier_score": "brier", "brier": "brier",
+    "loss": "loss", "val_loss": "loss", "train_loss": "loss", "cross_entropy": "loss",
+    "ppl": "perplexity", "perplexity": "perplexity", "word_perplexity": "perplexity",
+    "byte_perplexity": "perplexity", "bits_per_byte": "loss",
+}
+
+
+def latent_kind(metric: str, info=None, chance: float = float("nan")) -> str:
+    """How ``metric`` relates to per-token competence (one of :data:`LATENT_KINDS` or ``"none"``).
+
+    The metric's declared facts decide (``info.latent`` when the registry gives it); otherwise
+    the built-in names above. A 0/1 metric with a chance level above 0 is read through the
+    chance-floored (multiple-choice) link, at chance 0 through the exact-match link. Metrics
+    with no known relation but declared finite bounds use the ``bounded`` link; others
+    (unbounded, unknown relation) give ``"none"``.
+
+    Examples
+    --------
+    >>> latent_kind("exact_match"), latent_kind("acc", chance=0.25), latent_kind("acc", chance=0.0)
+    ('exact_match', 'multiple_choice', 'exact_match')
+    >>> latent_kind("token_edit_distance"), latent_kind("ppl")
+    ('edit_distance', 'perplexity')
+    """
+    declared = getattr(info, "latent", None) if info is not None else None
+    base = str(metric).split(",", 1)[0]
+    kind = declared if declared not in (None, "", "none") else _NAME_KINDS.get(base)
+    if kind in ("exact_match", "multiple_choice"):
+        if np.isfinite(chance) and chance > 0:
+            return "multiple_choice"
+        if kind == "multiple_choice" and not (np.isfinite(chance) and chance == 0):
+            # chance unknown: the chance-floored link cannot be used honestly
+            return "multiple_choice"
+        return "exact_match"
+    if kind == "brier" and not (np.isfinite(chance) and 0 < chance < 1):
+        kind = None
+    if kind in LATENT_KINDS:
+        return kind
+    if info is not None and getattr(info, "sharp", False):
+        return "none"
+    lo = getattr(info, "lower", -np.inf) if info is not None else -np.inf
+    hi = getattr(info, "upper", np.inf) if info is not None else np.inf
+    if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
+        return "bounded"
+    return "none"
+
+
+def value_resolution(y: np.ndarray) -> float:
+    """Resolution of reported values: ``10**-d`` for the fewest decimals ``d`` that write them all.
+
+    Examples
+    --------
+    >>> value_resolution(np.array([0.014, 0.0, 0.25]))
+    0.001
+    """
+    y = np.asarray(y, float)
+    y = y[np.isfinite(y)]
+    for d in range(0, 9):
+        s = y * 10.0**d
+        if np.all(np.abs(s - np.round(s)) <= 1e-6 * np.maximum(1.0, np.abs(s))):
+            return 10.0**-d
+    return 1e-9
+
+
+@dataclass(frozen=True)
+class LatentLink:
+    """Exact map between a metric's per-scale mean and per-token cross-entropy ``CE``.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`LATENT_KINDS`.
+    lengths, weights : ndarray
+        Distinct target lengths ``L_j`` (tokens) and the share of items with each (exact match,
+        edit distance, log-likelihood). ``[1.0], [1.0]`` when lengths are unknown.
+    chance : float
+        Chance level (multiple choice, Brier); 0 otherwise.
+    lo, hi, higher_is_better :
+        Declared bounds and orientation (``bounded`` kind).
+    units : ndarray
+        Bernoulli units behind each scale's mean (items, or items times tokens for edit distance);
+        the share of successes is kept ``0.5 / (units + 1)`` away from 0 and 1 so that a scale
+        with no success maps to a finite ``CE``.
+    """
+
+    kind: str
+    lengths: np.ndarray
+    weights: np.ndarray
+    chance: float = 0.0
+    lo: float = 0.0
+    hi: float = 1.0
+    higher_is_better: bool = True
+    units: np.ndarray | None = None
+
+    @property
+    def mean_length(self) -> float:
+        return float(np.sum(self.lengths * self.weights))
+
+    def with_heterogeneity(self, sigma: float) -> LatentLink:
+        """The same link for items whose per-token CE varies as ``CE * exp(sigma * z)``,
+        ``z ~ N(0, 1)`` (Gauss-Hermite nodes folded into the length mixture)."""
+        if sigma <= 0 or self.kind not in ("exact_match", "multiple_choice"):
+            return self
+        m = np.multiply.outer(self.lengths, np.exp(sigma * _GH_X)).ravel()
+        w = np.multiply.outer(self.weights, _GH_W).ravel()
+        return LatentLink(self.kind, m, w, self.chance, self.lo, self.hi, self.higher_is_better,
+                          self.units)
+
+    def _eps(self, shape) -> np.ndarray:
+        if self.units is None:
+            return np.full(shape, 1e-6)
+        return np.broadcast_to(0.5 / (np.asarray(self.units, float) + 1.0), shape)
+
+    def share(self, y: np.ndarray) -> np.ndarray:
+        """Share of success ``q`` in (0, 1) for probability-type kinds (adjusted)."""
+        k = self.kind
+        if k == "multiple_choice":
+            q = (y - self.chance) / (1.0 - self.chance)
+        elif k == "edit_distance":
+            q = 1.0 - y / self.mean_length
+        elif k == "per_token_p" or k == "exact_match":
+            q = y
+        elif k == "brier":
+            kk = 1.0 / self.chance
+            q = 1.0 - np.sqrt(np.maximum(y, 0.0) * (kk - 1.0) / kk)
+        elif k == "bounded":
+            q = (y - self.lo) / (self.hi - self.lo)
+            if not self.higher_is_better:
+                q = 1.0 - q
+        else:
+            raise ValueError(f"no success share for latent kind {k!r}")
+        e = self._eps(np.shape(q))
+        return np.clip(q, e, 1.0 - e)
+
+    def to_ce(self, y: np.ndarray) -> np.ndarray:
+        """Per-token cross-entropy from per-scale means (vectorised)."""
+        y = np.asarray(y, float)
+        k = self.kind
+        if k == "loglik":
+            return np.maximum(-y / self.mean_length, 1e-9)
+        if k == "loglik_per_token":
+            return np.maximum(-y, 1e-9)
+        if k == "loss":
+            return np.maximum(y, 1e-9)
+        if k == "perplexity":
+            return np.maximum(np.log(np.maximum(y, 1.0 + 1e-12)), 1e-9)
+        q = self.share(y)
+        if k not in ("exact_match", "multiple_choice") or self.lengths.size == 1:
+            return -np.log(q) / (self.lengths[0] if k in ("exact_match", "multiple_choice")
+                                 else 1.0)
+        # mixture over target lengths: solve sum_j w_j exp(-L_j CE) = q (convex, decreasing):
+        # Newton from the left converges monotonically
+        L, w = self.lengths, self.weights
+        ce = np.zeros_like(q)
+        for _ in range(60):
+            t = np.exp(-np.multiply.outer(ce, L))
+            f = t @ w - q
+            fp = -(t * L) @ w
+            step = f / fp
+            ce = ce - step
+            if np.all(np.abs(step) <= 1e-12 * np.maximum(ce, 1e-12)):
+                break
+        return np.maximum(ce, 1e-12)
+
+    def mean(self, ce: np.ndarray) -> np.ndarray:
+        """Expected per-scale mean of the metric at cross-entropy ``ce``."""
+        ce = np.asarray(ce, float)
+        k = self.kind
+        if k == "exact_match":
+            return np.exp(-np.multiply.outer(ce, self.lengths)) @ self.weights
+        if k == "multiple_choice":
+            return self.chance + (1.0 - self.chance) * (
+                np.exp(-np.multiply.outer(ce, self.lengths)) @ self.weights)
+        if k == "edit_distance":
+            return self.mean_length * (1.0 - np.exp(-ce))
+        if k == "loglik":
+            return -self.mean_length * ce
+        if k == "loglik_per_token":
+            return -ce
+        if k == "per_token_p":
+            return np.exp(-ce)
+        if k == "brier":
+            kk = 1.0 / self.chance
+            return (1.0 - np.exp(-ce)) ** 2 * kk / (kk - 1.0)
+        if k == "loss":
+            return ce
+        if k == "perplexity":
+            return np.exp(ce)
+        q = np.exp(-ce)
+        q = q if self.higher_is_better else 1.0 - q
+        return self.lo + (self.hi - self.lo) * q
+
+    def dmean(self, ce: np.ndarray) -> np.ndarray:
+        """Derivative of :meth:`mean` with respect to ``CE``."""
+        ce = np.asarray(ce, float)
+        k = self.kind
+        if k == "exact_match":
+            return -(np.exp(-np.multiply.outer(ce, self.lengths)) * self.lengths) @ self.weights
+        if k == "multiple_choice":
+            return -(1.0 - self.chance) * (
+                (np.exp(-np.multiply.outer(ce, self.lengths)) * self.lengths) @ self.weights)
+        if k == "edit_distance":
+            return self.mean_length * np.exp(-ce)
+        if k == "loglik":
+            return np.full_like(ce, -self.mean_length)
+        if k == "loglik_per_token":
+            return -np.ones_like(ce)
+        if k == "per_token_p":
+            return -np.exp(-ce)
+        if k == "brier":
+            kk = 1.0 / self.chance
+            p = np.exp(-ce)
+            return 2.0 * (1.0 - p) * p * kk / (kk - 1.0)
+        if k == "loss":
+            return np.ones_like(ce)
+        if k == "perplexity":
+            return np.exp(ce)
+        s = (self.hi - self.lo) * np.exp(-ce)
+        return -s if self.higher_is_better else s
+
+    def binary_var(self, ce: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """Variance of the per-scale mean of 0/1 items (grouped by target length)."""
+        if self.kind in ("exact_match", "multiple_choice"):
+            mu = np.exp(-np.multiply.outer(ce, self.lengths))
+            if self.kind == "multiple_choice":
+                mu = self.chance + (1.0 - self.chance) * mu
+            return (mu * (1 - mu)) @ self.weights / n
+        if self.kind == "edit_distance":  # substitution model: Binomial(L_i, 1 - p) per item
+            q = np.exp(-ce)
+            return self.mean_length * q * (1 - q) / n
+        if self.kind == "bounded":
+            q = np.exp(-ce)
+            return (self.hi - self.lo) ** 2 * q * (1 - q) / n
+        mu = self.mean(ce)
+        return mu * (1 - mu) / n
+
+
+def item_heterogeneity(link: LatentLink, y: np.ndarray, items: np.ndarray,
+                       item_lengths: np.ndarray | None = None) -> float:
+    """Spread of item difficulty (sd of ln CE across items) matched to the item totals.
+
+    For 0/1 items seen at every scale, items that differ in difficulty give totals (number of
+    scales answered correctly) that spread more than exchangeable items would. For each ``sigma``
+    of :data:`SIGMAS` the per-scale CE is solved from the means, the variance of item totals
+    implied by the model (target lengths and heterogeneity) is computed, and the ``sigma`` whose
+    implied variance is closest to the observed one is returned (moment matching).
+    """
+    tot = items.sum(axis=1)
+    v_obs = float(tot.var(ddof=1))
+    best, err = 0.0, np.inf
+    for sg in SIGMAS:
+        lk = link.with_heterogeneity(sg)
+        ce = lk.to_ce(y[None, :])[0]
+        mu = np.exp(-np.multiply.outer(ce, lk.lengths))            # (S, J)
+        if lk.kind == "multiple_choice":
+            mu = lk.chance + (1 - lk.chance) * mu
+        M = mu.sum(axis=0)
+        V = (mu * (1 - mu)).sum(axis=0)
+        e1 = float(M @ lk.weights)
+        v = float((M**2 + V) @ lk.weights) - e1**2
+        if abs(v - v_obs) < err:
+            best, err = sg, abs(v - v_obs)
+    return best
+
+
+def _shape_eta(ce: np.ndarray, nu: float, e: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``eta`` of shape (nu, e) for rows of ``ce`` (B, S), ``d eta / d CE`` and ``E`` (B,)."""
+    E = e * ce.min(axis=1)
+    D = np.maximum(ce - E[:, None], 1e-12)
+    if nu == 0:
+        return -np.log(D), -1.0 / D, E
+    em = np.expm1(nu * D)
+    return -np.log(em / nu), -nu * (em + 1.0) / em, E
+
+
+def _shape_ce(eta: np.ndarray, nu: float, E: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_shape_eta`: ``CE`` from ``eta`` at floor ``E``."""
+    if nu == 0:
+        D = np.exp(-eta)
+    else:
+        D = np.log1p(nu * np.exp(-eta)) / nu
+    return np.asarray(E)[..., None] + D if np.ndim(E) else E + D
+
+
+def _columns(x: np.ndarray, kinds: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    cols, kk, pp = [], [], []
+    for kind in kinds:
+        g = break_grid(x, kind)
+        if kind == "hinge":
+            cols.append(np.maximum(x[None, :] - g[:, None], 0.0))
+        else:
+            cols.append((x[None, :] > g[:, None]).astype(float))
+        kk += [kind] * g.size
+        pp.append(g)
+    return np.vstack(cols), np.array(kk), np.concatenate(pp)
+
+
+def _wls(Z, W, x, cols):
+    """Weighted line fits of rows of Z and every one-column extension (FWL).
+
+    Returns rss0 (B,), the RSS reduction red (B, K), coefficients coef (B, K), the line
+    coefficients (b0, b1) and the column projections (c0, c1) (B, K).
+    """
+    Sw = W.sum(axis=1)
+    Wx = W * x
+    Sx = Wx.sum(axis=1)
+    Sxx = (Wx * x).sum(axis=1)
+    Sz = (W * Z).sum(axis=1)
+    Sxz = (Wx * Z).sum(axis=1)
+    det = Sw * Sxx - Sx**2
+    b1 = (Sw * Sxz - Sx * Sz) / det
+    b0 = (Sz - b1 * Sx) / Sw
+    R0 = Z - b0[:, None] - b1[:, None] * x
+    rss0 = np.einsum("bs,bs->b", W, R0**2)
+    Sh = W @ cols.T
+    Sxh = Wx @ cols.T
+    Shh = W @ (cols**2).T
+    c1 = (Sw[:, None] * Sxh - Sx[:, None] * Sh) / det[:, None]
+    c0 = (Sh - c1 * Sx[:, None]) / Sw[:, None]
+    hh = Shh - (c0 * Sh + c1 * Sxh)
+    cross = (W * R0) @ cols.T
+    ok = hh > 1e-12 * np.maximum(Shh, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef = np.where(ok, cross / hh, 0.0)
+        red = np.where(ok, cross**2 / hh, 0.0)
+    return rss0, red, coef, (b0, b1), (c0, c1)
+
+
+def _moment_tau2(rss: np.ndarray, a: np.ndarray, x: np.ndarray, dof: int) -> np.ndarray:
+    """Method-of-moments (DerSimonian-Laird) scatter variance on the latent scale.
+
+    With true variances ``1/a_s + tau^2``, ``E[sum a_s r_s^2] = dof + tau^2 sum a_s (1 - h_s)``
+    (``h`` the leverages of the weighted line fit; for a fit with ``dof < S - 2`` the sum is
+    scaled by ``dof / (S - 2)``), so ``tau^2 = max(0, (RSS - dof) / sum a (1 - h))``.
+    """
+    Sw = a.sum(axis=1)
+    Sx = (a * x).sum(axis=1)
+    Sxx = (a * x * x).sum(axis=1)
+    det = Sw * Sxx - Sx**2
+    h = a * (Sxx[:, None] - 2 * x * Sx[:, None] + x * x * Sw[:, None]) / det[:, None]
+    tr = (a * (1.0 - h)).sum(axis=1) * dof / max(x.size - 2, 1)
+    return np.maximum(rss - dof, 0.0) / np.maximum(tr, 1e-300)
+
+
+@dataclass
+class _Setup:
+    link: LatentLink
+    x: np.ndarray
+    n: np.ndarray | None          # items per scale (None: unknown)
+    var_fixed: np.ndarray | None  # variance of the per-scale mean when not binary (S,)
+    overdisp: np.ndarray | None   # edit distance: empirical / substitution-model variance
+    binary: bool
+    runs: int = 1
+    tau2_runs: float | None = None
+
+
+def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
+    """Everything the statistic needs for each replicate row of ``Y`` (B, S), per shape."""
+    lk = setup.link
+    ce = lk.to_ce(Y)
+    dmu = lk.dmean(ce)
+    if setup.binary:
+        v = lk.binary_var(ce, setup.n)
+        if setup.overdisp is not None:
+            v = v * setup.overdisp
+    else:
+        v = np.broadcast_to(setup.var_fixed, Y.shape)
+    v = v / setup.runs
+    var_ce = v / dmu**2
+    S = Y.shape[1]
+    out = []
+    for nu, e in shapes:
+        eta, deta, E = _shape_eta(ce, nu, e)
+        a = 1.0 / np.maximum(var_ce * deta**2, 1e-300)  # item-noise weights on the eta scale
+        rss0a, reda, _, _, _ = _wls(eta, a, setup.x, cols)
+        rss1a = rss0a[:, None] - reda
+        if setup.tau2_runs is not None:
+            t_alt = np.full(Y.shape[0], setup.tau2_runs / setup.runs)
+            t_null = t_alt
+        else:
+            t_alt = _moment_tau2(rss1a.min(axis=1), a, setup.x, df1)
+            t_null = _moment_tau2(rss0a, a, setup.x, S - 2)
+        w = 1.0 / (1.0 / a + t_alt[:, None])
+        rss0, red, coef, (b0, b1), (c0, c1) = _wls(eta, w, setup.x, cols)
+        # log-likelihood of the means (Jacobian of eta(y) included), up to constants
+        base = np.log(1.0 / w).sum(axis=1) - 2.0 * np.log(np.abs(deta * dmu ** -1.0)).sum(axis=1)
+        out.append(dict(eta=eta, a=a, w=w, rss0=rss0, red=red, coef=coef, b0=b0, b1=b1,
+                        c0=c0, c1=c1, base=base, E=E, tau2=t_null, tau2_alt=t_alt))
+    return out
+
+
+def _stats(fits, sign: float):
+    """Profile LR statistic over shapes and breaks; ``sign`` restricts the break coefficient."""
+    d0 = np.stack([f["base"] + f["rss0"] for f in fits])              # (G, B)
+    red = np.stack([f["red"] for f in fits])                           # (G, B, K)
+    coef = np.stack([f["coef"] for f in fits])
+    if sign:
+        red = np.where(sign * coef > 0, red, 0.0)
+    d1 = d0[:, :, None] - red
+    g0 = np.argmin(d0, axis=0)
+    B = d0.shape[1]
+    flat = d1.transpose(1, 0, 2).reshape(B, -1)
+    j = np.argmin(flat, axis=1)
+    K = red.shape[2]
+    g1, k1 = j // K, j % K
+    T = d0[g0, np.arange(B)] - flat[np.arange(B), j]
+    return np.maximum(T, 0.0), g0, g1, k1
+
+
+@dataclass(frozen=True)
+class LatentBreakResult(TestResult):
+    """Result of :func:`latent_break_test`. Unpacks as ``statistic, pvalue``.
+
+    Attributes
+    ----------
+    statistic, pvalue : float
+        Profile likelihood-ratio statistic for an accelerating break (hinge or step) in latent
+        competence and its parametric-bootstrap p-value ``(1 + #{T* >= T}) / (B + 1)``.
+    pvalue_decelerating, pvalue_two_sided : float
+        The opposite one-sided test (improvement slows: saturation) and the two-sided one, from
+        the same replicates.
+    null, reference : str
+        The null hypothesis and reference distribution in words.
+    latent : str
+        Latent kind of the metric (how it maps to per-token cross-entropy).
+    shape_nu, shape_floor : float
+        Shape of the fitted smooth null (``nu``; irreducible ``E`` in nats per token).
+    null_params : ndarray
+        ``(b0, b1)`` of the null line on the ``eta`` scale.
+    tau2 : float
+        Model-to-model scatter variance on the ``eta`` scale used in the simulation.
+    tau2_source : str
+        ``"runs"`` (measured from replicate runs per scale) or ``"null fit"`` (estimated).
+    best_kind, psi, effect : accelerating break on the observed curve (``"none"`` if no
+        accelerating candidate improves the fit); ``psi`` on the log10 scale.
+    decel_kind, decel_psi, decel_effect : the same for the best decelerating break.
+    any_direction : str
+        Direction of the best break of either sign (``accelerating``/``decelerating``).
+    fitted : ndarray
+        Fitted null means at the observed scales (the simulation truth).
+    n_boot, n_scales : int
+    replicates : ndarray
+        Accelerating-break statistics of the replicates.
+    notes : tuple of str
+    """
+
+    statistic: float
+    pvalue: float
+    pvalue_decelerating: float
+    pvalue_two_sided: float
+    null: str
+    reference: str
+    latent: str
+    shape_nu: float
+    shape_floor: float
+    null_params: np.ndarray
+    tau2: float
+    tau2_source: str
+    best_kind: str
+    psi: float
+    effect: float
+    decel_kind: str
+    decel_psi: float
+    decel_effect: float
+    any_direction: str
+    fitted: np.ndarray
+    n_boot: int
+    n_scales: int
+    replicates: np.ndarray = field(repr=False)
+    notes: tuple[str, ...] = ()
+    x: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    link: LatentLink | None = field(default=None, repr=False)
+    break_params: dict = field(default_factory=dict, repr=False)
+    eta: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    item_sigma: float = 0.0
+
+    _name = "latent_break"
+
+    def _row(self):
+        row = super()._row()
+        row["notes"] = "; ".join(self.notes)
+        return row
+
+    def predict(self, log10_x: np.ndarray, which: str = "null") -> np.ndarray:
+        """Fitted mean of the metric at ``log10_x`` under the null or a break.
+
+        ``which``: ``"null"``, ``"accelerating"`` or ``"decelerating"`` (the best break of that
+        direction; the null where none improves the fit).
+        """
+        check_option(which, "which", ("null", "accelerating", "decelerating"))
+        xx = np.asarray(log10_x, float)
+        bp = self.break_params.get(which) if which != "null" else None
+        if bp is None:
+            nu, E = self.shape_nu, self.shape_floor
+            eta = self.null_params[0] + self.null_params[1] * xx
+        else:
+            nu, E = bp["nu"], bp["E"]
+            col = (np.maximum(xx - bp["psi"], 0.0) if bp["kind"] == "hinge"
+                   else (xx > bp["psi"]).astype(float))
+            eta = bp["b0"] + bp["b1"] * xx + bp["effect"] * col
+        return self.link.mean(_shape_ce(eta, nu, E))
+
+
+def _binary_items(items: np.ndarray | None) -> bool:
+    return items is not None and bool(np.all((items == 0) | (items == 1)))
+
+
+def latent_break_test(
+    d,
+    *,
+    kind: str,
+    item_lengths: np.ndarray | None = None,
+    runs: np.ndarray | None = None,
+    n_boot: int = 999,
+    seed=None,
+    shapes: tuple[tuple[float, float], ...] = SHAPES,
+    alternative: str = "both",
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> LatentBreakResult:
+    """Parametric-bootstrap profile LR test for a break in latent per-token competence.
+
+    Parameters
+    ----------
+    d : CurveData
+        From :func:`emergence.stats._data.as_curve_data` (``x`` on the log10 scale).
+    kind : str
+        Latent kind of the metric (:func:`latent_kind`).
+    item_lengths : ndarray, optional
+        Target length in tokens of each item (rows of ``d.items``); unknown lengths are taken
+        as 1 (each answer one unit) and a note says so.
+    runs : ndarray, optional
+        Per-scale values of replicate runs, shape ``(R, S)`` (R >= 2): their spread measures the
+        run-to-run scatter directly; ``d.y`` is then the mean over runs.
+    n_boot : int, default=999
+    seed : int, Generator, SeedSequence or None
+    shapes : tuple of (nu, e), default=:data:`SHAPES`
+        Grid of null shapes. ``((0.0, 0.0),)`` is Schaeffer et al.'s pure power law.
+    alternative : {"both", "hinge", "step"}, default="both"
+    bounds : (float, float), default=(0, 1)
+        Declared range of the metric (used by the ``bounded`` kind).
+
+    Returns
+    -------
+    LatentBreakResult
+
+    Notes
+    -----
+    H0: ``eta(CE(N))`` is a straight line in ``log10 N`` for some shape ``(nu, E)`` of the grid
+    (smooth latent competence with floor and ceiling), observed through the metric's exact link
+    with item noise and Gaussian model-to-model scatter ``tau^2`` on the ``eta`` scale.
+    Statistic: ``T = min_shape D0 - min_{shape, psi, kind} D1`` with ``D = -2 log L`` of the
+    per-scale means (Gaussian, delta-method variance ``1/a_s + tau^2``, Jacobian of the shape
+    transform included), the break coefficient restricted to the tested sign. Reference:
+    parametric bootstrap from the fitted null (shape, line, ``tau^2`` from the null fit),
+    replicates drawn at item level (binomial per target-length group for 0/1 items; the
+    substitution model scaled to the items' dispersion for edit distance; Gaussian with the
+    items' or reported variance otherwise), each refitted in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emergence.stats._data import as_curve_data
+    >>> from emergence.stats.latent import latent_break_test
+    >>> x = np.linspace(7, 11, 10)
+    >>> ce = 10 ** (-0.35 * (x - 7) + 0.1)             # Schaeffer's power law, L = 5
+    >>> k = np.random.default_rng(0).binomial(500, np.exp(-5 * ce))
+    >>> d = as_curve_data(x=x, y=k / 500, n_items=500, metric="exact_match", min_scales=5)
+    >>> r = latent_break_test(d, kind="exact_match", item_lengths=np.full(500, 5.0), seed=1)
+    >>> bool(r.pvalue > 0.05)
+    True
+    """
+    check_option(alternative, "alternative", ("both", "hinge", "step"))
+    rng = check_rng(seed)
+    n_boot = int(n_boot)
+    if n_boot < 0:
+        raise ValueError(f"`n_boot` must be >= 0 (0: fit only); got {n_boot!r}.")
+    notes: list[str] = []
+    x = d.x
+    S = x.size
+    items = d.items
+    binary = _binary_items(items) or (items is None and d.proportion)
+    nitem = d.n if d.n is not None else None
+    if kind in ("exact_match", "edit_distance", "loglik") and item_lengths is not None \
+            and items is not None and len(item_lengths) == items.shape[0] \
+            and np.all(np.isfinite(item_lengths)) and np.all(np.asarray(item_lengths) >= 1):
+        lens, cnt = np.unique(np.asarray(item_lengths, float), return_counts=True)
+        wts = cnt / cnt.sum()
+    else:
+        lens, wts, cnt = np.array([1.0]), np.array([1.0]), None
+        if kind in ("exact_match", "edit_distance", "loglik"):
+            notes.append("target lengths unknown: each answer counts as one token (L = 1), so "
+                         "the latent link is the metric's own bounded logistic family")
+    units = None
+    resolution = None
+    if nitem is None and d.proportion:
+        resolution = value_resolution(d.y)
+        nitem = np.full(S, 1.0 / resolution)
+        notes.append(f"no item counts: item noise floored by the resolution of the reported "
+                     f"values ({resolution:g}), as if {1 / resolution:.0f} items per scale")
+    if nitem is not None:
+        units = nitem * (float(np.sum(lens * wts)) if kind == "edit_distance" else 1.0)
+    if kind == "multiple_choice" and not (np.isfinite(d.chance) and 0 <= d.chance < 1):
+        raise ValueError("multiple-choice latent link needs the chance level; declare it "
+                         "(chance=... / --chance TASK=VALUE)")
+    link = LatentLink(kind, lens, wts, chance=float(d.chance) if np.isfinite(d.chance) else 0.0,
+                      lo=float(bounds[0]), hi=float(bounds[1]),
+                      higher_is_better=bool(d.higher_is_better), units=units)
+    sigma = 0.0
+    if kind in ("exact_match", "multiple_choice") and _binary_items(items) and S >= 3:
+        sigma = item_heterogeneity(link, d.y, items)
+        if sigma > 0:
+            link = link.with_heterogeneity(sigma)
+            notes.append(f"items differ in difficulty (sd {sigma:g} of ln CE across items, "
+                         "matched to the spread of item totals): the latent link averages over it")
+    var_fixed = None
+    overdisp = None
+    if kind == "edit_distance" and items is not None:
+        ce_obs = link.to_ce(d.y[None, :])[0]
+        q = np.exp(-ce_obs)
+        model_v = float(np.sum(lens * wts)) * q * (1 - q) / items.shape[0]
+        emp_v = items.var(axis=0, ddof=1) / items.shape[0]
+        overdisp = np.maximum(emp_v / np.maximum(model_v, 1e-300), 1.0)
+        binary = True  # substitution model (binomial over tokens), scaled by the dispersion
+        nitem = np.full(S, float(items.shape[0]))
+    elif not binary:
+        if items is not None and items.shape[0] > 1:
+            var_fixed = items.var(axis=0, ddof=1) / items.shape[0]
+        elif d.stderr is not None:
+            var_fixed = np.asarray(d.stderr, float) ** 2
+        else:
+            r = value_resolution(d.y)
+            var_fixed = np.full(S, r**2 / 12.0)
+            notes.append(f"no standard errors: noise floored by the resolution of the reported "
+                         f"values ({r:g}); model-to-model scatter is estimated from the fit")
+        floor = (1e-6 * max(np.ptp(d.y), np.abs(d.y).max(), 1e-12)) ** 2
+        var_fixed = np.maximum(var_fixed, floor)
+    nrun = 1
+    tau2_runs = None
+    setup = _Setup(link, x, nitem, var_fixed, overdisp, binary)
+    if runs is not None and np.ndim(runs) == 2 and runs.shape[0] >= 2:
+        nrun = int(runs.shape[0])
+        if var_fixed is not None and items is not None:
+            # items are means over runs: their variance already shrank by the number of runs
+            var_fixed = var_fixed * nrun
+        setup_1 = _Setup(link, x, nitem, var_fixed, overdisp, binary)
+        # between-run variance on the eta scale of the power-law shape, minus item noise
+        ce_r = link.to_ce(runs)
+        eta_r, deta_r, _ = _shape_eta(ce_r, 0.0, 0.0)
+        fits_1 = _fit_all(setup_1, runs, np.zeros((1, S)), ((0.0, 0.0),), 1)
+        item_v = (1.0 / fits_1[0]["a"]).mean(axis=0)
+        between = eta_r.var(axis=0, ddof=1)
+        tau2_runs = float(max(np.mean(between - item_v), 0.0))
+        setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, runs=nrun,
+                       tau2_runs=tau2_runs)
+        notes.append(f"{nrun} runs per scale: run-to-run scatter measured directly "
+                     f"(tau^2 = {tau2_runs:.3g} on the latent scale)")
+    kinds = ("hinge", "step") if alternative == "both" else (alternative,)
+    cols, ckind, cpsi = _columns(x, kinds)
+    df1 = max(S - 4, 1)
+    fits = _fit_all(setup, d.y[None, :], cols, shapes, df1)
+    T_up, g0, g_up, k_up = _stats(fits, +1.0)
+    T_dn, _, g_dn, k_dn = _stats(fits, -1.0)
+    T_2, _, g_2, k_2 = _stats(fits, 0.0)
+    g0 = int(g0[0])
+    f0 = fits[g0]
+    nu0, e0 = shapes[g0]
+    b0, b1 = float(f0["b0"][0]), float(f0["b1"][0])
+    E0 = float(f0["E"][0])
+    tau2 = float(f0["tau2"][0]) if tau2_runs is None else tau2_runs / nrun
+    eta0 = b0 + b1 * x
+    ce0 = _shape_ce(eta0, nu0, E0)
+    mu0 = link.mean(ce0)
+
+    def brk(g, k):
+        g, k = int(g[0]), int(k[0])
+        f = fits[g]
+        eff = float(f["coef"][0, k])
+        return dict(kind=str(ckind[k]), psi=float(cpsi[k]), effect=eff, nu=shapes[g][0],
+                    E=float(f["E"][0]), b0=float(f["b0"][0] - eff * f["c0"][0, k]),
+                    b1=float(f["b1"][0] - eff * f["c1"][0, k]))
+
+    up = brk(g_up, k_up) if T_up[0] > 1e-9 else None
+    dn = brk(g_dn, k_dn) if T_dn[0] > 1e-9 else None
+    two = brk(g_2, k_2) if T_2[0] > 1e-9 else None
+    any_dir = ("none" if two is None else
+               "accelerating" if two["effect"] > 0 else "decelerating")
+    eta_obs = fits[g0]["eta"][0]
+    if n_boot == 0:  # fit only (for drawing): no reference distribution
+        return LatentBreakResult(
+            statistic=float(T_up[0]), pvalue=float("nan"), pvalue_decelerating=float("nan"),
+            pvalue_two_sided=float("nan"), null="", reference="fit only (n_boot = 0)",
+            latent=kind, shape_nu=float(nu0), shape_floor=E0, null_params=np.array([b0, b1]),
+            tau2=tau2, tau2_source="runs" if tau2_runs is not None else "null fit",
+            best_kind=up["kind"] if up else "none", psi=up["psi"] if up else float("nan"),
+            effect=up["effect"] if up else 0.0, decel_kind=dn["kind"] if dn else "none",
+            decel_psi=dn["psi"] if dn else float("nan"), decel_effect=dn["effect"] if dn else 0.0,
+            any_direction=any_dir, fitted=mu0, n_boot=0, n_scales=S, replicates=np.empty(0),
+            notes=tuple(notes), x=x, link=link,
+            break_params={k: v for k, v in (("accelerating", up), ("decelerating", dn))
+                          if v is not None}, eta=eta_obs, item_sigma=sigma)
+    # --- parametric bootstrap under the fitted null ---------------------------------------
+    eta_s = eta0[None, :] + np.sqrt(tau2) * rng.standard_normal((n_boot, S))
+    ce_s = _shape_ce(eta_s, nu0, E0)
+    mu_s = link.mean(ce_s)
+    if binary:
+        if kind in ("exact_match", "multiple_choice") and link.lengths.size > 1:
+            probs = np.exp(-ce_s[..., None] * link.lengths)                # (B, S, J)
+            if kind == "multiple_choice":
+                probs = link.chance + (1 - link.chance) * probs
+            n_j = np.round(float(np.median(nitem)) * link.weights).astype(np.int64)
+            keep = n_j > 0
+            n_j, probs = n_j[keep], probs[..., keep]
+            Ys = rng.binomial(np.broadcast_to(n_j, probs.shape), np.clip(probs, 0, 1)).sum(
+                axis=2) / n_j.sum()
+        elif kind == "edit_distance":
+            L = float(np.sum(lens * wts))
+            ntok = np.round(nitem * L).astype(np.int64)
+            qwrong = np.clip(1.0 - np.exp(-ce_s), 0, 1)
+            cnts = rng.binomial(np.broadcast_to(ntok, qwrong.shape), qwrong)
+            dev = cnts / nitem - mu_s
+            Ys = np.clip(mu_s + np.sqrt(overdisp) * dev, 0.0, L)
+        else:
+            nn = np.round(nitem).astype(np.int64)
+            if kind == "exact_match":
+                p = np.clip(mu_s, 0, 1)
+            else:
+                p = np.clip(mu_s, 0, 1) if link.kind != "bounded" else np.clip(
+                    (mu_s - link.lo) / (link.hi - link.lo), 0, 1)
+            Ys = rng.binomial(np.broadcast_to(nn, p.shape), p) / nn
+            if link.kind == "bounded":
+                Ys = link.lo + (link.hi - link.lo) * Ys
+    else:
+        Ys = mu_s + np.sqrt(var_fixed / nrun) * rng.standard_normal((n_boot, S))
+        if kind in ("loglik", "loglik_per_token"):
+            Ys = np.minimum(Ys, -1e-12)
+        elif kind in ("loss",):
+            Ys = np.maximum(Ys, 1e-12)
+        elif kind == "perplexity":
+            Ys = np.maximum(Ys, 1.0 + 1e-12)
+    fits_s = _fit_all(setup, Ys, cols, shapes, df1)
+    Ts_up = _stats(fits_s, +1.0)[0]
+    Ts_dn = _stats(fits_s, -1.0)[0]
+    Ts_2 = _stats(fits_s, 0.0)[0]
+
+    def pv(T, Ts):
+        t = float(T[0])
+        return float((1 + np.count_nonzero(Ts >= t - 1e-9 * max(abs(t), 1.0))) / (n_boot + 1))
+
+    shape_txt = ("Schaeffer et al.'s power law" if (nu0 == 0 and e0 == 0) else
+                 f"nu = {nu0:g}" + (f", irreducible CE {E0:.3g}" if e0 > 0 else ""))
+    null_txt = (f"smooth latent competence: eta(CE) linear in log10 scale for a shape of the grid "
+                f"(fitted: {shape_txt}), seen through the exact {kind} link; alternative adds an "
+                "accelerating hinge or step on the latent scale")
+    sim_txt = {True: "item-level binomial draws per target-length group",
+               False: "Gaussian means with the items' or reported variance"}[bool(binary)]
+    if kind == "edit_distance":
+        sim_txt = "substitution-model token counts scaled to the items' dispersion"
+    ref = (f"parametric bootstrap under the fitted null with model-to-model scatter tau^2 = "
+           f"{tau2:.3g} on the latent scale; {sim_txt}; shape, scatter and breakpoint refitted "
+           f"in every replicate; B = {n_boot}")
+    return LatentBreakResult(
+        statistic=float(T_up[0]), pvalue=pv(T_up, Ts_up),
+        pvalue_decelerating=pv(T_dn, Ts_dn), pvalue_two_sided=pv(T_2, Ts_2),
+        null=null_txt, reference=ref, latent=kind, shape_nu=float(nu0), shape_floor=E0,
+        null_params=np.array([b0, b1]), tau2=tau2,
+        tau2_source="runs" if tau2_runs is not None else "null fit",
+        best_kind=up["kind"] if up else "none", psi=up["psi"] if up else float("nan"),
+        effect=up["effect"] if up else 0.0,
+        decel_kind=dn["kind"] if dn else "none", decel_psi=dn["psi"] if dn else float("nan"),
+        decel_effect=dn["effect"] if dn else 0.0, any_direction=any_dir,
+        fitted=mu0, n_boot=n_boot, n_scales=S, replicates=Ts_up, notes=tuple(notes), x=x,
+        link=link, break_params={k: v for k, v in (("accelerating", up), ("decelerating", dn))
+                                 if v is not None},
+        eta=eta_obs, item_sigma=sigma,
+    )
