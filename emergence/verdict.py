@@ -139,6 +139,7 @@ def assess_curve(
     except (ValueError, TypeError) as e:
         row.update(status="error", reason=str(e))
         return row
+    notes.extend(d.notes)
     kind = latent_kind(curve.metric, info, d.chance)
     row.update(
         n_scales=d.n_scales, kind=d.kind, sharp=d.sharp, proportion=d.proportion,

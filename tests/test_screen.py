@@ -52,7 +52,7 @@ def test_screen_processes_and_dask_match_serial(tmp_path):
     cs = _curves(4)
     serial = screen(cs, tmp_path / "s", n_boot=49, progress=False, chunk_size=1)
     procs = screen(cs, tmp_path / "p", n_boot=49, progress=False, chunk_size=1, n_jobs=2)
-    cols = ["task", "pblrt_p", "curv_p", "verdict"]
+    cols = ["task", "pblrt_p", "decel_p", "verdict"]
     pd.testing.assert_frame_equal(serial.to_frame()[cols], procs.to_frame()[cols])
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
