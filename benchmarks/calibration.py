@@ -496,7 +496,6 @@ def run_case(name, z, n_curves, n_boot, rng, scatter=0.0):
     from emergence.stats.bootstrap import improvement_sign, pblrt_test
     from emergence.stats.davies import davies_test
     from emergence.stats.supf import supf_test
-    from emergence.verdict import _pvalue
 
     metric, chance, null, link, _ = NULLS[name]
     rej = np.zeros(6)
@@ -514,8 +513,8 @@ def run_case(name, z, n_curves, n_boot, rng, scatter=0.0):
         dc = pblrt_test(**kw, direction="decelerating", seed=seed + 3)
         # what the verdict counts: the accelerating break, unless a significant slowdown fits
         # the curve better (the best break of either sign decelerates)
-        pa = _pvalue(a, "", [])
-        counted = pa <= ALPHA and not (_pvalue(dc, "", []) <= ALPHA
+        pa = a.pvalue
+        counted = pa <= ALPHA and not (dc.pvalue <= ALPHA
                                        and a.any_direction == "decelerating")
         zl = lk.forward(lk.adjust(y, N))
         c = davies_test(X, zl, alternative=dav_alt)
