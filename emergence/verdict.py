@@ -253,7 +253,7 @@ def assess_curve(
         # the "apparent" transition: an accelerating break against a straight line in the metric
         nv = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[1])
         row.update(naive_p=nv.pvalue, naive_kind=nv.best_kind, naive_psi=nv.psi,
-                   naive_direction=nv.effect_direction)
+                   naive_direction=nv.effect_direction, naive_any_direction=nv.any_direction)
         # cross-checks on the latent scale: Davies (2002), one-sided like the primary test
         # (R segmented alternative "greater"), and Hansen sup-F (two-sided)
         if row["pblrt_p"] <= alpha and row["pblrt_kind"] in ("hinge", "step"):
@@ -296,7 +296,8 @@ def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
         p = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
         q, _ = fdr(p, alpha=alpha, method="fdr_bh")
         df[col[:-2] + "_q"] = q
-    for col in ("pblrt_effect_direction", "naive_direction", "pblrt_any_direction"):
+    for col in ("pblrt_effect_direction", "naive_direction", "pblrt_any_direction",
+                "naive_any_direction"):
         if col not in df:
             df[col] = "none"
         df[col] = df[col].fillna("none").astype(str)
@@ -310,7 +311,10 @@ def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
     acc = "accelerating"
     # every flag is about accelerating improvement; the tests are one-sided, and the direction
     # is checked again so that rows of another origin cannot flip the meaning
-    df["apparent_break"] = ok & (df["naive_q"] <= alpha) & (df["naive_direction"] == acc)
+    # an accelerating step that only absorbs the concavity of a saturating curve (the best break
+    # of either sign decelerates) is not an apparent transition either
+    df["apparent_break"] = (ok & (df["naive_q"] <= alpha) & (df["naive_direction"] == acc)
+                            & (df["naive_any_direction"] != "decelerating"))
     df["break_survives"] = ok & (df["pblrt_q"] <= alpha) & (df["pblrt_effect_direction"] == acc)
     slow_break = ok & (df["decel_q"] <= alpha)
     df["slowing"] = slow_break

@@ -139,7 +139,11 @@ def test_item_level_columns():
     assert row["first_above_chance"] == "m5"
     assert row["mcnemar_pair"] == "m4->m5" and row["mcnemar_p_bonf"] < 1e-6
     assert row["es_low"] < row["es"] < row["es_high"]
-    assert row["pblrt_p"] <= 0.05
+    # accuracy jumps from chance to near its ceiling between two scales: at chance, accuracy says
+    # nothing about how competence moves below it, so smooth latent competence can explain the
+    # jump (Schaeffer et al.'s point) and the latent break test does not reject on accuracy alone
+    assert row["latent"] == "multiple_choice" and row["pblrt_p"] > 0.05
+    assert row["naive_p"] <= 0.05
 
 
 def test_sharp_metric_is_never_evidence_alone():
@@ -178,12 +182,11 @@ def test_saturating_curves_are_never_a_candidate_transition():
                    ignore_index=True)
     vt = assess(extract_curves(df, x="params"), n_boot=199, seed=0, progress=False)
     v = vt.verdicts()
-    assert (v["verdict"] != "candidate genuine transition").all()
-    assert v["reasons"].str.contains("saturation, not an emergent transition").all()
+    # a smooth saturating curve is inside the null (its irreducible-loss floor is a null shape)
+    assert (v["verdict"] == "no transition").all()
     rows = vt.to_frame()
-    assert (rows["pblrt_any_direction"] == "decelerating").all()
-    assert rows["slowing"].all() and not rows["break_counts"].any()
-    assert (rows["cited_break"] == "decelerating").all()
+    assert not rows["break_counts"].any() and (rows["cited_break"] != "accelerating").all()
+    assert (rows["shape_floor"] > 0).mean() >= 0.5
     ppl = rows[rows["metric"] == "ppl"]
     assert ppl["null_model"].str.startswith("latent").all() and (ppl["latent"] == "perplexity").all()
     # the latent scale increases with competence for every metric: one-sided "greater"

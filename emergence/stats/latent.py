@@ -14,7 +14,7 @@ latent kind            mean metric as a function of CE             inverse (per-
 ``loglik``             -mean(L) CE                                 -y / mean(L)
 ``loglik_per_token``   -CE                                         -y
 ``per_token_p``        exp(-CE)                                    -ln y
-``brier``              (1 - exp(-CE))^2 k / (k - 1)  (k = 1/c)     -ln(1 - sqrt(y (k - 1) / k))
+``brier``              ((1-c)(1 - exp(-CE)))^2 k/(k-1)  (k = 1/c)  from q = 1 - sqrt(y (k-1)/k)
 ``loss``               CE (nats per token)                         y
 ``perplexity``         exp(CE)                                     ln y
 ``bounded``            lo + (hi - lo) exp(-CE) (declared bounds)   -ln((y - lo) / (hi - lo))
@@ -79,7 +79,7 @@ LATENT_KINDS = ("exact_match", "multiple_choice", "edit_distance", "loglik", "lo
                 "per_token_p", "brier", "loss", "perplexity", "bounded")
 #: shape grid of the smooth null: (nu, E as a fraction of the smallest observed CE)
 SHAPES: tuple[tuple[float, float], ...] = tuple(
-    (nu, e) for nu in (0.0, 0.5, 1.0, 2.0) for e in (0.0, 0.5, 0.8)
+    (nu, e) for nu in (0.0, 0.5, 1.0, 2.0) for e in (0.0, 0.25, 0.5, 0.7, 0.85, 0.93, 0.97, 0.99)
 )
 DIRECTIONS = ("improving", "decelerating", "both")
 #: Gauss-Hermite nodes and weights for a standard normal (item heterogeneity)
@@ -222,6 +222,7 @@ class LatentLink:
         elif k == "brier":
             kk = 1.0 / self.chance
             q = 1.0 - np.sqrt(np.maximum(y, 0.0) * (kk - 1.0) / kk)
+            q = (q - self.chance) / (1.0 - self.chance)
         elif k == "bounded":
             q = (y - self.lo) / (self.hi - self.lo)
             if not self.higher_is_better:
@@ -280,7 +281,7 @@ class LatentLink:
             return np.exp(-ce)
         if k == "brier":
             kk = 1.0 / self.chance
-            return (1.0 - np.exp(-ce)) ** 2 * kk / (kk - 1.0)
+            return ((1.0 - self.chance) * (1.0 - np.exp(-ce))) ** 2 * kk / (kk - 1.0)
         if k == "loss":
             return ce
         if k == "perplexity":
@@ -309,7 +310,7 @@ class LatentLink:
         if k == "brier":
             kk = 1.0 / self.chance
             p = np.exp(-ce)
-            return 2.0 * (1.0 - p) * p * kk / (kk - 1.0)
+            return 2.0 * (1.0 - self.chance) ** 2 * (1.0 - p) * p * kk / (kk - 1.0)
         if k == "loss":
             return np.ones_like(ce)
         if k == "perplexity":
@@ -368,8 +369,9 @@ def _shape_eta(ce: np.ndarray, nu: float, e: float) -> tuple[np.ndarray, np.ndar
     D = np.maximum(ce - E[:, None], 1e-12)
     if nu == 0:
         return -np.log(D), -1.0 / D, E
-    em = np.expm1(nu * D)
-    return -np.log(em / nu), -nu * (em + 1.0) / em, E
+    # -ln((e^{nu D} - 1) / nu) = -nu D - ln(1 - e^{-nu D}) + ln nu, stable for large nu D
+    om = -np.expm1(-nu * D)
+    return -nu * D - np.log(om) + np.log(nu), -nu / om, E
 
 
 def _shape_ce(eta: np.ndarray, nu: float, E: np.ndarray) -> np.ndarray:
@@ -488,22 +490,35 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
     return out
 
 
-def _stats(fits, sign: float):
-    """Profile LR statistic over shapes and breaks; ``sign`` restricts the break coefficient."""
+def _stats(fits):
+    """Profile LR statistics over shapes and breaks, for both directions at once.
+
+    ``D0`` is the best null, ``D_up``/``D_dn`` the best accelerating/decelerating break (break
+    coefficient restricted to that sign). The accelerating statistic is
+    ``min(D0, D_dn) - D_up``: an accelerating break counts only as far as it fits better than
+    the null *and* than the best slowdown (an upward step that only absorbs the bend of a
+    saturating curve scores 0); the decelerating one is symmetric, the two-sided one is
+    ``D0 - min(D_up, D_dn)``. Returns the three statistics and the (shape, candidate) of each
+    best break.
+    """
     d0 = np.stack([f["base"] + f["rss0"] for f in fits])              # (G, B)
     red = np.stack([f["red"] for f in fits])                           # (G, B, K)
     coef = np.stack([f["coef"] for f in fits])
-    if sign:
-        red = np.where(sign * coef > 0, red, 0.0)
-    d1 = d0[:, :, None] - red
+    G, B, K = red.shape
+    ar = np.arange(B)
+    d0min = d0.min(axis=0)
     g0 = np.argmin(d0, axis=0)
-    B = d0.shape[1]
-    flat = d1.transpose(1, 0, 2).reshape(B, -1)
-    j = np.argmin(flat, axis=1)
-    K = red.shape[2]
-    g1, k1 = j // K, j % K
-    T = d0[g0, np.arange(B)] - flat[np.arange(B), j]
-    return np.maximum(T, 0.0), g0, g1, k1
+    best = {}
+    for name, sign in (("up", 1.0), ("dn", -1.0)):
+        r = np.where(sign * coef > 0, red, 0.0)
+        flat = (d0[:, :, None] - r).transpose(1, 0, 2).reshape(B, -1)
+        j = np.argmin(flat, axis=1)
+        best[name] = (flat[ar, j], j // K, j % K)
+    up, dn = best["up"][0], best["dn"][0]
+    T_up = np.maximum(np.minimum(d0min, dn) - up, 0.0)
+    T_dn = np.maximum(np.minimum(d0min, up) - dn, 0.0)
+    T_2 = np.maximum(d0min - np.minimum(up, dn), 0.0)
+    return T_up, T_dn, T_2, g0, best
 
 
 @dataclass(frozen=True)
@@ -647,9 +662,11 @@ def latent_break_test(
     H0: ``eta(CE(N))`` is a straight line in ``log10 N`` for some shape ``(nu, E)`` of the grid
     (smooth latent competence with floor and ceiling), observed through the metric's exact link
     with item noise and Gaussian model-to-model scatter ``tau^2`` on the ``eta`` scale.
-    Statistic: ``T = min_shape D0 - min_{shape, psi, kind} D1`` with ``D = -2 log L`` of the
-    per-scale means (Gaussian, delta-method variance ``1/a_s + tau^2``, Jacobian of the shape
-    transform included), the break coefficient restricted to the tested sign. Reference:
+    Statistic: ``T = min(D0, D_dn) - D_up`` with ``D = -2 log L`` of the per-scale means
+    (Gaussian, delta-method variance ``1/a_s + tau^2``, Jacobian of the shape transform
+    included), minimised over shapes (``D0``) and over shapes, breakpoints and kinds with the
+    break coefficient restricted to accelerating (``D_up``) or decelerating (``D_dn``) values:
+    an accelerating break must fit better than the smooth null and than the best slowdown. Reference:
     parametric bootstrap from the fitted null (shape, line, ``tau^2`` from the null fit),
     replicates drawn at item level (binomial per target-length group for 0/1 items; the
     substitution model scaled to the items' dispersion for edit distance; Gaussian with the
@@ -757,9 +774,9 @@ def latent_break_test(
     cols, ckind, cpsi = _columns(x, kinds)
     df1 = max(S - 4, 1)
     fits = _fit_all(setup, d.y[None, :], cols, shapes, df1)
-    T_up, g0, g_up, k_up = _stats(fits, +1.0)
-    T_dn, _, g_dn, k_dn = _stats(fits, -1.0)
-    T_2, _, g_2, k_2 = _stats(fits, 0.0)
+    T_up, T_dn, T_2, g0, best = _stats(fits)
+    _, g_up, k_up = best["up"]
+    _, g_dn, k_dn = best["dn"]
     g0 = int(g0[0])
     f0 = fits[g0]
     nu0, e0 = shapes[g0]
@@ -780,9 +797,8 @@ def latent_break_test(
 
     up = brk(g_up, k_up) if T_up[0] > 1e-9 else None
     dn = brk(g_dn, k_dn) if T_dn[0] > 1e-9 else None
-    two = brk(g_2, k_2) if T_2[0] > 1e-9 else None
-    any_dir = ("none" if two is None else
-               "accelerating" if two["effect"] > 0 else "decelerating")
+    any_dir = ("none" if T_2[0] <= 1e-9 else
+               "accelerating" if best["up"][0][0] <= best["dn"][0][0] else "decelerating")
     eta_obs = fits[g0]["eta"][0]
     if n_boot == 0:  # fit only (for drawing): no reference distribution
         return LatentBreakResult(
@@ -837,9 +853,7 @@ def latent_break_test(
         elif kind == "perplexity":
             Ys = np.maximum(Ys, 1.0 + 1e-12)
     fits_s = _fit_all(setup, Ys, cols, shapes, df1)
-    Ts_up = _stats(fits_s, +1.0)[0]
-    Ts_dn = _stats(fits_s, -1.0)[0]
-    Ts_2 = _stats(fits_s, 0.0)[0]
+    Ts_up, Ts_dn, Ts_2, _, _ = _stats(fits_s)
 
     def pv(T, Ts):
         t = float(T[0])
