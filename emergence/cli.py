@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from . import __version__
 from ._exceptions import EmergenceError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "error_text"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Longest error message printed (characters); longer ones keep their start and end.
+MAX_ERROR_CHARS = 400
+
+
+def error_text(exc: BaseException) -> str:
+    """One-paragraph message of ``exc`` for the terminal, at most :data:`MAX_ERROR_CHARS` long.
+
+    ``OSError`` is shown as ``file: reason`` (e.g. ``out/x.png: Permission denied``).
+
+    Examples
+    --------
+    >>> error_text(PermissionError(13, "Permission denied", "rep/index.html"))
+    'rep/index.html: Permission denied'
+    >>> len(error_text(ValueError("x" * 5000))) <= MAX_ERROR_CHARS
+    True
+    """
+    if isinstance(exc, OSError) and not isinstance(exc, EmergenceError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        text = f"{where}: {exc.strerror}" if where != "" else exc.strerror
+        if exc.filename2 is not None:
+            text += f" (and {exc.filename2})"
+    else:
+        text = str(exc) or type(exc).__name__
+    text = " ".join(text.split())
+    if len(text) > MAX_ERROR_CHARS:
+        marker = f" [... {len(text)} characters, cut ...] "
+        keep = MAX_ERROR_CHARS - 50 - len(marker)
+        text = text[:keep] + marker + text[-50:]
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
@@ -48,8 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (EmergenceError, FileNotFoundError, ValueError) as exc:
-        print(f"emergence {args.command}: error: {exc}", file=sys.stderr)
+    except (EmergenceError, ValueError, OSError) as exc:
+        print(f"emergence {args.command}: error: {error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"emergence {args.command}: interrupted; finished results were kept.", file=sys.stderr)

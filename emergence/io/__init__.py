@@ -16,7 +16,6 @@ Anything else raises :class:`~emergence.FormatError` naming the file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pandas as pd
 
 from .._exceptions import FormatError
 from ..schema import validate
+from ._files import check_file, parse_json, read_text
 from ._paths import expand_paths
 from .bigbench import load_full_log
 from .helm import load_run
@@ -59,20 +59,24 @@ def detect(path: str | Path) -> str:
     FormatError
         The content is none of the formats read (the message names the file and the formats).
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or directory.")
+    path = check_file(path)
     if _suffix(path) in _TABLE_SUFFIXES:
         return "table"
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    text = head.lstrip()
-    if text[:1] in (b"{", b"["):
-        if text[:1] == b"{":
-            try:
-                obj = json.loads(path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                obj = None  # may be JSONL: first line a JSON object
+    full = read_text(path)
+    text = full.lstrip()
+    head = text[:4096]
+    if text[:1] in ("{", "["):
+        if text[:1] == "{":
+            first_line = text.split("\n", 1)[0]
+            if first_line.strip() != text.strip():
+                # several lines: a JSON object over many lines, or JSON lines (first line whole)
+                try:
+                    parse_json(first_line, path, line=1)
+                    obj = None  # JSON lines
+                except FormatError:
+                    obj = parse_json(full, path)
+            else:
+                obj = parse_json(full, path)
             if obj is not None and is_lm_eval_aggregate(obj):
                 return "lm-eval-aggregate"
         if _is_samples_log(path):
@@ -83,7 +87,7 @@ def detect(path: str | Path) -> str:
             "samples_*.jsonl / *_write_out_info.json, BIG-bench full-log, HELM). "
             "Convert it to a CSV table with columns model, task, metric, value."
         )
-    if b"," in head.split(b"\n", 1)[0] or b"\t" in head.split(b"\n", 1)[0]:
+    if "," in head.split("\n", 1)[0] or "\t" in head.split("\n", 1)[0]:
         return "table"
     raise FormatError(
         f"{path}: unknown format. Readable formats: lm-evaluation-harness results JSON "

@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .._exceptions import FormatError
 
-__all__ = ["expand_paths"]
+__all__ = ["expand_paths", "walk_files"]
+
+
+def walk_files(folder: Path, accept: Callable[[Path], bool] | None = None) -> list[Path]:
+    """Files under ``folder`` (recursively, symbolic links to folders not followed) that
+    ``accept`` (default: all).
+
+    Raises
+    ------
+    FormatError
+        A subfolder cannot be listed (no permission), or a FIFO, socket or device sits among the
+        files: skipping either would lose data without a word.
+    """
+    out: list[Path] = []
+
+    def fail(exc: OSError) -> None:
+        where = exc.filename or folder
+        raise FormatError(f"{where}: folder cannot be read ({exc.strerror or exc}); fix its "
+                          "permissions or name the files to read.")
+
+    for root, dirs, names in os.walk(folder, onerror=fail):
+        dirs.sort()
+        for n in sorted(names):
+            f = Path(root) / n
+            try:
+                mode = f.stat().st_mode
+            except OSError:
+                continue  # a dangling symbolic link: nothing to read
+            if accept is not None and not accept(f):
+                continue
+            if stat.S_ISREG(mode):
+                out.append(f)
+            elif not stat.S_ISDIR(mode):
+                raise FormatError(f"{f}: not a regular file (FIFO, socket or device) inside a "
+                                  "folder given to read; move it out or name the files to read.")
+    return out
 
 
 def expand_paths(
@@ -30,7 +67,7 @@ def expand_paths(
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and accept(f))
+            found = walk_files(p, accept)
             if not found:
                 raise FormatError(f"{p}: directory holds no {what} files{hint}.")
             files.extend(found)

@@ -25,7 +25,6 @@ JSON tasks).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
+from ._files import load_json
 from ._paths import expand_paths
 from .records import validate_records
 
@@ -105,10 +105,7 @@ def load_full_log(
                          "full-log_*.json", " (BIG-bench --log_queries)")
     rows: list[dict[str, Any]] = []
     for f in files:
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise FormatError(f"{f}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+        data = load_json(f)
         if not isinstance(data, dict) or "model" not in data or "task" not in data:
             raise FormatError(
                 f"{f}: not a BIG-bench results file (expected keys 'task', 'model', 'scores', "

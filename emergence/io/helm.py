@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
+from ._files import load_json
 from .records import validate_records
 
 __all__ = ["load_run"]
@@ -37,10 +38,7 @@ _SEPARATE = ("multiple_choice_separate_original", "multiple_choice_separate_cali
 
 
 def _read(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+    return load_json(path)
 
 
 def _item_id(inst: Mapping[str, Any]) -> str:

@@ -21,7 +21,6 @@ reported standard error: lm-eval reports ``se = sqrt(p(1-p)/(n-1))``, so ``n = p
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,6 +32,7 @@ import pandas as pd
 from .._exceptions import FormatError
 from ..scale import PYTHIA_TOKENS_PER_STEP, parse_pythia_name, parse_step, pythia_size
 from ..schema import metric_info, validate
+from ._files import load_json
 from ._paths import expand_paths
 
 __all__ = ["read_lm_eval", "parse_model_args", "is_lm_eval_aggregate", "lm_eval_version"]
@@ -291,16 +291,7 @@ def read_lm_eval(
 
 
 def _load_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise FormatError(
-            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}). "
-            "Is the file truncated?"
-        ) from None
-    except UnicodeDecodeError:
-        raise FormatError(f"{path}: not a UTF-8 text file.") from None
+    return load_json(path)
 
 
 

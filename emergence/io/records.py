@@ -45,6 +45,7 @@ import pandas as pd
 from .._exceptions import FormatError, SchemaError
 from .._validation import format_rows
 from ..scale import parse_step
+from ._files import check_file, iter_jsonl, load_json, read_csv_text
 
 __all__ = [
     "RECORD_COLUMNS",
@@ -135,21 +136,10 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
         message names the file and the line.
     """
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for ln, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise FormatError(
-                    f"{path}: line {ln} is not valid JSON ({exc.msg} at column {exc.colno}); the "
-                    "file is probably truncated (an interrupted run). Re-run the task or delete "
-                    "that line and pass the file again."
-                ) from None
-            if not isinstance(obj, dict):
-                raise FormatError(f"{path}: line {ln} is not a JSON object.")
-            out.append((ln, obj))
+    for ln, obj in iter_jsonl(path):
+        if not isinstance(obj, dict):
+            raise FormatError(f"{path}: line {ln} is not a JSON object.")
+        out.append((ln, obj))
     return out
 
 
@@ -412,13 +402,10 @@ def read_records(
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     frames = []
     for p in paths:
-        p = Path(p)
-        if not p.exists():
-            raise FileNotFoundError(f"{p}: no such file.")
+        p = check_file(p)
         suffix = p.suffix.lower()
         if suffix == ".csv":
-            df = pd.read_csv(p, dtype={"item": str, "doc_id": str, "id": str},
-                             keep_default_na=True)
+            df = read_csv_text(p, dtype={"item": str, "doc_id": str, "id": str})
             df["source"] = [f"{p}:{i + 2}" for i in range(len(df))]
         elif suffix in (".jsonl", ".ndjson"):
             rows = []
@@ -427,11 +414,8 @@ def read_records(
                 rows.append(obj)
             df = pd.DataFrame(rows)
         elif suffix == ".json":
-            try:
-                data = json.loads(p.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise FormatError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
-            if not isinstance(data, list):
+            data = load_json(p)
+            if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
                 raise FormatError(f"{p}: expected a JSON array of record objects.")
             df = pd.DataFrame(data)
             df["source"] = [f"{p}:[{i}]" for i in range(len(df))]

@@ -22,7 +22,6 @@ logged by the harness; pass ``tokenizer=`` to count them.
 from __future__ import annotations
 
 import ast
-import json
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,6 +31,8 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
+from ._files import load_json, parse_json, read_text
+from ._paths import walk_files
 from .lm_eval import parse_model_args
 from .records import read_jsonl, validate_records
 
@@ -46,13 +47,9 @@ _WRITE_OUT_RE = re.compile(r"^(?P<task>.+)_write_out_info\.json$")
 
 
 def _first_char(path: Path) -> str:
-    with open(path, encoding="utf-8") as fh:
-        while True:
-            ch = fh.read(1)
-            if not ch:
-                return ""
-            if not ch.isspace():
-                return ch
+    text = read_text(path)
+    stripped = text.lstrip()
+    return stripped[:1]
 
 
 def detect_format(path: str | Path) -> str:
@@ -77,13 +74,13 @@ def detect_format(path: str | Path) -> str:
     'lm-eval-0.3'
     """
     p = Path(path)
-    first = _first_char(p)
+    text = read_text(p)
+    first = text.lstrip()[:1]
     if first == "{":
-        with open(p, encoding="utf-8") as fh:
-            line = fh.readline()
+        line = text.lstrip().split("\n", 1)[0]
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
+            obj = parse_json(line, p, line=1)
+        except FormatError:
             if _SAMPLES_RE.match(p.name):
                 return "lm-eval-0.4.3+"  # the line-level error is reported while reading
             raise FormatError(
@@ -100,12 +97,9 @@ def detect_format(path: str | Path) -> str:
             )
         raise _unknown(p, sorted(obj)[:12] if isinstance(obj, dict) else type(obj).__name__)
     if first == "[":
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise FormatError(
-                f"{p}: not valid JSON ({exc.msg} at line {exc.lineno}); the file may be truncated."
-            ) from None
+        data = parse_json(text, p)
+        if not isinstance(data, list):
+            raise _unknown(p, type(data).__name__)
         head = data[0] if data else {}
         if not isinstance(head, dict):
             raise _unknown(p, type(head).__name__)
@@ -133,9 +127,12 @@ def _collect(paths: Iterable[str | Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(p.rglob("samples_*.jsonl")) + sorted(p.rglob("*_write_out_info.json"))
-            for f in sorted(p.rglob("*.jsonl")):
-                if f not in found and not f.name.startswith("samples_") and _first_char(f) == "[":
+            every = walk_files(p, lambda f: f.suffix in (".jsonl", ".json"))
+            found = [f for f in every if f.name.startswith("samples_") and f.suffix == ".jsonl"]
+            found += [f for f in every if f.name.endswith("_write_out_info.json")]
+            for f in every:
+                if (f.suffix == ".jsonl" and f not in found and not f.name.startswith("samples_")
+                        and _first_char(f) == "["):
                     found.append(f)
             if not found:
                 raise FormatError(
@@ -330,10 +327,11 @@ def _gold(target: Any, choices: Sequence[Any] | None, where: str) -> int:
 
 
 def _load_json(path: Path) -> dict[str, Any] | None:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    """A results file next to a samples log; None if absent. A results file that exists but
+    cannot be read is an error: its model, revision and parameter count would be lost."""
+    if not path.exists():
         return None
+    obj = load_json(path)
     return obj if isinstance(obj, dict) else None
 
 
@@ -374,12 +372,19 @@ def _results_for(path: Path, fmt: str, ts: str | None) -> dict[str, Any] | None:
     if fmt == "lm-eval-0.4.3+" and ts is not None:
         return _load_json(path.parent / f"results_{ts}.json")
     candidates = [path.parent / "results.json"] + sorted(path.parent.glob("*.json"))
+    unreadable: list[FormatError] = []
     for c in candidates:
         if c == path or not c.exists() or c.name.endswith("_write_out_info.json"):
             continue
-        obj = _load_json(c)
+        try:
+            obj = _load_json(c)
+        except FormatError as exc:  # another JSON file in the folder; the error is kept
+            unreadable.append(exc)
+            continue
         if obj and "results" in obj and "config" in obj:
             return obj
+    if unreadable:
+        raise unreadable[0]  # the results file may be the unreadable one: say so, not "none"
     return None
 
 
@@ -415,7 +420,9 @@ def _read_v04(path: Path, fmt: str, task_hint: str | None) -> tuple[list[dict], 
             task = task_hint or path.stem
         samples = [(f"{path}:{ln}", obj) for ln, obj in read_jsonl(path)]
     else:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path)
+        if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
+            raise FormatError(f"{path}: expected a JSON array of per-sample objects.")
         samples = [(f"{path}:[{i}]", obj) for i, obj in enumerate(data)]
         task = task_hint
     res = _results_for(path, fmt, ts)
@@ -463,12 +470,9 @@ def _harness_scores(s: Mapping[str, Any]) -> Any:
 
 
 def _read_v03(path: Path, task_hint: str | None) -> tuple[list[dict], dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FormatError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); the file may be truncated."
-        ) from None
+    data = load_json(path)
+    if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
+        raise FormatError(f"{path}: expected a JSON array of write-out objects.")
     m = _WRITE_OUT_RE.match(path.name)
     task = task_hint or (m.group("task") if m else path.stem)
     res = _results_for(path, "lm-eval-0.3", None)

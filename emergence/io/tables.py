@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._exceptions import FormatError, SchemaError
+from .._exceptions import SchemaError
 from .._validation import check_option, format_rows
 from ..schema import COLUMNS, metric_info, validate
+from ._files import read_csv_text
 
 __all__ = ["read_table", "read_csv_any", "infer_n_items"]
 
@@ -42,15 +43,7 @@ _SCALE_META = ("family", "params", "nonembedding_params", "active_params", "toke
 
 def read_csv_any(path: str | Path) -> pd.DataFrame:
     """Read a CSV/TSV (optionally gzipped) with a clear error naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file.")
-    sep = "\t" if ".tsv" in path.suffixes else ","
-    try:
-        return pd.read_csv(path, sep=sep)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise FormatError(f"{path}: could not be read as a {'TSV' if sep == chr(9) else 'CSV'} "
-                          f"table ({exc}).") from None
+    return read_csv_text(path)
 
 
 def _as_frame(obj: str | Path | pd.DataFrame, what: str) -> tuple[pd.DataFrame, str]:
