@@ -20,6 +20,8 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,7 +31,9 @@ import seaborn as sns
 from .stats.intervals import proportion_interval
 from .tidy import Curve
 
-__all__ = ["curve_points", "plot_curve", "sideplot", "SCALE_LABELS"]
+__all__ = ["curve_points", "plot_curve", "sideplot", "SCALE_LABELS", "figure_style", "save_figure",
+           "resolution_limit", "below_chance", "data_range", "lines_within_data",
+           "plot_verdict_map"]
 
 SCALE_LABELS = {
     "params": "parameters",
@@ -90,9 +94,131 @@ def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = 0.05)
     return out
 
 
+#: Resolution rule drawn on proportion panels: values within ``3/n`` of chance are not resolved
+#: (the rule of the verdict module; ``3/n`` is the one-sided 95% upper bound of a zero count).
+RESOLUTION_RULE = "chance + 3/n"
+
+#: Line styles of fitted lines, by the ``model`` column of a fits frame.
+LINE_STYLES = {
+    "null": {"ls": "--", "color": "0.30", "label": "fitted smooth null"},
+    "break": {"ls": "-.", "color": "#c0392b", "label": "fitted break"},
+    "accelerating": {"ls": "-.", "color": "#c0392b", "label": "cited break: faster improvement"},
+    "decelerating": {"ls": "-.", "color": "#7d3c98", "label": "cited break: improvement slows"},
+}
+
+
+@contextmanager
+def figure_style():
+    """The one style of every figure of the package (seaborn ``ticks``, ``paper`` context).
+
+    Used as a context manager so that the caller's global matplotlib settings are left alone.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> with figure_style():
+    ...     fig, ax = plt.subplots()
+    >>> plt.close(fig)
+    """
+    rc = {"axes.grid": True, "grid.color": "0.92", "grid.linewidth": 0.6,
+          "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
+          "xtick.labelsize": 7, "ytick.labelsize": 7, "svg.fonttype": "none",
+          "axes.spines.top": False, "axes.spines.right": False}
+    with sns.axes_style("ticks", rc=rc), sns.plotting_context("paper", rc=rc):
+        yield
+
+
+def save_figure(fig: plt.Figure, path: str | Path, *, dpi: int = 200,
+                formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Write ``fig`` once per format next to each other (``path`` without or with a suffix).
+
+    PNG at ``dpi`` (200 by default, enough to reuse in a paper) and SVG (vector) beside it;
+    returns the written paths, PNG first.
+    """
+    base = Path(path)
+    base = base.with_suffix("") if base.suffix.lower() in (".png", ".svg", ".pdf") else base
+    out = []
+    for fmt in formats:
+        p = base.with_name(base.name + "." + fmt)
+        fig.savefig(p, dpi=dpi, bbox_inches="tight")
+        out.append(p)
+    return out
+
+
 def _use_log_y(curve_or_metric) -> bool:
     info = curve_or_metric.info if isinstance(curve_or_metric, Curve) else curve_or_metric
     return info.lower >= 1 and np.isinf(info.upper)
+
+
+def resolution_limit(curve: Curve) -> float:
+    """Value below which a proportion is not resolved from chance: ``chance + 3/n`` (``n`` the
+    smallest item count of the curve; ``1 - ...`` for lower-is-better proportions).
+
+    NaN when the metric is not a proportion or the item counts are unknown. A drawing aid that
+    restates the rule of :mod:`emergence.verdict`; it tests nothing.
+    """
+    n = curve.n_items[np.isfinite(curve.n_items) & (curve.n_items > 0)]
+    if not curve.info.is_proportion or n.size == 0:
+        return float("nan")
+    ch = curve.chance if np.isfinite(curve.chance) else 0.0
+    lim = ch + 3.0 / float(n.min())
+    return lim if curve.info.higher_is_better else 1.0 - lim
+
+
+def below_chance(curve: Curve) -> np.ndarray:
+    """Mask of the points on the wrong side of chance (below it for higher-is-better metrics)."""
+    if not np.isfinite(curve.chance):
+        return np.zeros(curve.y.shape, dtype=bool)
+    return curve.y < curve.chance if curve.info.higher_is_better else curve.y > curve.chance
+
+
+def data_range(curve: Curve, *, interval: str = "wilson", alpha: float = 0.05,
+               pad: float = 0.1) -> tuple[float, float]:
+    """The y range a panel shows: points and their intervals, padded by ``pad`` of the span
+    (in log10 on a log axis). Fitted lines are drawn only inside it."""
+    pts = curve_points(curve, interval=interval, alpha=alpha)
+    v = np.r_[pts["value"], pts["low"], pts["high"]].astype(float)
+    v = v[np.isfinite(v)]
+    if _use_log_y(curve):
+        v = v[v > 0]
+    if v.size == 0:
+        return (float("nan"), float("nan"))
+    lo, hi = float(v.min()), float(v.max())
+    if _use_log_y(curve):
+        span = np.log10(hi) - np.log10(lo) or 1.0
+        return lo / 10 ** (pad * span), hi * 10 ** (pad * span)
+    span = (hi - lo) or max(abs(hi), 1e-9)
+    return lo - pad * span, hi + pad * span
+
+
+def lines_within_data(curve: Curve, fits: pd.DataFrame | None, *, interval: str = "wilson",
+                      alpha: float = 0.05) -> tuple[pd.DataFrame, list[str]]:
+    """Split fitted lines into those drawn and those left out.
+
+    A line is drawn when it lies on the data's x range and, over that range, inside the data's
+    y range (:func:`data_range`); a fit on a scale the data do not reach (for example a
+    chance-floored link on a curve below chance) is left out.
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        The lines to draw (restricted to the curve's x range) and the ``model`` names left out.
+    """
+    if fits is None or not len(fits):
+        return pd.DataFrame(columns=["x", "model", "y"]), []
+    lo, hi = data_range(curve, interval=interval, alpha=alpha)
+    xmin, xmax = float(np.min(curve.x)), float(np.max(curve.x))
+    keep, dropped = [], []
+    for name, f in fits.groupby("model", sort=False):
+        f = f[(f["x"] >= xmin * (1 - 1e-9)) & (f["x"] <= xmax * (1 + 1e-9))]
+        y = f["y"].to_numpy(float)
+        if len(f) and np.all(np.isfinite(y)) and np.isfinite(lo) and y.min() >= lo \
+                and y.max() <= hi:
+            keep.append(f)
+        else:
+            dropped.append(str(name))
+    out = pd.concat(keep, ignore_index=True) if keep else pd.DataFrame(columns=fits.columns)
+    return out, dropped
 
 
 def plot_curve(
@@ -102,8 +228,11 @@ def plot_curve(
     interval: str = "wilson",
     alpha: float = 0.05,
     show_chance: bool = True,
+    show_resolution: bool = True,
     fits: pd.DataFrame | None = None,
     color: str | None = None,
+    legend: bool = True,
+    note: str | None = None,
 ) -> plt.Axes:
     """Draw one curve against log scale with its intervals, chance level and optional fits.
 
@@ -115,10 +244,21 @@ def plot_curve(
     interval : str, default="wilson"
         Binomial interval method for proportions (see :func:`curve_points`).
     show_chance : bool, default=True
-        Draw the chance level when known.
+        Draw and label the chance level when known; points on the wrong side of chance are
+        drawn hollow and counted in the panel.
+    show_resolution : bool, default=True
+        Draw and label the resolution limit (``chance + 3/n``) of proportions with item counts.
     fits : DataFrame, optional
         Fitted lines with columns ``x``, ``model`` and ``y`` (for example from
-        :func:`emergence.verdict.fitted_lines`); drawn as dashed lines.
+        :func:`emergence.verdict.fitted_lines`). ``model`` picks the style (``"null"``,
+        ``"break"``, ``"accelerating"``, ``"decelerating"``); an optional ``label`` column
+        names the line and an optional ``psi`` column (log10 x) marks the break location with a
+        labelled vertical line. Only lines inside the data's range are drawn
+        (:func:`lines_within_data`).
+    legend : bool, default=True
+        Draw a legend on the axes (:func:`sideplot` draws one legend for the figure instead).
+    note : str, optional
+        Short text in the panel's top-left corner (e.g. why no line is drawn).
 
     Returns
     -------
@@ -131,26 +271,57 @@ def plot_curve(
     yerr = np.vstack([pts["value"] - pts["low"], pts["high"] - pts["value"]])
     yerr[:, ~has.to_numpy()] = 0.0
     yerr = np.clip(yerr, 0, None)
-    ax.errorbar(pts["x"], pts["value"], yerr=yerr, fmt="o-", color=color, ms=4, lw=1.4,
-                capsize=2.5, label=curve.metric, zorder=3)
+    ivl = {"none": "", interval: f"{100 * (1 - alpha):.0f}% {interval} interval"}
+    methods = [m for m in dict.fromkeys(pts["interval_method"]) if m != "none"]
+    what = ", ".join(ivl.get(m, f"{100 * (1 - alpha):.0f}% {m}") for m in methods)
+    ax.errorbar(pts["x"], pts["value"], yerr=yerr, fmt="-", color=color, lw=1.4,
+                capsize=2.5, zorder=3, label=f"observed ({what})" if what else "observed")
+    low = below_chance(curve) if show_chance else np.zeros(curve.y.shape, dtype=bool)
+    ax.plot(curve.x[~low], curve.y[~low], "o", color=color, ms=4, zorder=4)
+    if low.any():
+        ax.plot(curve.x[low], curve.y[low], "o", mfc="white", mec=color, ms=4.5, zorder=4,
+                label="below chance (hollow)")
+        ax.text(0.98, 0.02, f"{int(low.sum())} of {low.size} points below chance",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5, color="#b03a2e")
+    ylo, yhi = data_range(curve, interval=interval, alpha=alpha, pad=0.05)
+    trans = ax.get_yaxis_transform()
     if show_chance and np.isfinite(curve.chance):
-        ax.axhline(curve.chance, color="0.45", ls=":", lw=1.2, label=f"chance {curve.chance:g}")
-    if fits is not None and len(fits):
-        styles = ["--", "-.", (0, (5, 2, 1, 2)), ":"]
-        for i, (name, f) in enumerate(fits.groupby("model", sort=False)):
-            ax.plot(f["x"], f["y"], ls=styles[i % len(styles)], lw=1.3,
-                    color=sns.color_palette()[1 + i % 8], label=str(name), zorder=2)
+        ax.axhline(curve.chance, color="0.45", ls=":", lw=1.2, label="chance")
+        ax.text(0.01, curve.chance, f"chance {curve.chance:g}", transform=trans, fontsize=6.5,
+                color="0.35", va="bottom", ha="left")
+        ylo, yhi = min(ylo, curve.chance), max(yhi, curve.chance)
+    lim = resolution_limit(curve) if show_resolution else float("nan")
+    if np.isfinite(lim) and ylo <= lim <= yhi:
+        ax.axhline(lim, color="#e67e22", ls=(0, (1, 2)), lw=1.0,
+                   label=f"resolution limit ({RESOLUTION_RULE})")
+        ax.text(0.99, lim, f"resolution limit {lim:.3g}", transform=trans, fontsize=6.5,
+                color="#ca6f1e", va="bottom", ha="right")
+    shown, _ = lines_within_data(curve, fits, interval=interval, alpha=alpha)
+    for name, f in shown.groupby("model", sort=False):
+        st = LINE_STYLES.get(str(name), {"ls": ":", "color": "0.5", "label": str(name)})
+        label = str(f["label"].iloc[0]) if "label" in f.columns else st["label"]
+        ax.plot(f["x"], f["y"], ls=st["ls"], lw=1.4, color=st["color"], label=label, zorder=2)
+        if "psi" in f.columns and np.isfinite(f["psi"].iloc[0]):
+            psi = float(f["psi"].iloc[0])
+            ax.axvline(10**psi, color=st["color"], lw=0.8, ls=(0, (2, 2)), zorder=1)
+            ax.text(10**psi, 0.98, f" 10^{psi:.2f}", transform=ax.get_xaxis_transform(),
+                    color=st["color"], fontsize=6.5, va="top", ha="left")
     ax.set_xscale("log")
     if _use_log_y(curve):
         ax.set_yscale("log")
+    if np.isfinite(ylo) and np.isfinite(yhi) and yhi > ylo:
+        ax.set_ylim(ylo, yhi)
     # names come from data: render them literally (a "$" must not start matplotlib math text)
-    ax.set_xlabel(SCALE_LABELS.get(curve.x_name, curve.x_name), parse_math=False)
+    ax.set_xlabel(SCALE_LABELS.get(curve.x_name, curve.x_name) + " (log scale)",
+                  parse_math=False)
     arrow = "higher is better" if curve.info.higher_is_better else "lower is better"
     ax.set_ylabel(f"{curve.metric} ({arrow})", parse_math=False)
-    ax.set_title(curve.metric, fontsize=10, parse_math=False)
-    leg = ax.legend(fontsize=7, frameon=False, loc="best")
-    for text in leg.get_texts():
-        text.set_parse_math(False)
+    ax.set_title(curve.metric if not note else f"{curve.metric}\n{note}", parse_math=False,
+                 fontsize=8.5 if note else None)
+    if legend:
+        leg = ax.legend(fontsize=7, frameon=False, loc="best")
+        for text in leg.get_texts():
+            text.set_parse_math(False)
     return ax
 
 
@@ -162,9 +333,12 @@ def sideplot(
     col_wrap: int | None = 4,
     interval: str = "wilson",
     fits: dict[str, pd.DataFrame] | None = None,
+    notes: dict[str, str] | None = None,
     title: str | None = None,
 ) -> sns.FacetGrid:
     """Figure-level: one panel per metric of the same task, sharing the log-scale x axis.
+
+    Drawn in :func:`figure_style`, with one legend for the whole figure below the panels.
 
     Parameters
     ----------
@@ -175,7 +349,9 @@ def sideplot(
     interval : str, default="wilson"
         Binomial interval method for proportions.
     fits : dict metric -> DataFrame, optional
-        Fitted lines per metric (columns ``x``, ``model``, ``y``).
+        Fitted lines per metric (columns ``x``, ``model``, ``y``; see :func:`plot_curve`).
+    notes : dict metric -> str, optional
+        Short text per panel (see :func:`plot_curve`).
     title : str, optional
         Figure title (default: family / task / shots).
 
@@ -188,14 +364,118 @@ def sideplot(
     order = [c.metric for c in curves]
     frame = pd.DataFrame({"metric": order})
     ncol = len(order)
-    g = sns.FacetGrid(frame, col="metric", col_order=order, sharey=False, sharex=True,
-                      height=height, aspect=aspect,
-                      col_wrap=min(col_wrap, ncol) if col_wrap and ncol > 1 else None)
-    for c, ax in zip(curves, g.axes.flat, strict=False):
-        plot_curve(c, ax=ax, interval=interval, fits=(fits or {}).get(c.metric))
-    c0 = curves[0]
-    who = c0.model or c0.family
-    shots = "" if c0.shots is None else f", {c0.shots}-shot"
-    g.figure.suptitle(title or f"{who}: {c0.task}{shots}", fontsize=11, parse_math=False)
-    g.figure.tight_layout()
+    with figure_style():
+        g = sns.FacetGrid(frame, col="metric", col_order=order, sharey=False, sharex=True,
+                          height=height, aspect=aspect,
+                          col_wrap=min(col_wrap, ncol) if col_wrap and ncol > 1 else None)
+        for c, ax in zip(curves, g.axes.flat, strict=False):
+            plot_curve(c, ax=ax, interval=interval, fits=(fits or {}).get(c.metric),
+                       legend=False, note=(notes or {}).get(c.metric))
+            ax.tick_params(labelbottom=True)
+            ax.set_xlabel(SCALE_LABELS.get(c.x_name, c.x_name) + " (log scale)",
+                          parse_math=False)
+        handles: dict[str, object] = {}
+        for ax in g.axes.flat:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                handles.setdefault(lab, h)
+        c0 = curves[0]
+        who = c0.model or c0.family
+        shots = "" if c0.shots is None else f", {c0.shots}-shot"
+        g.figure.suptitle(title or f"{who}: {c0.task}{shots}", fontsize=10, parse_math=False)
+        g.figure.tight_layout()
+        if handles:
+            width = g.figure.get_figwidth()
+            leg = g.figure.legend(list(handles.values()), list(handles.keys()),
+                                  loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                                  ncol=max(1, min(len(handles), int(width // 2.2))),
+                                  frameon=False, fontsize=7)
+            for text in leg.get_texts():
+                text.set_parse_math(False)
     return g
+
+
+def plot_verdict_map(
+    data: pd.DataFrame,
+    *,
+    outcome_colors: dict[str, str],
+    verdict_colors: dict[str, str],
+    row_height: float = 0.19,
+    width: float = 7.5,
+) -> plt.Figure:
+    """Every task (rows) under every metric (columns): one coloured cell per curve's outcome.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per curve with columns ``section`` (sort key), ``section_title``, ``anchor``
+        (task identity), ``row`` (task label), ``metric``, ``outcome`` (a key of
+        ``outcome_colors``) and ``verdict`` (the task's verdict, a key of ``verdict_colors``).
+    outcome_colors, verdict_colors : dict
+        Colours of the cells and of the verdict column.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"section": 0, "section_title": "s", "anchor": ["a", "a", "b"],
+    ...                   "row": ["t1", "t1", "t2"], "metric": ["acc", "ppl", "acc"],
+    ...                   "outcome": ["no break", "accelerating break", "underpowered"],
+    ...                   "verdict": ["candidate genuine transition", "candidate genuine transition",
+    ...                               "underpowered"]})
+    >>> fig = plot_verdict_map(d, outcome_colors={"no break": "grey", "underpowered": "white",
+    ...     "accelerating break": "red"}, verdict_colors={"candidate genuine transition": "red",
+    ...     "underpowered": "gold"})
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['verdict', 'acc', 'ppl']
+    """
+    from matplotlib.patches import Patch, Rectangle
+
+    d = data.copy()
+    metrics = list(dict.fromkeys(d["metric"]))
+    rows = d.drop_duplicates("anchor")[["section", "section_title", "anchor", "row", "verdict"]]
+    y_of: dict[str, float] = {}
+    labels, ticks, heads = [], [], []
+    y = 0.0
+    for _, sec in rows.groupby("section", sort=False):
+        heads.append((y, str(sec["section_title"].iloc[0])))
+        y += 1.2
+        for r in sec.itertuples(index=False):
+            y_of[r.anchor] = y
+            ticks.append(y)
+            labels.append(str(r.row))
+            y += 1.0
+    with figure_style():
+        fig, ax = plt.subplots(figsize=(width, 1.4 + row_height * y), layout="constrained")
+        for r in rows.itertuples(index=False):
+            ax.add_patch(Rectangle((-0.45, y_of[r.anchor] - 0.42), 0.9, 0.84, lw=0,
+                                   color=verdict_colors.get(r.verdict, "0.8")))
+        for r in d.itertuples(index=False):
+            j = metrics.index(r.metric) + 1
+            ax.add_patch(Rectangle((j - 0.45, y_of[r.anchor] - 0.42), 0.9, 0.84, lw=0.4,
+                                   ec="0.6", fc=outcome_colors.get(r.outcome, "0.5")))
+        for yy, title in heads:
+            ax.text(-0.55, yy + 0.3, title, fontsize=7, fontweight="bold", ha="left",
+                    va="center", parse_math=False)
+            ax.axhline(yy - 0.1, color="0.7", lw=0.6)
+        ax.set_xlim(-0.6, len(metrics) + 0.6)
+        ax.set_ylim(y, -0.4)
+        ax.set_yticks(ticks, labels, fontsize=6.5)
+        ax.set_xticks(range(len(metrics) + 1), ["verdict"] + metrics, rotation=35, ha="left",
+                      fontsize=7)
+        for t in ax.get_xticklabels() + ax.get_yticklabels():
+            t.set_parse_math(False)
+        ax.xaxis.tick_top()
+        ax.grid(False)
+        ax.tick_params(length=0)
+        for s in ax.spines.values():
+            s.set_visible(False)
+        used_v = [v for v in verdict_colors if v in set(rows["verdict"])]
+        used_o = [o for o in outcome_colors if o in set(d["outcome"])]
+        hv = [Patch(fc=verdict_colors[v], label=f"verdict: {v}") for v in used_v]
+        ho = [Patch(fc=outcome_colors[o], ec="0.6", label=o) for o in used_o]
+        fig.legend(handles=hv + ho, loc="outside lower center", ncol=2, frameon=False,
+                   fontsize=7)
+    return fig

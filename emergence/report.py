@@ -167,7 +167,7 @@ def emergence_scores(curves: Sequence[Curve]) -> pd.DataFrame:
 
 
 def _engine():
-    """The verdict module when it provides ``assess`` and ``fitted_lines``; else None."""
+    """The verdict module when it provides ``assess``; else None."""
     try:
         mod = importlib.import_module("emergence.verdict")
     except ImportError:
@@ -177,7 +177,277 @@ def _engine():
     return None
 
 
-def _fmt_table(df: pd.DataFrame, max_rows: int = 60) -> str:
+# ---------------------------------------------------------------------------------------------
+# reading the verdict table (every number shown comes from its columns)
+
+#: What each verdict means, in plain words (shown once in the key).
+VERDICT_KEY = {
+    "candidate genuine transition": "an accelerating break (hinge or step) or accelerating "
+    "curvature survives against the smooth null of its metric, after the Benjamini-Hochberg "
+    "false discovery rate across all curves. A candidate, not a proof: seed variance is not "
+    "observed.",
+    "metric artifact": "the jump is significant against a straight line in the raw metric, but "
+    "the smooth null on the metric's own scale (Mirage/Gompertz or chance-floored sigmoid) "
+    "explains it, and no continuous metric shows an accelerating break.",
+    "underpowered": "too few scales, or too few above the resolution limit (chance + 3/n), to "
+    "run the break test at all. Not evidence either way.",
+    "no transition": "no accelerating break against a straight line or the smooth null. A "
+    "significant slowdown (saturation) is named in the reasons, never counted as emergence.",
+}
+
+#: Columns of the per-curve tables, explained once in the key.
+COLUMN_KEY = {
+    "metric": "the metric of the panel (discontinuous ones first, continuous ones beside them).",
+    "scales": "scales on the curve; for proportions, how many lie above the resolution limit "
+    "(chance + 3/n).",
+    "status": "ok: tested; underpowered: too few (resolved) scales, not tested; error: could "
+    "not be fitted (reason in the CSV).",
+    "null": "the smooth null the break is tested against, on its link scale: gompertz "
+    "(ln(-ln y) linear, the Mirage route), chance_sigmoid, power_law, linear.",
+    "accelerating break": "best break in the direction of faster improvement (hinge = change of "
+    "slope, step = jump) at 10^psi on the log x axis, with its parametric-bootstrap LRT q-value "
+    "(columns pblrt_kind, pblrt_psi, pblrt_q).",
+    "slowdown": "best break towards slower improvement (saturation) at 10^psi, with its q-value "
+    "(decel_kind, decel_psi, decel_q).",
+    "curvature": "accelerating-curvature test on the link scale (curv_direction, curv_q).",
+    "raw jump": "the 'apparent' break: the same test against a straight line in the raw metric "
+    "(naive_q). Significant here but not against the smooth null = metric artifact.",
+    "ES": "Emergence Score (BIG-bench breakthroughness, Srivastava et al. 2022): range over the "
+    "median step, floored at the noise of one step. A screen, not a test; comparable only "
+    "between bounded metrics.",
+    "drawn": "what the figure shows for the curve: the cited break, the smooth null alone, or "
+    "nothing (not tested).",
+}
+
+#: Per-curve outcome labels (the cells of the verdict map) and their colours.
+OUTCOMES = {
+    "accelerating break": "#c0392b",
+    "accelerating curvature": "#e67e22",
+    "apparent jump, smooth null explains it": "#2e86c1",
+    "slowdown (saturation)": "#7d3c98",
+    "no break": "#b3b6b7",
+    "underpowered": "#f4f6f6",
+    "not tested": "#424949",
+}
+
+VERDICT_COLORS = {
+    "candidate genuine transition": "#c0392b",
+    "metric artifact": "#2e86c1",
+    "underpowered": "#b7950b",
+    "no transition": "#7f8c8d",
+}
+
+
+def _get(row, col, default=np.nan):
+    """A column of a verdict row, tolerating its absence (the table's columns evolve)."""
+    if row is None:
+        return default
+    v = row.get(col, default) if hasattr(row, "get") else default
+    return default if v is None else v
+
+
+def _true(v) -> bool:
+    try:
+        return bool(v) and not (isinstance(v, float) and np.isnan(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _finite(v) -> bool:
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
+def curve_outcome(row, alpha: float = 0.05) -> str:
+    """Label of one curve's test outcome, read from a verdict row (see :data:`OUTCOMES`).
+
+    Uses the row's ``outcome`` column when the verdict table provides one; otherwise the flags
+    ``break_counts``, ``accelerating``, ``apparent_break``, ``break_survives`` (sharp metrics)
+    and ``slowing`` that :func:`emergence.verdict.assess` sets.
+    """
+    given = _get(row, "outcome", None)
+    if isinstance(given, str) and given:
+        return given
+    status = str(_get(row, "status", ""))
+    if status == "underpowered":
+        return "underpowered"
+    if status != "ok":
+        return "not tested"
+    sharp = _true(_get(row, "sharp", False))
+    if _true(_get(row, "break_counts", False)) and not sharp:
+        return "accelerating break"
+    if _true(_get(row, "accelerating", False)) and not sharp:
+        return "accelerating curvature"
+    if _true(_get(row, "apparent_break", False)) or (sharp and _true(_get(row, "break_survives",
+                                                                           False))):
+        return "apparent jump, smooth null explains it"
+    if _true(_get(row, "slowing", False)):
+        return "slowdown (saturation)"
+    return "no break"
+
+
+def cited_break(row, alpha: float = 0.05) -> dict | None:
+    """The break a curve's verdict text cites, read from its verdict row, or None.
+
+    Uses ``cited_break_kind``/``cited_break_psi``/``cited_break_direction`` when the verdict
+    table provides them. Otherwise: an accelerating break that counts (``break_counts``) at
+    ``pblrt_psi``; else a significant slowdown break (``decel_q <= alpha``, hinge or step) at
+    ``decel_psi``; else none (curvature-only findings and untested curves cite no location).
+
+    Returns
+    -------
+    dict or None
+        ``{"direction": "accelerating" | "decelerating", "kind": str, "psi": float}``.
+    """
+    kind = _get(row, "cited_break_kind", None)
+    if isinstance(kind, str) or _finite(_get(row, "cited_break_psi")):
+        psi = _get(row, "cited_break_psi")
+        if not isinstance(kind, str) or kind in ("", "none") or not _finite(psi):
+            return None
+        return {"direction": str(_get(row, "cited_break_direction", "accelerating")),
+                "kind": kind, "psi": float(psi)}
+    if str(_get(row, "status", "")) != "ok":
+        return None
+    if _true(_get(row, "break_counts", False)) and _finite(_get(row, "pblrt_psi")):
+        return {"direction": "accelerating", "kind": str(_get(row, "pblrt_kind", "")),
+                "psi": float(_get(row, "pblrt_psi"))}
+    dq = _get(row, "decel_q")
+    if _finite(dq) and float(dq) <= alpha and str(_get(row, "decel_kind", "")) in ("hinge", "step") \
+            and _finite(_get(row, "decel_psi")):
+        return {"direction": "decelerating", "kind": str(_get(row, "decel_kind")),
+                "psi": float(_get(row, "decel_psi"))}
+    return None
+
+
+_FIT_PSI = re.compile(r"at 10\^(-?\d+(?:\.\d+)?)")
+
+
+def _lines_for(engine, curve: Curve, row, alpha: float) -> tuple[pd.DataFrame | None, str]:
+    """Fitted lines to draw for one curve and a note on what is drawn.
+
+    Only tested curves get lines: the smooth null, plus the break the verdict cites (accelerating
+    or slowing). The lines come from ``engine.fitted_lines``; a break line is drawn only when it
+    sits where the verdict row says (its ``psi`` within 0.01 decade).
+    """
+    status = str(_get(row, "status", ""))
+    if row is None:
+        return None, "not assessed: no fitted line"
+    if status == "underpowered":
+        return None, "underpowered: not tested, no fitted line"
+    if status != "ok":
+        return None, "not tested: no fitted line"
+    if not hasattr(engine, "fitted_lines"):
+        return None, ""
+    cb = cited_break(row, alpha)
+    direction = "improving" if cb is None or cb["direction"] == "accelerating" else "decelerating"
+    try:
+        fl = engine.fitted_lines(curve, direction=direction)
+    except TypeError:  # an engine without the direction argument
+        fl = engine.fitted_lines(curve)
+    if fl is None or not len(fl):
+        return None, "no fitted line"
+    null = fl[fl["model"] == "null"].assign(model="null")
+    null_name = str(_get(row, "null_model", "")) or str(null["fit"].iloc[0]) if len(null) else ""
+    null = null.assign(label=f"fitted smooth null ({null_name})" if null_name else
+                       "fitted smooth null")
+    parts = [null]
+    note = "no break cited: dashed line is the smooth null"
+    if cb is not None:
+        brk = fl[fl["model"] == "break"]
+        m = _FIT_PSI.search(str(brk["fit"].iloc[0])) if len(brk) and "fit" in brk else None
+        if m and abs(float(m.group(1)) - cb["psi"]) <= 0.01:
+            word = "faster improvement" if cb["direction"] == "accelerating" else \
+                "improvement slows"
+            parts.append(brk.assign(model=cb["direction"], psi=cb["psi"],
+                                    label=f"cited break: {word}"))
+            note = f"cited: {cb['direction']} {cb['kind']} at 10^{cb['psi']:.2f}"
+        else:
+            note = (f"cited {cb['direction']} {cb['kind']} at 10^{cb['psi']:.2f}: the refit "
+                    "does not reproduce it, so no break line is drawn")
+    return pd.concat(parts, ignore_index=True), note
+
+
+def _split_reasons(text: str, metrics: Sequence[str]) -> list[str]:
+    """The reasons of a verdict row as a list (the ``reasons`` column joins them with "; ").
+
+    A piece starts a new reason when it begins with one of the group's metrics followed by a
+    colon or with a known lead-in; other pieces continue the reason before them.
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    starts = tuple(f"{m}:" for m in metrics) + ("limits:", "seed variance", "not confirmed",
+                                                  "no continuous", "no accelerating",
+                                                  "no metric")
+    out: list[str] = []
+    for piece in text.split("; "):
+        if out and not piece.startswith(starts):
+            out[-1] += "; " + piece
+        else:
+            out.append(piece)
+    return out
+
+
+def _reason_list(grow) -> list[str]:
+    given = _get(grow, "reason_list", None)
+    if isinstance(given, list | tuple):
+        return [str(x) for x in given]
+    metrics = [m.strip() for m in str(_get(grow, "metrics", "")).split(",") if m.strip()]
+    return _split_reasons(str(_get(grow, "reasons", "")), metrics)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML pieces
+
+_CSS = """
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
+line-height:1.45;font-size:15px}
+.layout{display:grid;grid-template-columns:250px minmax(0,1fr);max-width:1380px;margin:0 auto}
+nav.side{position:sticky;top:0;height:100vh;overflow-y:auto;overflow-x:hidden;padding:1em .6em;
+border-right:1px solid #e5e5e5;font-size:12.5px;background:#fafafa}
+nav.side a{text-decoration:none;color:#1a5276;display:block;overflow-wrap:anywhere;
+padding:1px 0}
+nav.side a:hover{text-decoration:underline}
+nav.side .sec{font-weight:600;margin-top:.7em}
+nav.side ul{list-style:none;padding-left:.5em;margin:.1em 0}
+main{padding:0 1.6em 4em 1.6em;min-width:0}
+h1{font-size:1.5em;margin-top:.8em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;
+margin-top:2em} h3{margin-bottom:.2em}
+.muted{color:#666;font-size:.9em}
+img{max-width:100%;height:auto;border:1px solid #eee;margin:.4em 0;display:block}
+.scroll{max-width:100%;overflow-x:auto}
+table.tbl{border-collapse:collapse;font-size:.82em;margin:.5em 0;max-width:100%}
+table.tbl th,table.tbl td{border-bottom:1px solid #e3e3e3;padding:.2em .5em;text-align:left;
+vertical-align:top;overflow-wrap:anywhere}
+table.tbl th{background:#f5f5f5}
+table.tbl td.why{min-width:18em}
+.verdict{font-weight:600;white-space:nowrap;border-radius:3px;padding:0 .35em;color:#fff;
+font-size:.9em}
+.v-candidate{background:#c0392b}.v-artifact{background:#2e86c1}.v-underpowered{background:#b7950b}
+.v-none{background:#7f8c8d}
+details.task{border:1px solid #e5e5e5;border-radius:4px;margin:.5em 0;padding:.2em .8em}
+details.task>summary{cursor:pointer;font-weight:600;padding:.2em 0}
+details.task[open]>summary{border-bottom:1px solid #eee;margin-bottom:.4em}
+ul.why{margin:.2em 0 .6em 1.2em;padding:0} ul.why li{margin:.1em 0}
+.counts{font-size:1.05em}
+.caveat{background:#fdf6e3;border-left:3px solid #e0c068;padding:.3em .8em;margin:.5em 0;
+font-size:.9em}
+dl.key dt{font-weight:600;margin-top:.3em} dl.key dd{margin-left:1.2em}
+figure{margin:.5em 0} figcaption{font-size:.85em;color:#555}
+"""
+
+_BADGE = {"candidate genuine transition": "v-candidate", "metric artifact": "v-artifact",
+          "underpowered": "v-underpowered", "no transition": "v-none"}
+
+
+def _badge(verdict: str) -> str:
+    return (f"<span class='verdict {_BADGE.get(verdict, 'v-none')}'>"
+            f"{html.escape(str(verdict))}</span>")
+
+
+def _fmt_table(df: pd.DataFrame, max_rows: int = 60, escape: bool = True) -> str:
     if df is None or df.empty:
         return "<p class='muted'>none</p>"
     shown = df.head(max_rows).copy()
@@ -186,26 +456,126 @@ def _fmt_table(df: pd.DataFrame, max_rows: int = 60) -> str:
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
     more = (f"<p class='muted'>{len(df) - max_rows} more rows in the CSV.</p>"
             if len(df) > max_rows else "")
-    return shown.to_html(index=False, border=0, classes="tbl", na_rep="", escape=True) + more
+    return ("<div class='scroll'>" + shown.to_html(index=False, border=0, classes="tbl",
+                                                   na_rep="", escape=escape) + "</div>" + more)
 
 
-#: Per-curve test columns shown under each figure (all columns are in tables/verdict_curves.csv).
-_CURVE_COLUMNS = ["metric", "status", "null_model", "pblrt_kind", "pblrt_psi", "pblrt_p", "pblrt_q",
-                  "pblrt_any_direction", "decel_q", "curv_direction", "curv_q", "davies_p",
-                  "supf_p", "es", "reason"]
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, ids=None,
+                classes: Sequence[str] | None = None) -> str:
+    """A table from cells that are already HTML."""
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = []
+    for i, r in enumerate(rows):
+        rid = f" id='{ids[i]}'" if ids is not None and ids[i] else ""
+        cells = "".join(
+            f"<td class='{classes[j]}'>{c}</td>" if classes and classes[j] else f"<td>{c}</td>"
+            for j, c in enumerate(r))
+        body.append(f"<tr{rid}>{cells}</tr>")
+    return (f"<div class='scroll'><table class='tbl'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
-color:#222;line-height:1.45;padding:0 1em}
-h1{font-size:1.6em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
-h3{margin-bottom:.2em} .muted{color:#777;font-size:.9em}
-img{max-width:100%;border:1px solid #eee;margin:.4em 0}
-table.tbl{border-collapse:collapse;font-size:.82em;margin:.5em 0}
-table.tbl th,table.tbl td{border-bottom:1px solid #e3e3e3;padding:.2em .6em;text-align:left;
-vertical-align:top}
-table.tbl th{background:#f5f5f5} .verdict{font-weight:600}
-nav a{margin-right:1em}
-"""
+
+def _q(v) -> str:
+    if not _finite(v):
+        return ""
+    v = float(v)
+    return f"{v:.2g}" if v < 0.001 else f"{v:.3f}"
+
+
+def _es_cell(row, score_row, info) -> str:
+    """The Emergence Score, once, with what limits it."""
+    es = _get(row, "es", np.nan) if row is not None else np.nan
+    floored = _true(_get(row, "es_floor_applied", False))
+    if not _finite(es) and score_row is not None:
+        es = score_row.get("score", np.nan)
+        floored = floored or (score_row.get("floor_rule", "") not in ("", "none")
+                              and _finite(score_row.get("unfloored_score"))
+                              and score_row.get("unfloored_score") != es)
+    if es is None or (isinstance(es, float) and np.isnan(es)):
+        return ""
+    if not _finite(es):
+        return "&infin; (no step-to-step change below the largest: not comparable)"
+    txt = f"{float(es):.3g}"
+    if floored:
+        txt += " (floored)"
+    if info is not None and (np.isinf(info.upper) or np.isinf(info.lower)):
+        txt += " <em>unbounded metric: not comparable across metrics or tasks</em>"
+    return txt
+
+
+def _curve_cells(c: Curve, row, score_row, drawn: str, alpha: float) -> list[str]:
+    e = html.escape
+    n = int(_get(row, "n_scales", c.n_scales)) if _finite(_get(row, "n_scales")) else c.n_scales
+    scales = str(n)
+    if _finite(_get(row, "resolved_scales")) and c.info.is_proportion:
+        scales += f" ({int(_get(row, 'resolved_scales'))} resolved)"
+    status = str(_get(row, "status", "not assessed")) if row is not None else "not assessed"
+    acc = slow = curv = raw = ""
+    if status == "ok":
+        if _finite(_get(row, "pblrt_psi")) and str(_get(row, "pblrt_kind", "none")) != "none":
+            acc = (f"{e(str(_get(row, 'pblrt_kind')))} at 10^{float(_get(row, 'pblrt_psi')):.2f}"
+                   f", q={_q(_get(row, 'pblrt_q'))}")
+        elif _finite(_get(row, "pblrt_q")):
+            acc = f"none, q={_q(_get(row, 'pblrt_q'))}"
+        if _finite(_get(row, "decel_psi")) and str(_get(row, "decel_kind", "none")) != "none":
+            slow = (f"{e(str(_get(row, 'decel_kind')))} at 10^{float(_get(row, 'decel_psi')):.2f}"
+                    f", q={_q(_get(row, 'decel_q'))}")
+        if _finite(_get(row, "curv_q")):
+            curv = f"{e(str(_get(row, 'curv_direction', '')))}, q={_q(_get(row, 'curv_q'))}"
+        if _finite(_get(row, "naive_q")):
+            raw = f"q={_q(_get(row, 'naive_q'))}"
+        if _finite(_get(row, "pblrt_q")) and float(_get(row, "pblrt_q")) <= alpha and acc:
+            acc = f"<b>{acc}</b>"
+        if _finite(_get(row, "decel_q")) and float(_get(row, "decel_q")) <= alpha and slow:
+            slow = f"<b>{slow}</b>"
+    elif row is not None:
+        reason = str(_get(row, "reason", ""))
+        status = f"{status}: {reason}" if reason else status
+    null = _get(row, "null_model", "")
+    null = null if isinstance(null, str) else ""
+    return [e(c.metric), scales, e(status), e(null), acc, slow, curv, raw,
+            _es_cell(row, score_row, c.info), e(drawn)]
+
+
+def _match(df: pd.DataFrame, key: dict) -> pd.DataFrame:
+    """Rows of ``df`` whose identity columns equal ``key`` (None/NaN match each other)."""
+    sel = df
+    for k, v in key.items():
+        if k not in sel.columns:
+            continue
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            sel = sel[sel[k].isna()]
+        else:
+            sel = sel[sel[k] == v]
+    return sel
+
+
+@dataclass
+class _Task:
+    """One task block of a curve section (internal)."""
+
+    section: int
+    anchor: str
+    family: str
+    model: str | None
+    task: str
+    shots: int | None
+    verdict: str = ""
+    reasons: list[str] = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    figure: str = ""
+    drawn: dict = field(default_factory=dict)
+
+    @property
+    def who(self) -> str:
+        return str(self.model or self.family)
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}{'' if self.shots is None else f', {self.shots}-shot'}"
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def _scaling_section(sec: ReportSection, out: Path, *, seed: int, anchor: str) -> dict:
@@ -220,18 +590,29 @@ def _scaling_section(sec: ReportSection, out: Path, *, seed: int, anchor: str) -
     for note in res.get("notes", []):
         parts.append(f"<p class='muted'>{html.escape(str(note))}</p>")
     figs = []
-    for f in res.get("figures", []):
-        parts.append(f"<h3>{html.escape(f['title'])}</h3>")
+    nav = []
+    for k, f in enumerate(res.get("figures", [])):
+        fid = f"{anchor}-f{k}"
+        nav.append((fid, f["title"]))
         rel = f"{anchor}/{Path(f['path']).as_posix()}"
-        parts.append(f"<img src='{html.escape(rel)}' alt='{html.escape(f['title'])}'>")
-        if f.get("caption"):
-            parts.append(f"<p class='muted'>{html.escape(f['caption'])}</p>")
+        svg = rel[:-4] + ".svg" if rel.endswith(".png") and (sub / (f["path"][:-4] + ".svg")
+                                                              ).exists() else ""
+        flag = (f"<p class='caveat'>{html.escape(f['flag'])}</p>" if f.get("flag") else "")
+        link = f" <a href='{html.escape(svg)}'>SVG</a>" if svg else ""
+        parts.append(
+            f"<details class='task' id='{fid}' open><summary>{html.escape(f['title'])}</summary>"
+            f"{flag}<figure><img src='{html.escape(rel)}' alt='{html.escape(f['title'])}'>"
+            f"<figcaption>{html.escape(f.get('caption', ''))}{link}</figcaption></figure>"
+            "</details>")
         figs.append(sub / f["path"])
     tabs = {}
     for t in res.get("tables", []):
-        parts.append(f"<h3>{html.escape(t['title'])}</h3>" + _fmt_table(t["frame"], max_rows=25))
+        parts.append(f"<h3>{html.escape(t['title'])}</h3>")
+        if t.get("note"):
+            parts.append(f"<p class='muted'>{html.escape(t['note'])}</p>")
+        parts.append(_fmt_table(t["frame"], max_rows=25))
         tabs[f"{anchor}-{Path(t['path']).stem}"] = sub / t["path"]
-    return {"html": "".join(parts), "figures": figs, "tables": tabs}
+    return {"html": "".join(parts), "figures": figs, "tables": tabs, "nav": nav}
 
 
 def build_report(
@@ -244,7 +625,13 @@ def build_report(
     n_boot: int = 999,
     progress: bool = True,
 ) -> Report:
-    """Write the HTML report (``index.html``, ``figures/*.png``, ``tables/*.csv``).
+    """Write the HTML report (``index.html``, ``figures/*.png`` and ``.svg``, ``tables/*.csv``).
+
+    The page answers first: verdict counts, a table of every candidate and artifact with its
+    main reason and a map of every task's outcome under each metric; then a key to the verdicts
+    and columns, and one folding block per task with its figure, reasons and per-curve tests.
+    Every number shown is read from the tables of :func:`emergence.verdict.assess` (and the
+    scaling results); the page needs no JavaScript.
 
     Parameters
     ----------
@@ -266,6 +653,8 @@ def build_report(
     """
     from tqdm.auto import tqdm
 
+    from .plots import plot_verdict_map, save_figure
+
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -273,16 +662,24 @@ def build_report(
     figures: list[Path] = []
     all_points, all_scores, all_excl, all_verd, all_curve_verd = [], [], [], [], []
     tables: dict[str, Path] = {}
-    body: list[str] = []
+    sec_html: list[str] = []
     nav: list[str] = []
+    tasks_all: list[_Task] = []
+    cells: list[dict] = []
+    sec_names: dict[int, str] = {}
+    alpha = 0.05
     for si, sec in enumerate(sections):
         anchor = f"s{si}"
-        nav.append(f"<a href='#{anchor}'>{html.escape(sec.title)}</a>")
+        sec_names[si] = sec.title
         if sec.kind == "scaling":
             part = _scaling_section(sec, out, seed=seed, anchor=anchor)
-            body.append(part["html"])
+            sec_html.append(part["html"])
             figures.extend(part["figures"])
             tables.update(part["tables"])
+            items = "".join(f"<li><a href='#{a}'>{html.escape(t)}</a></li>"
+                            for a, t in part["nav"])
+            nav.append(f"<a class='sec' href='#{anchor}'>{html.escape(sec.title)}</a>"
+                       f"<ul>{items}</ul>")
             continue
         table = sec.table
         if sec.families is not None:
@@ -301,67 +698,73 @@ def build_report(
         all_scores.append(scores)
         verd = pd.DataFrame()
         group_verd = pd.DataFrame()
-        fitted: dict[int, pd.DataFrame] = {}
         if sec.verdicts and engine is not None and cs.curves:
             vt = engine.assess(cs.curves, seed=seed, n_boot=n_boot, progress=progress)
+            alpha = float(getattr(vt, "alpha", alpha))
             verd = vt.to_frame().assign(section=sec.title)
             group_verd = vt.verdicts().assign(section=sec.title)
             all_verd.append(group_verd)
             all_curve_verd.append(verd)
-            if hasattr(engine, "fitted_lines"):
-                for i, c in enumerate(cs.curves):
-                    fitted[i] = engine.fitted_lines(c)
-        body.append(f"<h2 id='{anchor}'>{html.escape(sec.title)}</h2>")
-        if sec.description:
-            body.append(f"<p>{html.escape(sec.description)}</p>")
-        body.append(
-            f"<p class='muted'>x axis: {html.escape(SCALE_LABELS.get(sec.x, sec.x))} (log scale); "
-            f"{len(cs.curves)} curves; {len(excl)} rows excluded"
-            + (" (reasons below)" if len(excl) else "") + ".</p>"
-        )
-        if not group_verd.empty:
-            body.append("<h3>Verdicts</h3>" + _fmt_table(group_verd.drop(columns=["section"])))
         groups: dict[tuple, list[int]] = {}
         for i, c in enumerate(cs.curves):
             groups.setdefault((c.family, c.model, c.task, c.shots), []).append(i)
-        for (fam, model, task, shots), idx in tqdm(
-            groups.items(), desc=sec.title[:30], disable=not progress, unit="fig"
-        ):
+        sec_tasks: list[_Task] = []
+        for k, ((fam, model, task, shots), idx) in enumerate(tqdm(
+                groups.items(), desc=sec.title[:30], disable=not progress, unit="fig")):
             # discontinuous metrics first, their continuous counterparts beside them
             idx = sorted(idx, key=lambda i: (cs.curves[i].info.kind != "discontinuous",
                                              cs.curves[i].metric))
             curves = [cs.curves[i] for i in idx]
-            fits = {cs.curves[i].metric: fitted[i] for i in idx if i in fitted}
-            g = sideplot(curves, interval=interval, fits=fits or None)
-            name = _figure_name(si, model or fam, task, shots)
-            path = out / "figures" / name
-            g.savefig(path, dpi=90)
-            plt.close(g.figure)
-            figures.append(path)
+            tk = _Task(si, f"{anchor}-t{k}", fam, model, task, shots)
+            key = {"family": fam, "model": model, "task": task, "shots": shots}
+            if not group_verd.empty:
+                g = _match(group_verd, key)
+                if len(g):
+                    tk.verdict = str(g["verdict"].iloc[0])
+                    tk.reasons = _reason_list(g.iloc[0])
+            fits, notes, drawn = {}, {}, {}
+            for c in curves:
+                row = None
+                if not verd.empty:
+                    r = _match(verd, {**key, "metric": c.metric})
+                    row = r.iloc[0] if len(r) else None
+                tk.rows.append((c, row))
+                if engine is not None and row is not None:
+                    lines, note = _lines_for(engine, c, row, alpha)
+                    if lines is not None:
+                        from .plots import lines_within_data
+
+                        kept, dropped = lines_within_data(c, lines, interval=interval)
+                        fits[c.metric] = kept
+                        if dropped:
+                            note += ("; " if note else "") + (
+                                f"not drawn: {', '.join(dropped)} line outside the data's range")
+                    notes[c.metric] = note
+                    drawn[c.metric] = note
+                    cells.append({"section": si, "anchor": tk.anchor, "metric": c.metric,
+                                  "outcome": curve_outcome(row, alpha)})
+            g_ = sideplot(curves, interval=interval, fits=fits or None, notes=notes or None)
+            name = _figure_name(si, model or fam, task, shots)[:-4]  # .png and .svg
+            paths = save_figure(g_.figure, out / "figures" / name)
+            plt.close(g_.figure)
+            figures.append(paths[0])
+            tk.figure = f"figures/{name}"
             for c in curves:
                 all_points.append(curve_points(c, interval=interval).assign(section=sec.title))
-            who = model or fam
-            body.append(f"<h3>{html.escape(str(who))} / {html.escape(task)}"
-                        f"{'' if shots is None else f', {shots}-shot'}</h3>")
-            body.append(f"<img src='figures/{name}' alt='{html.escape(task)}'>")
-            sc = scores[(scores["task"] == task) & (scores["family"] == fam)]
-            if model is not None:
-                sc = sc[sc["model"] == model]
-            if shots is not None:
-                sc = sc[sc["shots"] == shots]
-            cols = ["metric", "n_scales", "score", "unfloored_score", "floor_rule"]
-            if not verd.empty:
-                vsel = verd
-                for k, v in (("task", task), ("family", fam), ("model", model), ("shots", shots)):
-                    if k in vsel.columns and v is not None:
-                        vsel = vsel[vsel[k] == v]
-                show = [c for c in _CURVE_COLUMNS if c in vsel.columns]
-                body.append(_fmt_table(vsel[show]))
-            body.append("<p class='muted'>Emergence Score (floored at the noise of one step):</p>"
-                        + _fmt_table(sc[cols]))
-        if len(excl):
-            reasons = excl.groupby("reason").size().rename("rows").reset_index()
-            body.append("<h3>Excluded rows</h3>" + _fmt_table(reasons))
+            tk.drawn = drawn
+            sec_tasks.append(tk)
+        tasks_all.extend(sec_tasks)
+        sec_html.append(_section_html(sec, anchor, sec_tasks, excl, len(cs.curves), scores,
+                                      alpha))
+        items = "".join(
+            f"<li><a href='#{t.anchor}'>{html.escape(t.name)}"
+            + (f" ({html.escape(t.who)})" if t.model else "")
+            + (f" <span class='verdict {_BADGE.get(t.verdict, 'v-none')}' "
+               f"title='{html.escape(t.verdict)}'>{t.verdict[:1].upper()}</span>"
+               if t.verdict else "") + "</a></li>"
+            for t in sec_tasks)
+        nav.append(f"<a class='sec' href='#{anchor}'>{html.escape(sec.title)}</a>"
+                   f"<ul>{items}</ul>")
     points = pd.concat(all_points, ignore_index=True) if all_points else pd.DataFrame()
     scores = pd.concat(all_scores, ignore_index=True) if all_scores else pd.DataFrame()
     excluded = pd.concat(all_excl, ignore_index=True) if all_excl else pd.DataFrame()
@@ -380,17 +783,227 @@ def build_report(
         write_csv(verdicts, tables["verdicts"])
         tables["verdict_curves"] = out / "tables" / "verdict_curves.csv"
         write_csv(pd.concat(all_curve_verd, ignore_index=True), tables["verdict_curves"])
+    map_html = ""
+    if cells:
+        frame = pd.DataFrame(cells)
+        labels = {t.anchor: (f"{t.who} / {t.name}" if t.model or len(
+            {x.family for x in tasks_all if x.section == t.section}) > 1 else t.name)
+            for t in tasks_all}
+        frame["row"] = frame["anchor"].map(labels)
+        frame["verdict"] = frame["anchor"].map({t.anchor: t.verdict for t in tasks_all})
+        frame["section_title"] = frame["section"].map(sec_names)
+        fig = plot_verdict_map(frame, outcome_colors=OUTCOMES, verdict_colors=VERDICT_COLORS)
+        mp = save_figure(fig, out / "figures" / "verdict_map")
+        plt.close(fig)
+        figures.append(mp[0])
+        map_html = (
+            "<figure id='verdict-map'><a href='figures/verdict_map.svg'><img "
+            "src='figures/verdict_map.png' alt='verdict of every task (rows) under every metric "
+            "(columns)'></a><figcaption>Every task (rows, grouped by section; the left column "
+            "is the task's verdict) under every metric (columns): the outcome of that curve's "
+            "tests. Blank: metric not shown for the task. Click a task in the tables or the "
+            "navigation to see its figure.</figcaption></figure>")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    links = " ".join(f"<a href='{p.relative_to(out).as_posix()}'>{k}</a>" for k, p in tables.items())
-    page = f"""<!doctype html><html><head><meta charset='utf-8'>
-<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
+    links = " ".join(f"<a href='{p.relative_to(out).as_posix()}'>{html.escape(k)}</a>"
+                     for k, p in tables.items())
+    summary = _summary_html(tasks_all, sec_names, map_html)
+    key = _key_html(interval, alpha)
+    caveats = _global_caveats_html(tasks_all)
+    nav_html = ("<nav class='side' aria-label='contents'><a class='sec' href='#summary'>Summary"
+                "</a><a class='sec' href='#key'>Key to verdicts and columns</a>"
+                + "".join(nav) + "<a class='sec' href='#tables'>Tables (CSV)</a></nav>")
+    page = f"""<!doctype html><html lang='en'><head><meta charset='utf-8'>
+<meta name='viewport' content='width=device-width, initial-scale=1'>
+<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><div class='layout'>
+{nav_html}
+<main>
 <h1>{html.escape(title)}</h1>
-<p class='muted'>emergence {__version__}, {stamp}. Intervals: {html.escape(interval)} (binomial,
-for accuracies with known item counts) or value &plusmn; 1.96 reported stderr. Dotted line: chance.
-Tables: {links}.</p>
-<nav>{' '.join(nav)}</nav>
-{''.join(body)}
-</body></html>"""
+<p class='muted'>emergence {__version__}, {stamp}.</p>
+{summary}
+{caveats}
+{key}
+{''.join(sec_html)}
+<h2 id='tables'>Tables</h2><p>Every table behind the page, as CSV: {links}.</p>
+</main></div></body></html>"""
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return Report(out, index, tuple(figures), points, scores, excluded, verdicts, tables)
+
+
+def _task_html(tk: _Task, scores: pd.DataFrame, alpha: float) -> str:
+    drawn = tk.drawn
+    e = html.escape
+    rows = []
+    for c, row in tk.rows:
+        sc = _match(scores, {**{k: c.key[k] for k in ("family", "model", "task", "shots")},
+                             "metric": c.metric})
+        srow = sc.iloc[0].to_dict() if len(sc) else None
+        rows.append(_curve_cells(c, row, srow, drawn.get(c.metric, ""), alpha))
+    header = ["metric", "scales", "status", "null", "accelerating break", "slowdown",
+              "curvature", "raw jump", "ES", "drawn"]
+    tested = any(r is not None for _, r in tk.rows)
+    if not tested:  # no verdicts: only what was computed
+        keep = [0, 1, 8]
+        header = [header[i] for i in keep]
+        rows = [[r[i] for i in keep] for r in rows]
+    fig_id = f"fig-{tk.anchor}"
+    back = (f"<a href='#v-{tk.anchor}'>&uarr; verdict row</a>" if tk.verdict else "")
+    if tk.verdict in ("candidate genuine transition", "metric artifact"):
+        back += f" &middot; <a href='#sum-{tk.anchor}'>&uarr; summary</a>"
+    why = ""
+    if tk.reasons:
+        why = "<ul class='why'>" + "".join(f"<li>{e(r)}</li>" for r in tk.reasons) + "</ul>"
+    opened = " open" if tk.verdict in ("candidate genuine transition", "metric artifact") \
+        else ""
+    head = f"{e(tk.who)} / {e(tk.name)}"
+    return (
+        f"<details class='task' id='{tk.anchor}'{opened}><summary>{head} "
+        f"{_badge(tk.verdict) if tk.verdict else ''}</summary>"
+        f"{why}<figure id='{fig_id}'><a href='{tk.figure}.svg'><img src='{tk.figure}.png' "
+        f"alt='{e(tk.task)}: every metric against scale'></a>"
+        f"<figcaption>{back} &middot; <a href='{tk.figure}.svg'>SVG</a> &middot; points: "
+        "observed values with their intervals; dotted: chance; orange dots: resolution limit; "
+        "dashed: the fitted smooth null (tested curves only); dash-dot and a vertical mark: "
+        "the break the verdict cites.</figcaption></figure>"
+        + _html_table(header, rows, classes=None) + "</details>")
+
+
+def _section_html(sec: ReportSection, anchor: str, tasks: list[_Task], excl: pd.DataFrame,
+                  n_curves: int, scores: pd.DataFrame, alpha: float) -> str:
+    e = html.escape
+    parts = [f"<h2 id='{anchor}'>{e(sec.title)}</h2>"]
+    if sec.description:
+        parts.append(f"<p>{e(sec.description)}</p>")
+    parts.append(
+        f"<p class='muted'>x axis: {e(SCALE_LABELS.get(sec.x, sec.x))} (log scale); "
+        f"{n_curves} curves in {len(tasks)} tasks; {len(excl)} table rows excluded"
+        + (" (reasons at the end of the section)" if len(excl) else "") + ".</p>")
+    # caveats every verdict of the section shares are said once here
+    common = _common_reasons(tasks)
+    if common:
+        parts.append("<div class='caveat'><b>For every verdict in this section:</b><ul>"
+                     + "".join(f"<li>{e(r)}</li>" for r in common) + "</ul></div>")
+        for t in tasks:
+            t.reasons = [r for i, r in enumerate(t.reasons) if i == 0 or r not in common]
+    if sec.along == "step":
+        psis = []
+        for t in tasks:
+            for _, row in t.rows:
+                cb = cited_break(row) if row is not None else None
+                if cb and cb["direction"] == "accelerating" and t.verdict == \
+                        "candidate genuine transition":
+                    psis.append(cb["psi"])
+        txt = ("Across training, x is the number of tokens one run has seen. A break across "
+               "checkpoints is a change within one training run (learning-rate warm-up and "
+               "schedule, an early-training phase), not a transition across model scale.")
+        if psis:
+            txt += (f" The candidates of this section cite accelerating breaks at "
+                    f"10^{min(psis):.2f} to 10^{max(psis):.2f} {SCALE_LABELS.get(sec.x, sec.x)}"
+                    " for every model: read them as one phase of training.")
+        parts.append(f"<p class='caveat'>{e(txt)}</p>")
+    if any(t.verdict for t in tasks):
+        rows, ids = [], []
+        for t in tasks:
+            main = t.reasons[0] if t.reasons else ""
+            rows.append([f"<a href='#{t.anchor}'>{e(t.name)}</a>", e(t.who),
+                         _badge(t.verdict) if t.verdict else "", e(main),
+                         f"<a href='#fig-{t.anchor}'>figure</a>"])
+            ids.append(f"v-{t.anchor}")
+        parts.append("<h3>Verdicts</h3>" + _html_table(
+            ["task", "model / family", "verdict", "main reason (all reasons under the task)",
+             ""], rows, ids=ids, classes=["", "", "", "why", ""]))
+    for t in tasks:
+        parts.append(_task_html(t, scores, alpha))
+    if len(excl):
+        reasons = excl.groupby("reason").size().rename("rows").reset_index()
+        parts.append("<h3>Excluded rows</h3>" + _fmt_table(reasons))
+    return "".join(parts)
+
+
+def _common_reasons(tasks: list[_Task]) -> list[str]:
+    with_v = [t for t in tasks if t.reasons]
+    if len(with_v) < 2:
+        return []
+    sets = [set(t.reasons[1:]) for t in with_v]
+    common = set.intersection(*sets)
+    return [r for r in with_v[0].reasons if r in common]
+
+
+def _global_caveats_html(tasks: list[_Task]) -> str:
+    return ""
+
+
+def _summary_html(tasks: list[_Task], sec_names: dict[int, str], map_html: str) -> str:
+    e = html.escape
+    judged = [t for t in tasks if t.verdict]
+    if not judged:
+        n = len(tasks)
+        return (f"<section id='summary'><h2>Summary</h2><p>{n} tasks shown; no verdicts were "
+                "computed (statistics engine not run).</p></section>")
+    order = list(VERDICT_KEY)
+    counts = {v: sum(t.verdict == v for t in judged) for v in order}
+    for t in judged:
+        counts.setdefault(t.verdict, sum(x.verdict == t.verdict for x in judged))
+    secs = sorted({t.section for t in judged})
+    line = ", ".join(f"<b>{counts[v]}</b> {_badge(v)}" for v in counts if counts[v])
+    parts = ["<section id='summary'><h2>Summary</h2>",
+             f"<p class='counts'>{len(judged)} tasks judged in {len(secs)} sections: {line}.</p>"]
+    key_rows = []
+    for si in secs:
+        st = [t for t in judged if t.section == si]
+        key_rows.append([f"<a href='#s{si}'>{e(sec_names[si])}</a>"]
+                        + [str(sum(t.verdict == v for t in st)) or "" for v in counts])
+    parts.append(_html_table(["section"] + [e(v) for v in counts], key_rows))
+    top = [t for t in judged if t.verdict in ("candidate genuine transition", "metric artifact")]
+    if top:
+        rows, ids = [], []
+        for t in sorted(top, key=lambda t: (t.verdict != "candidate genuine transition",
+                                            t.section)):
+            rows.append([_badge(t.verdict), f"<a href='#{t.anchor}'>{e(t.name)}</a>", e(t.who),
+                         e(_short_section(sec_names[t.section])),
+                         e(t.reasons[0] if t.reasons else ""),
+                         f"<a href='#fig-{t.anchor}'>figure</a>"])
+            ids.append(f"sum-{t.anchor}")
+        parts.append("<h3>Candidates and artifacts, and why</h3>" + _html_table(
+            ["verdict", "task", "model / family", "section", "main reason", ""], rows, ids=ids,
+            classes=["", "", "", "", "why", ""]))
+    under = [t for t in judged if t.verdict == "underpowered"]
+    if under:
+        parts.append("<p><b>Underpowered</b> (too few scales, or too few above the resolution "
+                     "limit, to test; not evidence either way): "
+                     + ", ".join(f"<a href='#{t.anchor}'>{e(t.who)} / {e(t.name)}</a>"
+                                 for t in under) + ".</p>")
+    none = [t for t in judged if t.verdict == "no transition"]
+    if none:
+        parts.append(f"<p><b>No transition</b> in {len(none)} tasks: no accelerating break "
+                     "against a straight line or the smooth null (listed per section "
+                     "below).</p>")
+    parts.append(map_html)
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _short_section(title: str) -> str:
+    return title.split(" (")[0] if len(title) > 40 else title
+
+
+def _key_html(interval: str, alpha: float) -> str:
+    e = html.escape
+    verdicts = "".join(f"<dt>{_badge(v)}</dt><dd>{e(t)}</dd>" for v, t in VERDICT_KEY.items())
+    cols = "".join(f"<dt>{e(k)}</dt><dd>{e(t)}</dd>" for k, t in COLUMN_KEY.items())
+    outs = "".join(
+        f"<dt><span style='display:inline-block;width:.9em;height:.9em;background:{c};"
+        f"border:1px solid #999'></span> {e(k)}</dt>" for k, c in OUTCOMES.items())
+    return f"""<section id='key'><h2>Key to verdicts and columns</h2>
+<details><summary>Verdicts, columns, figure marks (said once for the whole page)</summary>
+<h3>Verdicts</h3><dl class='key'>{verdicts}</dl>
+<h3>Columns of the per-task tables</h3><dl class='key'>{cols}</dl>
+<h3>Outcome of one curve (cells of the verdict map)</h3><dl class='key'>{outs}</dl>
+<h3>Figures</h3><p>Points: observed values; bars: {e(interval)} binomial intervals for proportions
+with known item counts, otherwise value &plusmn; 1.96 reported standard errors. Hollow points lie
+on the wrong side of chance. Dotted grey: chance (labelled); orange dots: resolution limit
+(chance + 3/n, labelled). Dashed: the fitted smooth null, drawn only on tested curves; dash-dot
+with a vertical mark at 10^psi: the break the verdict cites (red: faster improvement, purple:
+improvement slows). Lines are drawn only over the data's scales and inside the data's range.
+Significance: Benjamini-Hochberg q &le; {alpha:g} across all curves of a section (bold in the
+tables). PNG at 200 dpi, SVG beside it.</p></details></section>"""
