@@ -100,10 +100,10 @@ RESOLUTION_RULE = "chance + 3/n"
 
 #: Line styles of fitted lines, by the ``model`` column of a fits frame.
 LINE_STYLES = {
-    "null": {"ls": "--", "color": "0.30", "label": "fitted smooth null"},
-    "break": {"ls": "-.", "color": "#c0392b", "label": "fitted break"},
-    "accelerating": {"ls": "-.", "color": "#c0392b", "label": "cited break: faster improvement"},
-    "decelerating": {"ls": "-.", "color": "#7d3c98", "label": "cited break: improvement slows"},
+    "null": {"ls": "--", "color": "0.30"},
+    "break": {"ls": "-.", "color": "#c0392b"},
+    "accelerating": {"ls": "-.", "color": "#c0392b"},
+    "decelerating": {"ls": "-.", "color": "#7d3c98"},
 }
 
 
@@ -298,8 +298,8 @@ def plot_curve(
                 color="#ca6f1e", va="bottom", ha="right")
     shown, _ = lines_within_data(curve, fits, interval=interval, alpha=alpha)
     for name, f in shown.groupby("model", sort=False):
-        st = LINE_STYLES.get(str(name), {"ls": ":", "color": "0.5", "label": str(name)})
-        label = str(f["label"].iloc[0]) if "label" in f.columns else st["label"]
+        st = LINE_STYLES.get(str(name), {"ls": ":", "color": "0.5"})
+        label = str(f["label"].iloc[0]) if "label" in f.columns else str(name)
         ax.plot(f["x"], f["y"], ls=st["ls"], lw=1.4, color=st["color"], label=label, zorder=2)
         if "psi" in f.columns and np.isfinite(f["psi"].iloc[0]):
             psi = float(f["psi"].iloc[0])
@@ -312,8 +312,7 @@ def plot_curve(
     if np.isfinite(ylo) and np.isfinite(yhi) and yhi > ylo:
         ax.set_ylim(ylo, yhi)
     # names come from data: render them literally (a "$" must not start matplotlib math text)
-    ax.set_xlabel(SCALE_LABELS.get(curve.x_name, curve.x_name) + " (log scale)",
-                  parse_math=False)
+    ax.set_xlabel(SCALE_LABELS.get(curve.x_name, curve.x_name), parse_math=False)
     arrow = "higher is better" if curve.info.higher_is_better else "lower is better"
     ax.set_ylabel(f"{curve.metric} ({arrow})", parse_math=False)
     ax.set_title(curve.metric if not note else f"{curve.metric}\n{note}", parse_math=False,

@@ -182,41 +182,43 @@ def _engine():
 
 #: What each verdict means, in plain words (shown once in the key).
 VERDICT_KEY = {
-    "candidate genuine transition": "an accelerating break (hinge or step) or accelerating "
-    "curvature survives against the smooth null of its metric, after the Benjamini-Hochberg "
-    "false discovery rate across all curves. A candidate, not a proof: seed variance is not "
-    "observed.",
-    "metric artifact": "the jump is significant against a straight line in the raw metric, but "
-    "the smooth null on the metric's own scale (Mirage/Gompertz or chance-floored sigmoid) "
-    "explains it, and no continuous metric shows an accelerating break.",
-    "underpowered": "too few scales, or too few above the resolution limit (chance + 3/n), to "
-    "run the break test at all. Not evidence either way.",
-    "no transition": "no accelerating break against a straight line or the smooth null. A "
-    "significant slowdown (saturation) is named in the reasons, never counted as emergence.",
+    "candidate genuine transition": "an accelerating break (hinge or step) in latent per-token "
+    "competence survives against a smooth null with floors and ceilings (Benjamini-Hochberg "
+    "false discovery rate across all curves), under a metric that is not sharp in per-token "
+    "error, and no slowdown fits the same curve better. A candidate, not a proof.",
+    "metric artifact": "the jump is significant against a straight line in the raw metric (the "
+    "apparent transition), but smooth latent competence explains it under every metric.",
+    "underpowered": "no metric could be tested: too few scales, or fewer than three scales "
+    "resolvably above the floor (chance) or below the ceiling (the 3/n limits). Not evidence "
+    "either way.",
+    "no transition": "neither an apparent nor a surviving accelerating break. A significant "
+    "slowdown (saturation) is named in the reasons, never counted as emergence.",
 }
 
-#: Columns of the per-curve tables, explained once in the key.
+#: Columns of the per-task tables, explained once in the key.
 COLUMN_KEY = {
     "metric": "the metric of the panel (discontinuous ones first, continuous ones beside them).",
-    "scales": "scales on the curve; for proportions, how many lie above the resolution limit "
+    "scales": "scales on the curve; for proportions, how many lie resolvably above the floor "
     "(chance + 3/n).",
     "status": "ok: tested; underpowered: too few (resolved) scales, not tested; error: could "
-    "not be fitted (reason in the CSV).",
-    "null": "the smooth null the break is tested against, on its link scale: gompertz "
-    "(ln(-ln y) linear, the Mirage route), chance_sigmoid, power_law, linear.",
-    "accelerating break": "best break in the direction of faster improvement (hinge = change of "
-    "slope, step = jump) at 10^psi on the log x axis, with its parametric-bootstrap LRT q-value "
-    "(columns pblrt_kind, pblrt_psi, pblrt_q).",
+    "not be fitted (the reason follows).",
+    "chance": "chance level used for the floor, and where it comes from (declared, task "
+    "registry, unknown).",
+    "null": "the smooth null the break is tested against: latent per-token competence through "
+    "the metric's exact link (its fitted shape: a power law, or a logistic with nu and an "
+    "irreducible-loss floor), or a straight line for metrics without a known link.",
+    "accelerating break": "best break towards faster improvement (hinge = change of slope, step "
+    "= jump) at 10^psi on the log x axis, with its parametric-bootstrap LRT q-value (columns "
+    "pblrt_kind, pblrt_psi, pblrt_q). Bold: q at or below the false discovery rate.",
     "slowdown": "best break towards slower improvement (saturation) at 10^psi, with its q-value "
     "(decel_kind, decel_psi, decel_q).",
-    "curvature": "accelerating-curvature test on the link scale (curv_direction, curv_q).",
-    "raw jump": "the 'apparent' break: the same test against a straight line in the raw metric "
-    "(naive_q). Significant here but not against the smooth null = metric artifact.",
+    "raw jump": "the apparent break: the same test against a straight line in the raw metric "
+    "(naive_q). Significant here but not against the smooth null: the null explains the jump.",
     "ES": "Emergence Score (BIG-bench breakthroughness, Srivastava et al. 2022): range over the "
     "median step, floored at the noise of one step. A screen, not a test; comparable only "
     "between bounded metrics.",
-    "drawn": "what the figure shows for the curve: the cited break, the smooth null alone, or "
-    "nothing (not tested).",
+    "drawn": "what the figure shows for the curve: the cited break with the smooth null, the "
+    "null alone, or nothing (not tested).",
 }
 
 #: Per-curve outcome labels (the cells of the verdict map) and their colours.
@@ -225,7 +227,9 @@ OUTCOMES = {
     "accelerating curvature": "#e67e22",
     "apparent jump, smooth null explains it": "#2e86c1",
     "slowdown (saturation)": "#7d3c98",
+    "below chance": "#f1c40f",
     "no break": "#b3b6b7",
+    "duplicate of another metric": "#d5d8dc",
     "underpowered": "#f4f6f6",
     "not tested": "#424949",
 }
@@ -260,12 +264,12 @@ def _finite(v) -> bool:
         return False
 
 
-def curve_outcome(row, alpha: float = 0.05) -> str:
+def curve_outcome(row) -> str:
     """Label of one curve's test outcome, read from a verdict row (see :data:`OUTCOMES`).
 
     Uses the row's ``outcome`` column when the verdict table provides one; otherwise the flags
-    ``break_counts``, ``accelerating``, ``apparent_break``, ``break_survives`` (sharp metrics)
-    and ``slowing`` that :func:`emergence.verdict.assess` sets.
+    that :func:`emergence.verdict.assess` sets (``break_counts``, ``apparent_break``,
+    ``break_survives`` with ``sharp``, ``slowing``, ``below_chance``, ``degenerate_of``).
     """
     given = _get(row, "outcome", None)
     if isinstance(given, str) and given:
@@ -275,50 +279,59 @@ def curve_outcome(row, alpha: float = 0.05) -> str:
         return "underpowered"
     if status != "ok":
         return "not tested"
+    dup = _get(row, "degenerate_of", "")
+    if isinstance(dup, str) and dup:
+        return "duplicate of another metric"
     sharp = _true(_get(row, "sharp", False))
     if _true(_get(row, "break_counts", False)) and not sharp:
         return "accelerating break"
     if _true(_get(row, "accelerating", False)) and not sharp:
         return "accelerating curvature"
-    if _true(_get(row, "apparent_break", False)) or (sharp and _true(_get(row, "break_survives",
-                                                                           False))):
+    below = _true(_get(row, "below_chance", False))
+    if (_true(_get(row, "apparent_break", False)) and not below) or (
+            sharp and _true(_get(row, "break_survives", False))):
         return "apparent jump, smooth null explains it"
     if _true(_get(row, "slowing", False)):
         return "slowdown (saturation)"
+    if below:
+        return "below chance"
     return "no break"
 
 
 def cited_break(row, alpha: float = 0.05) -> dict | None:
     """The break a curve's verdict text cites, read from its verdict row, or None.
 
-    Uses ``cited_break_kind``/``cited_break_psi``/``cited_break_direction`` when the verdict
-    table provides them. Otherwise: an accelerating break that counts (``break_counts``) at
-    ``pblrt_psi``; else a significant slowdown break (``decel_q <= alpha``, hinge or step) at
-    ``decel_psi``; else none (curvature-only findings and untested curves cite no location).
+    Reads the ``cited_break`` column (``"accelerating"``, ``"decelerating"`` or ``"none"``) with
+    ``pblrt_kind``/``pblrt_psi`` or ``decel_kind``/``decel_psi`` (``cited_break_kind`` and
+    ``cited_break_psi`` when the table has them). Tables without ``cited_break``: an
+    accelerating break that counts (``break_counts``), else a significant slowdown
+    (``decel_q <= alpha``).
 
     Returns
     -------
     dict or None
         ``{"direction": "accelerating" | "decelerating", "kind": str, "psi": float}``.
     """
-    kind = _get(row, "cited_break_kind", None)
-    if isinstance(kind, str) or _finite(_get(row, "cited_break_psi")):
-        psi = _get(row, "cited_break_psi")
-        if not isinstance(kind, str) or kind in ("", "none") or not _finite(psi):
-            return None
-        return {"direction": str(_get(row, "cited_break_direction", "accelerating")),
-                "kind": kind, "psi": float(psi)}
-    if str(_get(row, "status", "")) != "ok":
+    if row is None or str(_get(row, "status", "")) != "ok":
         return None
-    if _true(_get(row, "break_counts", False)) and _finite(_get(row, "pblrt_psi")):
-        return {"direction": "accelerating", "kind": str(_get(row, "pblrt_kind", "")),
-                "psi": float(_get(row, "pblrt_psi"))}
-    dq = _get(row, "decel_q")
-    if _finite(dq) and float(dq) <= alpha and str(_get(row, "decel_kind", "")) in ("hinge", "step") \
-            and _finite(_get(row, "decel_psi")):
-        return {"direction": "decelerating", "kind": str(_get(row, "decel_kind")),
-                "psi": float(_get(row, "decel_psi"))}
-    return None
+    direction = _get(row, "cited_break", None)
+    if not isinstance(direction, str):
+        if _true(_get(row, "break_counts", False)):
+            direction = "accelerating"
+        elif _finite(_get(row, "decel_q")) and float(_get(row, "decel_q")) <= alpha:
+            direction = "decelerating"
+        else:
+            direction = "none"
+    if direction not in ("accelerating", "decelerating"):
+        return None
+    pre = "pblrt" if direction == "accelerating" else "decel"
+    kind = _get(row, "cited_break_kind", None)
+    kind = kind if isinstance(kind, str) else _get(row, f"{pre}_kind", "")
+    psi = _get(row, "cited_break_psi")
+    psi = psi if _finite(psi) else _get(row, f"{pre}_psi")
+    if not isinstance(kind, str) or kind not in ("hinge", "step") or not _finite(psi):
+        return None
+    return {"direction": direction, "kind": kind, "psi": float(psi)}
 
 
 _FIT_PSI = re.compile(r"at 10\^(-?\d+(?:\.\d+)?)")
@@ -341,17 +354,14 @@ def _lines_for(engine, curve: Curve, row, alpha: float) -> tuple[pd.DataFrame | 
     if not hasattr(engine, "fitted_lines"):
         return None, ""
     cb = cited_break(row, alpha)
-    direction = "improving" if cb is None or cb["direction"] == "accelerating" else "decelerating"
     try:
-        fl = engine.fitted_lines(curve, direction=direction)
-    except TypeError:  # an engine without the direction argument
+        fl = engine.fitted_lines(curve, which=cb["direction"] if cb else "none")
+    except TypeError:  # an engine without the ``which`` argument
         fl = engine.fitted_lines(curve)
     if fl is None or not len(fl):
         return None, "no fitted line"
     null = fl[fl["model"] == "null"].assign(model="null")
-    null_name = str(_get(row, "null_model", "")) or str(null["fit"].iloc[0]) if len(null) else ""
-    null = null.assign(label=f"fitted smooth null ({null_name})" if null_name else
-                       "fitted smooth null")
+    null = null.assign(label="fitted smooth null")
     parts = [null]
     note = "no break cited: dashed line is the smooth null"
     if cb is not None:
@@ -377,9 +387,9 @@ def _split_reasons(text: str, metrics: Sequence[str]) -> list[str]:
     """
     if not isinstance(text, str) or not text:
         return []
-    starts = tuple(f"{m}:" for m in metrics) + ("limits:", "seed variance", "not confirmed",
-                                                  "no continuous", "no accelerating",
-                                                  "no metric")
+    starts = tuple(f"{m}{sep}" for m in metrics for sep in (":", ",")) + (
+        "limits:", "seed variance", "not confirmed", "no continuous", "no accelerating",
+        "no metric", "no surviving", "one model per scale", "run-to-run")
     out: list[str] = []
     for piece in text.split("; "):
         if out and not piece.startswith(starts):
@@ -413,14 +423,17 @@ nav.side a:hover{text-decoration:underline}
 nav.side .sec{font-weight:600;margin-top:.7em}
 nav.side ul{list-style:none;padding-left:.5em;margin:.1em 0}
 main{padding:0 1.6em 4em 1.6em;min-width:0}
-h1{font-size:1.5em;margin-top:.8em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;
+h1{font-size:1.45em;margin:.6em 0 .1em 0} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;
 margin-top:2em} h3{margin-bottom:.2em}
+#summary h3{margin:.6em 0 .1em 0} #summary p{margin:.35em 0}
+table.tbl tr.grp td{background:#fbfbfb;font-weight:600;color:#555;padding-top:.4em}
 .muted{color:#666;font-size:.9em}
 img{max-width:100%;height:auto;border:1px solid #eee;margin:.4em 0;display:block}
 .scroll{max-width:100%;overflow-x:auto}
 table.tbl{border-collapse:collapse;font-size:.82em;margin:.5em 0;max-width:100%}
 table.tbl th,table.tbl td{border-bottom:1px solid #e3e3e3;padding:.2em .5em;text-align:left;
-vertical-align:top;overflow-wrap:anywhere}
+vertical-align:top;overflow-wrap:break-word}
+table.tbl td.nw{white-space:nowrap}
 table.tbl th{background:#f5f5f5}
 table.tbl td.why{min-width:18em}
 .verdict{font-weight:600;white-space:nowrap;border-radius:3px;padding:0 .35em;color:#fff;
@@ -503,38 +516,84 @@ def _es_cell(row, score_row, info) -> str:
     return txt
 
 
-def _curve_cells(c: Curve, row, score_row, drawn: str, alpha: float) -> list[str]:
+def _curve_cells(c: Curve, row, score_row, drawn: str, alpha: float) -> dict[str, str]:
+    """Cells (HTML) of one curve's row in its task table, keyed by :data:`COLUMN_KEY` names."""
     e = html.escape
-    n = int(_get(row, "n_scales", c.n_scales)) if _finite(_get(row, "n_scales")) else c.n_scales
+    n = int(_get(row, "n_scales")) if _finite(_get(row, "n_scales")) else c.n_scales
     scales = str(n)
     if _finite(_get(row, "resolved_scales")) and c.info.is_proportion:
         scales += f" ({int(_get(row, 'resolved_scales'))} resolved)"
     status = str(_get(row, "status", "not assessed")) if row is not None else "not assessed"
-    acc = slow = curv = raw = ""
+    cells = {"metric": e(c.metric), "scales": scales}
+    ch = _get(row, "chance", c.chance)
+    if _finite(ch):
+        src = _get(row, "chance_source", "")
+        cells["chance"] = f"{float(ch):g}" + (f" ({e(src)})" if isinstance(src, str) and src
+                                               else "")
     if status == "ok":
-        if _finite(_get(row, "pblrt_psi")) and str(_get(row, "pblrt_kind", "none")) != "none":
-            acc = (f"{e(str(_get(row, 'pblrt_kind')))} at 10^{float(_get(row, 'pblrt_psi')):.2f}"
-                   f", q={_q(_get(row, 'pblrt_q'))}")
-        elif _finite(_get(row, "pblrt_q")):
-            acc = f"none, q={_q(_get(row, 'pblrt_q'))}"
-        if _finite(_get(row, "decel_psi")) and str(_get(row, "decel_kind", "none")) != "none":
-            slow = (f"{e(str(_get(row, 'decel_kind')))} at 10^{float(_get(row, 'decel_psi')):.2f}"
-                    f", q={_q(_get(row, 'decel_q'))}")
-        if _finite(_get(row, "curv_q")):
-            curv = f"{e(str(_get(row, 'curv_direction', '')))}, q={_q(_get(row, 'curv_q'))}"
-        if _finite(_get(row, "naive_q")):
-            raw = f"q={_q(_get(row, 'naive_q'))}"
+        kind = str(_get(row, "pblrt_kind", "none"))
+        if _finite(_get(row, "pblrt_psi")) and kind not in ("none", "nan"):
+            acc = f"{e(kind)} at 10^{float(_get(row, 'pblrt_psi')):.2f}, q={_q(_get(row, 'pblrt_q'))}"
+        else:
+            acc = f"none, q={_q(_get(row, 'pblrt_q'))}" if _finite(_get(row, "pblrt_q")) else ""
         if _finite(_get(row, "pblrt_q")) and float(_get(row, "pblrt_q")) <= alpha and acc:
             acc = f"<b>{acc}</b>"
-        if _finite(_get(row, "decel_q")) and float(_get(row, "decel_q")) <= alpha and slow:
-            slow = f"<b>{slow}</b>"
+        cells["accelerating break"] = acc
+        kind = str(_get(row, "decel_kind", "none"))
+        if _finite(_get(row, "decel_psi")) and kind not in ("none", "nan"):
+            slow = f"{e(kind)} at 10^{float(_get(row, 'decel_psi')):.2f}, q={_q(_get(row, 'decel_q'))}"
+            if _finite(_get(row, "decel_q")) and float(_get(row, "decel_q")) <= alpha:
+                slow = f"<b>{slow}</b>"
+            cells["slowdown"] = slow
+        if _finite(_get(row, "curv_q")):
+            cells["curvature"] = (f"{e(str(_get(row, 'curv_direction', '')))}, "
+                                  f"q={_q(_get(row, 'curv_q'))}")
+        if _finite(_get(row, "naive_q")):
+            cells["raw jump"] = f"q={_q(_get(row, 'naive_q'))}"
+        dup = _get(row, "degenerate_of", "")
+        if isinstance(dup, str) and dup:
+            status = f"ok; a function of {dup} on these items (no evidence of its own)"
     elif row is not None:
         reason = str(_get(row, "reason", ""))
         status = f"{status}: {reason}" if reason else status
+    cells["status"] = e(status)
     null = _get(row, "null_model", "")
-    null = null if isinstance(null, str) else ""
-    return [e(c.metric), scales, e(status), e(null), acc, slow, curv, raw,
-            _es_cell(row, score_row, c.info), e(drawn)]
+    cells["null"] = e(null) if isinstance(null, str) else ""
+    cells["ES"] = _es_cell(row, score_row, c.info)
+    cells["drawn"] = e(drawn)
+    return cells
+
+
+def _headline(tk: _Task, xlabel: str, alpha: float) -> str:
+    """One plain sentence on why a task got its verdict, read from its verdict rows."""
+    rows = [(c, r) for c, r in tk.rows if r is not None]
+    parts: list[str] = []
+    if tk.verdict == "candidate genuine transition":
+        for c, r in rows:
+            cb = cited_break(r, alpha)
+            if curve_outcome(r) == "accelerating break" and cb:
+                parts.append(f"{c.metric} improves faster after 10^{cb['psi']:.2f} {xlabel} "
+                             f"({cb['kind']}) than smooth competence allows "
+                             f"(q={_q(_get(r, 'pblrt_q'))})")
+        parts += [x for x in tk.reasons if x.startswith("no surviving break under")]
+    elif tk.verdict == "metric artifact":
+        for c, r in rows:
+            if curve_outcome(r) == "apparent jump, smooth null explains it":
+                parts.append(f"{c.metric} jumps against a straight line "
+                             f"(q={_q(_get(r, 'naive_q'))}), but smooth competence explains "
+                             f"the jump (break q={_q(_get(r, 'pblrt_q'))})")
+    elif tk.verdict == "no transition":
+        tested = [c.metric for c, r in rows if str(_get(r, "status", "")) == "ok"]
+        parts.append(f"no accelerating break under {', '.join(tested)}" if tested else
+                     "no accelerating break")
+        for c, r in rows:
+            cb = cited_break(r, alpha)
+            if cb and cb["direction"] == "decelerating":
+                parts.append(f"{c.metric} saturates: improvement slows after "
+                             f"10^{cb['psi']:.2f} {xlabel}")
+    if not parts and tk.reasons:
+        parts.append(tk.reasons[0])
+    return "; ".join(parts)
 
 
 def _match(df: pd.DataFrame, key: dict) -> pd.DataFrame:
@@ -562,6 +621,7 @@ class _Task:
     shots: int | None
     verdict: str = ""
     reasons: list[str] = field(default_factory=list)
+    headline: str = ""
     rows: list = field(default_factory=list)
     figure: str = ""
     drawn: dict = field(default_factory=dict)
@@ -722,6 +782,8 @@ def build_report(
                 if len(g):
                     tk.verdict = str(g["verdict"].iloc[0])
                     tk.reasons = _reason_list(g.iloc[0])
+                    h = _get(g.iloc[0], "headline", "")
+                    tk.headline = h if isinstance(h, str) else ""
             fits, notes, drawn = {}, {}, {}
             for c in curves:
                 row = None
@@ -742,7 +804,7 @@ def build_report(
                     notes[c.metric] = note
                     drawn[c.metric] = note
                     cells.append({"section": si, "anchor": tk.anchor, "metric": c.metric,
-                                  "outcome": curve_outcome(row, alpha)})
+                                  "outcome": curve_outcome(row)})
             g_ = sideplot(curves, interval=interval, fits=fits or None, notes=notes or None)
             name = _figure_name(si, model or fam, task, shots)[:-4]  # .png and .svg
             paths = save_figure(g_.figure, out / "figures" / name)
@@ -752,6 +814,8 @@ def build_report(
             for c in curves:
                 all_points.append(curve_points(c, interval=interval).assign(section=sec.title))
             tk.drawn = drawn
+            if tk.verdict and not tk.headline:
+                tk.headline = _headline(tk, SCALE_LABELS.get(sec.x, sec.x), alpha)
             sec_tasks.append(tk)
         tasks_all.extend(sec_tasks)
         sec_html.append(_section_html(sec, anchor, sec_tasks, excl, len(cs.curves), scores,
@@ -818,7 +882,8 @@ def build_report(
 {nav_html}
 <main>
 <h1>{html.escape(title)}</h1>
-<p class='muted'>emergence {__version__}, {stamp}.</p>
+<p class='muted'>emergence {__version__}, {stamp}. Every number on this page is in the
+<a href='#tables'>CSV tables</a>.</p>
 {summary}
 {caveats}
 {key}
@@ -831,25 +896,22 @@ def build_report(
 
 
 def _task_html(tk: _Task, scores: pd.DataFrame, alpha: float) -> str:
-    drawn = tk.drawn
     e = html.escape
-    rows = []
+    cells = []
     for c, row in tk.rows:
         sc = _match(scores, {**{k: c.key[k] for k in ("family", "model", "task", "shots")},
                              "metric": c.metric})
         srow = sc.iloc[0].to_dict() if len(sc) else None
-        rows.append(_curve_cells(c, row, srow, drawn.get(c.metric, ""), alpha))
-    header = ["metric", "scales", "status", "null", "accelerating break", "slowdown",
-              "curvature", "raw jump", "ES", "drawn"]
-    tested = any(r is not None for _, r in tk.rows)
-    if not tested:  # no verdicts: only what was computed
-        keep = [0, 1, 8]
-        header = [header[i] for i in keep]
-        rows = [[r[i] for i in keep] for r in rows]
+        cells.append(_curve_cells(c, row, srow, tk.drawn.get(c.metric, ""), alpha))
+    # columns in the key's order, only those with something to show
+    header = [k for k in ("metric", "scales", "status", "chance", "null", "accelerating break",
+                          "slowdown", "curvature", "raw jump", "ES", "drawn")
+              if any(r.get(k) for r in cells) or k == "metric"]
+    rows = [[r.get(k, "") for k in header] for r in cells]
     fig_id = f"fig-{tk.anchor}"
-    back = (f"<a href='#v-{tk.anchor}'>&uarr; verdict row</a>" if tk.verdict else "")
+    back = (f"<a href='#v-{tk.anchor}'>&uarr; verdict row</a> &middot; " if tk.verdict else "")
     if tk.verdict in ("candidate genuine transition", "metric artifact"):
-        back += f" &middot; <a href='#sum-{tk.anchor}'>&uarr; summary</a>"
+        back += f"<a href='#sum-{tk.anchor}'>&uarr; summary</a> &middot; "
     why = ""
     if tk.reasons:
         why = "<ul class='why'>" + "".join(f"<li>{e(r)}</li>" for r in tk.reasons) + "</ul>"
@@ -861,11 +923,10 @@ def _task_html(tk: _Task, scores: pd.DataFrame, alpha: float) -> str:
         f"{_badge(tk.verdict) if tk.verdict else ''}</summary>"
         f"{why}<figure id='{fig_id}'><a href='{tk.figure}.svg'><img src='{tk.figure}.png' "
         f"alt='{e(tk.task)}: every metric against scale'></a>"
-        f"<figcaption>{back} &middot; <a href='{tk.figure}.svg'>SVG</a> &middot; points: "
-        "observed values with their intervals; dotted: chance; orange dots: resolution limit; "
-        "dashed: the fitted smooth null (tested curves only); dash-dot and a vertical mark: "
-        "the break the verdict cites.</figcaption></figure>"
-        + _html_table(header, rows, classes=None) + "</details>")
+        f"<figcaption>{back}<a href='{tk.figure}.svg'>SVG</a> &middot; marks as in the "
+        "<a href='#key'>key</a>: the break line is the one the verdict cites; untested curves "
+        "get no line.</figcaption></figure>"
+        + _html_table([e(h) for h in header], rows) + "</details>")
 
 
 def _section_html(sec: ReportSection, anchor: str, tasks: list[_Task], excl: pd.DataFrame,
@@ -903,15 +964,17 @@ def _section_html(sec: ReportSection, anchor: str, tasks: list[_Task], excl: pd.
         parts.append(f"<p class='caveat'>{e(txt)}</p>")
     if any(t.verdict for t in tasks):
         rows, ids = [], []
+        one_who = len({t.who for t in tasks}) == 1
         for t in tasks:
-            main = t.reasons[0] if t.reasons else ""
-            rows.append([f"<a href='#{t.anchor}'>{e(t.name)}</a>", e(t.who),
-                         _badge(t.verdict) if t.verdict else "", e(main),
-                         f"<a href='#fig-{t.anchor}'>figure</a>"])
+            name = e(t.name) if one_who else f"{e(t.who)} / {e(t.name)}"
+            rows.append([_badge(t.verdict) if t.verdict else "",
+                         f"<a href='#{t.anchor}'>{name}</a> &middot; "
+                         f"<a href='#fig-{t.anchor}'>figure</a>", e(t.headline)])
             ids.append(f"v-{t.anchor}")
-        parts.append("<h3>Verdicts</h3>" + _html_table(
-            ["task", "model / family", "verdict", "main reason (all reasons under the task)",
-             ""], rows, ids=ids, classes=["", "", "", "why", ""]))
+        who = f" ({e(tasks[0].who)})" if one_who and tasks else ""
+        parts.append(f"<h3>Verdicts{who}</h3>" + _html_table(
+            ["verdict", "task", "why, in short (every reason under the task)"], rows, ids=ids,
+            classes=["", "nw", "why"]))
     for t in tasks:
         parts.append(_task_html(t, scores, alpha))
     if len(excl):
@@ -937,47 +1000,50 @@ def _summary_html(tasks: list[_Task], sec_names: dict[int, str], map_html: str) 
     e = html.escape
     judged = [t for t in tasks if t.verdict]
     if not judged:
-        n = len(tasks)
-        return (f"<section id='summary'><h2>Summary</h2><p>{n} tasks shown; no verdicts were "
-                "computed (statistics engine not run).</p></section>")
-    order = list(VERDICT_KEY)
-    counts = {v: sum(t.verdict == v for t in judged) for v in order}
+        return (f"<section id='summary'><p>{len(tasks)} tasks shown; no verdicts were "
+                "computed (statistics engine not run).</p>" + map_html + "</section>")
+    counts = {v: sum(t.verdict == v for t in judged) for v in VERDICT_KEY}
     for t in judged:
         counts.setdefault(t.verdict, sum(x.verdict == t.verdict for x in judged))
     secs = sorted({t.section for t in judged})
     line = ", ".join(f"<b>{counts[v]}</b> {_badge(v)}" for v in counts if counts[v])
-    parts = ["<section id='summary'><h2>Summary</h2>",
-             f"<p class='counts'>{len(judged)} tasks judged in {len(secs)} sections: {line}.</p>"]
-    key_rows = []
-    for si in secs:
-        st = [t for t in judged if t.section == si]
-        key_rows.append([f"<a href='#s{si}'>{e(sec_names[si])}</a>"]
-                        + [str(sum(t.verdict == v for t in st)) or "" for v in counts])
-    parts.append(_html_table(["section"] + [e(v) for v in counts], key_rows))
+    parts = ["<section id='summary'>",
+             f"<p class='counts'>{len(judged)} tasks judged in {len(secs)} sections: {line}. "
+             "<a href='#key'>What the verdicts mean</a>.</p>"]
     top = [t for t in judged if t.verdict in ("candidate genuine transition", "metric artifact")]
     if top:
-        rows, ids = [], []
-        for t in sorted(top, key=lambda t: (t.verdict != "candidate genuine transition",
-                                            t.section)):
-            rows.append([_badge(t.verdict), f"<a href='#{t.anchor}'>{e(t.name)}</a>", e(t.who),
-                         e(_short_section(sec_names[t.section])),
-                         e(t.reasons[0] if t.reasons else ""),
-                         f"<a href='#fig-{t.anchor}'>figure</a>"])
-            ids.append(f"sum-{t.anchor}")
-        parts.append("<h3>Candidates and artifacts, and why</h3>" + _html_table(
-            ["verdict", "task", "model / family", "section", "main reason", ""], rows, ids=ids,
-            classes=["", "", "", "", "why", ""]))
+        body = []
+        for si in secs:
+            st = sorted([t for t in top if t.section == si],
+                        key=lambda t: t.verdict != "candidate genuine transition")
+            if not st:
+                continue
+            body.append(f"<tr class='grp'><td colspan='3'><a href='#s{si}'>"
+                        f"{e(sec_names[si])}</a></td></tr>")
+            for t in st:
+                body.append(
+                    f"<tr id='sum-{t.anchor}'><td>{_badge(t.verdict)}</td>"
+                    f"<td class='nw'><a href='#{t.anchor}'>{e(t.who)} / {e(t.name)}</a> "
+                    f"&middot; <a href='#fig-{t.anchor}'>figure</a></td>"
+                    f"<td class='why'>{e(t.headline)}</td></tr>")
+        parts.append("<h3>Candidates and artifacts, and why</h3><div class='scroll'>"
+                     "<table class='tbl'><thead><tr><th>verdict</th><th>task</th>"
+                     "<th>why, in short</th></tr></thead><tbody>" + "".join(body)
+                     + "</tbody></table></div>")
     under = [t for t in judged if t.verdict == "underpowered"]
     if under:
-        parts.append("<p><b>Underpowered</b> (too few scales, or too few above the resolution "
-                     "limit, to test; not evidence either way): "
+        parts.append(f"<p>{_badge('underpowered')} {len(under)} tasks have too few scales, or "
+                     "too few resolvably above chance, to test (not evidence either way): "
                      + ", ".join(f"<a href='#{t.anchor}'>{e(t.who)} / {e(t.name)}</a>"
                                  for t in under) + ".</p>")
     none = [t for t in judged if t.verdict == "no transition"]
     if none:
-        parts.append(f"<p><b>No transition</b> in {len(none)} tasks: no accelerating break "
-                     "against a straight line or the smooth null (listed per section "
-                     "below).</p>")
+        sat = sum(any(cited_break(r) and cited_break(r)["direction"] == "decelerating"
+                      for _, r in t.rows) for t in none)
+        parts.append(f"<p>{_badge('no transition')} {len(none)} tasks show no accelerating "
+                     "break against a straight line or smooth competence"
+                     + (f"; in {sat} of them improvement slows down (saturation)" if sat else "")
+                     + ". They are listed per section below.</p>")
     parts.append(map_html)
     parts.append("</section>")
     return "".join(parts)

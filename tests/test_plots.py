@@ -67,10 +67,14 @@ def test_plot_curve_axes_labels_and_lines():
     lo, hi = proportion_confint(np.array([100, 175, 300, 400]), 500, method="wilson")
     np.testing.assert_allclose(np.asarray(low_caps.get_ydata(), float), lo, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(high_caps.get_ydata(), float), hi, rtol=1e-12)
-    chance = [ln for ln in ax.lines if ln.get_label() == "chance 0.25"]
+    chance = [ln for ln in ax.lines if ln.get_label() == "chance"]
     assert len(chance) == 1 and set(chance[0].get_ydata()) == {0.25}
+    assert "chance 0.25" in [t.get_text() for t in ax.texts]  # the line is labelled in place
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["chance 0.25", "acc"]
+    assert set(labels) == {"observed (95% wilson interval)", "chance",
+                           "resolution limit (chance + 3/n)", "below chance (hollow)"}
+    # the first point (0.2) lies below chance 0.25: drawn hollow and counted in the panel
+    assert "1 of 4 points below chance" in [t.get_text() for t in ax.texts]
 
 
 def test_plot_curve_log_y_for_unbounded_metric_and_fits():
