@@ -56,7 +56,9 @@ def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = 0.05)
     -------
     DataFrame
         Columns: the curve key, ``label``, ``x``, ``value``, ``low``, ``high``,
-        ``interval_method``, ``n_items``, ``stderr``.
+        ``interval_method``, ``n_items``, ``stderr``, ``n_runs`` and ``run_sd`` (number of
+        replicate runs averaged into ``value`` and their standard deviation, the between-run
+        spread; NaN for single-run curves).
     """
     from scipy.stats import norm
 
@@ -87,8 +89,18 @@ def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = 0.05)
             "interval_method": method,
             "n_items": n,
             "stderr": curve.stderr,
+            "n_runs": np.nan,
+            "run_sd": np.nan,
         }
     )
+    if curve.runs is not None:
+        ok = np.isfinite(curve.runs)
+        k = ok.sum(axis=0)
+        out["n_runs"] = k.astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.array([np.std(curve.runs[ok[:, j], j], ddof=1) if k[j] > 1 else np.nan
+                           for j in range(curve.runs.shape[1])])
+        out["run_sd"] = sd
     for k, v in reversed(list(curve.key.items())):
         out.insert(0, k, v)
     return out
@@ -260,6 +272,11 @@ def plot_curve(
     note : str, optional
         Short text in the panel's top-left corner (e.g. why no line is drawn).
 
+    Notes
+    -----
+    A curve averaged over replicate runs (:attr:`emergence.tidy.Curve.runs`) also shows each run
+    as a faint line, so the between-run spread is visible next to the intervals.
+
     Returns
     -------
     Axes
@@ -271,6 +288,12 @@ def plot_curve(
     yerr = np.vstack([pts["value"] - pts["low"], pts["high"] - pts["value"]])
     yerr[:, ~has.to_numpy()] = 0.0
     yerr = np.clip(yerr, 0, None)
+    if curve.runs is not None:
+        # replicate runs: each run as a faint line, their mean (the curve) bold
+        for i, row in enumerate(curve.runs):
+            ok = np.isfinite(row)
+            ax.plot(curve.x[ok], row[ok], "-", color=color, alpha=0.3, lw=0.9, zorder=2,
+                    label=f"{curve.runs.shape[0]} runs" if i == 0 else None)
     ivl = {"none": "", interval: f"{100 * (1 - alpha):.0f}% {interval} interval"}
     methods = [m for m in dict.fromkeys(pts["interval_method"]) if m != "none"]
     what = ", ".join(ivl.get(m, f"{100 * (1 - alpha):.0f}% {m}") for m in methods)

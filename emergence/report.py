@@ -63,6 +63,9 @@ class ReportSection:
         Checkpoint selection for ``along="size"``.
     ties : {"error", "mean"}
         How tied scales are handled.
+    runs : {"error", "mean", "separate"}
+        How replicate runs (column ``run``) are handled (see
+        :func:`emergence.tidy.extract_curves`).
     min_scales : int
         Curves with fewer scales are reported as excluded.
     description : str
@@ -85,6 +88,7 @@ class ReportSection:
     models: Sequence[str] | None = None
     step: int | str | None = "final"
     ties: str = "error"
+    runs: str = "error"
     min_scales: int = 3
     description: str = ""
     verdicts: bool = True
@@ -748,7 +752,7 @@ def build_report(
             table = table[table["model"].isin(sec.models)]
         cs = extract_curves(
             table, x=sec.x, along=sec.along, step=sec.step, ties=sec.ties,
-            min_scales=sec.min_scales,
+            min_scales=sec.min_scales, runs=sec.runs,
             tasks=list(sec.tasks) if sec.tasks is not None else None,
             metrics=list(sec.metrics) if sec.metrics is not None else None,
         )

@@ -1,6 +1,7 @@
 """The tidy long table: the one definition every loader produces and every analysis consumes.
 
-One row per (family, model, step, task, shots, metric[, item]). Scale columns carry the model's
+One row per (family, model, step, task, shots, metric[, item][, run]); ``run`` tells replicate
+runs of the same model apart (training or generation seeds). Scale columns carry the model's
 size and training budget; ``value`` carries the score. Rows are never dropped silently: a row whose
 value is missing or a declared sentinel keeps ``value = NaN`` and says why in ``note``; analyses
 exclude such rows and report them.
@@ -52,9 +53,15 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "shots": ("Int64", "number of in-context examples; <NA> when unknown"),
     "metric": ("string", "metric name; lm-eval filters other than 'none' kept as 'metric,filter'"),
     "item": ("string", "item (document) id for per-item rows; <NA> for per-scale aggregates"),
+    "run": ("string", "replicate run (training or generation seed) of the same model; <NA> when "
+            "the source has one run"),
     "value": ("float64", "the score; NaN when missing (then `note` says why)"),
     "stderr": ("float64", "standard error of `value` as reported by the source; NaN if unknown"),
     "n_items": ("Int64", "number of test items behind an aggregate `value`; <NA> if unknown"),
+    "n_choices": ("Int64", "number of answer options of a multiple-choice item, as the log states "
+                  "it; <NA> otherwise"),
+    "target_tokens": ("Int64", "tokens in the target under the tokenizer used for token edit "
+                      "distance (per-item rows of generations); <NA> otherwise"),
     "params": ("float64", "total parameter count"),
     "nonembedding_params": ("float64", "parameters excluding embedding and unembedding matrices"),
     "active_params": ("float64", "parameters active per token (mixture-of-experts); else = params"),
@@ -72,7 +79,7 @@ REQUIRED: tuple[str, ...] = ("model", "task", "metric", "value")
 DEFAULT_FAMILY = "all"
 
 #: Columns that identify one row.
-KEY: tuple[str, ...] = ("family", "model", "step", "task", "shots", "metric", "item")
+KEY: tuple[str, ...] = ("family", "model", "step", "task", "shots", "metric", "item", "run")
 
 #: Scale axes usable as ``x`` in analyses.
 SCALE_COLUMNS: tuple[str, ...] = (
@@ -388,7 +395,8 @@ def _check_duplicates(df: pd.DataFrame, where: str, allow: bool) -> pd.DataFrame
             raise SchemaError(
                 f"{where}duplicate rows for {label} with different values "
                 f"{vals.tolist()} (rows {format_rows(g.index)}). Keep one row per key: "
-                "distinguish them by 'step', 'shots' or 'family', or remove the stale one."
+                "distinguish them by 'step', 'shots', 'family' or 'run' (replicate runs), or "
+                "remove the stale one."
             )
     if allow:
         return df

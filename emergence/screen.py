@@ -37,8 +37,9 @@ class ScreenSettingsError(ValueError):
 
 
 def curve_key(curve: Curve) -> str:
-    """Identity of a curve in a screen (family|model|task|shots|metric|x_name)."""
-    return "|".join(str(curve.key[k]) for k in KEY_COLS)
+    """Identity of a curve in a screen (family|model|task|shots|metric|x_name[|run=R])."""
+    key = "|".join(str(curve.key[k]) for k in KEY_COLS)
+    return key if curve.run is None else f"{key}|run={curve.run}"
 
 
 def _run_chunk(curves: list[Curve], kwargs: dict) -> list[dict]:

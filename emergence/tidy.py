@@ -107,7 +107,12 @@ class Curve:
         ``item_ids``; the latent links of exact match and edit distance use it.
     runs : ndarray or None
         Per-scale values of replicate runs, shape ``(n_runs, n_scales)`` (from a ``run``
-        column); ``y`` is then their mean.
+        column, with ``runs="mean"`` in :func:`extract_curves`); ``y`` is then their mean and
+        the spread between rows is the run-to-run variation.
+    run_ids : tuple of str or None
+        Run label of each row of ``runs``.
+    run : str or None
+        The run of a curve built per run (``runs="separate"`` in :func:`extract_curves`).
     """
 
     family: str
@@ -127,6 +132,8 @@ class Curve:
     notes: tuple[str, ...] = ()
     item_lengths: np.ndarray | None = None
     runs: np.ndarray | None = None
+    run_ids: tuple[str, ...] | None = None
+    run: str | None = None
 
     @property
     def n_scales(self) -> int:
@@ -153,6 +160,7 @@ class Curve:
             "shots": self.shots,
             "metric": self.metric,
             "x_name": self.x_name,
+            **({"run": self.run} if self.run is not None else {}),
         }
 
     @property
@@ -160,7 +168,8 @@ class Curve:
         """Short human-readable name."""
         who = self.model if self.model else self.family
         shots = "" if self.shots is None else f" {self.shots}-shot"
-        return f"{who} / {self.task}{shots} / {self.metric}"
+        run = "" if self.run is None else f" / run {self.run}"
+        return f"{who} / {self.task}{shots} / {self.metric}{run}"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per point."""
@@ -233,6 +242,7 @@ def extract_curves(
     tasks: list[str] | None = None,
     metrics: list[str] | None = None,
     progress: bool | None = None,
+    runs: str = "error",
 ) -> CurveSet:
     """Split a tidy table into curves.
 
@@ -262,6 +272,11 @@ def extract_curves(
     progress : bool, optional
         Show a progress bar while building curves; by default shown for tables of 100,000
         rows or more.
+    runs : {"error", "mean", "separate"}, default="error"
+        Several replicate runs (column ``run``) of the same model: raise (averaging is a choice
+        the caller makes), average them per scale (``"mean"``: ``y`` is the mean over runs and
+        the per-run values are kept in :attr:`Curve.runs` for the between-run spread), or build
+        one curve per run (``"separate"``). A table with one run per model is unaffected.
 
     Returns
     -------
@@ -274,9 +289,11 @@ def extract_curves(
     ------
     SchemaError
         Unknown ``x`` column, tied scales (with ``ties="error"``), item mismatch (with
-        ``on_mismatch="error"``), or several rows per scale with ``step=None``.
+        ``on_mismatch="error"``), several rows per scale with ``step=None``, or several runs
+        per model with ``runs="error"``.
     """
     check_option(x, "x", SCALE_COLUMNS)
+    check_option(runs, "runs", ("error", "mean", "separate"))
     check_option(along, "along", ("size", "step"))
     check_option(ties, "ties", ("error", "mean"))
     check_option(on_mismatch, "on_mismatch", ("error", "intersect"))
@@ -313,9 +330,26 @@ def extract_curves(
         point_col = "step"
         drop(df["step"].isna(), "no step (along='step' needs checkpoint steps)")
 
+    multi_run = None
+    if "run" in df.columns and df["run"].notna().any():
+        if runs == "separate":
+            group_cols = group_cols + ["run"]
+        else:
+            n_runs = df.groupby(group_cols + [point_col], dropna=False, sort=True)["run"].nunique()
+            many = n_runs[n_runs > 1]
+            if len(many) and runs == "error":
+                gk = dict(zip(group_cols + [point_col], many.index[0], strict=True))
+                raise SchemaError(
+                    f"{gk} has {int(many.iloc[0])} replicate runs (column 'run'). Averaging "
+                    "them is a choice: pass runs='mean' (CLI: --runs mean) to average per scale "
+                    "and keep the per-run values for the between-run spread, or "
+                    "runs='separate' (--runs separate) for one curve per run."
+                )
+            if len(many):
+                multi_run = many.index.droplevel(point_col).unique()
     show = len(df) >= 100_000 if progress is None else progress
     curves, dropped = _split_curves(df, group_cols, x, point_col, ties, on_mismatch, min_scales,
-                                    show)
+                                    show, multi_run)
     excluded.extend(dropped)
     excluded = [e for e in excluded if len(e)]
     exc = pd.concat(excluded, ignore_index=True) if excluded else pd.DataFrame(
@@ -377,6 +411,7 @@ def _split_curves(
     on_mismatch: str,
     min_scales: int,
     progress: bool,
+    multi_run: pd.Index | None = None,
 ) -> tuple[list[Curve], list[pd.DataFrame]]:
     """All curves of ``df`` with one ``groupby``: aggregate-only curves without tied scales are
     cut from sorted arrays; curves with per-item rows or averaged ties go through
@@ -390,6 +425,11 @@ def _split_curves(
     has_item = df["item"].notna().to_numpy()
     slow = np.zeros(gid.max() + 1, dtype=bool)
     slow[gid[has_item]] = True
+    if multi_run is not None:
+        # curves with replicate runs are averaged per scale in _build_curve
+        in_multi = pd.MultiIndex.from_frame(df[group_cols]).isin(multi_run) if len(
+            group_cols) > 1 else df[group_cols[0]].isin(multi_run)
+        slow[gid[np.asarray(in_multi)]] = True
 
     # aggregate rows: one point per model (or step) and scale
     fast_rows = ~slow[gid]
@@ -491,6 +531,7 @@ def _split_curves(
                 labels=tuple(labels[s:e]),
                 model=str(keys["model"][k]) if "model" in keys else None,
                 chance=chance_of[tm],
+                run=str(keys["run"][k]) if "run" in keys else None,
             )))
     out.sort(key=lambda t: t[0])
     return [c for _, c in out], excluded
@@ -619,9 +660,11 @@ def _build_curve(
             if np.all(np.isfinite(tt) & (tt >= 1)):
                 item_lengths = tt
     runs = None
+    run_ids = None
     if runs_mat is not None and runs_mat.shape[1] >= 2:
         try:
             runs = runs_mat.loc[[str(p) for p in agg["_point"]]].to_numpy(float).T
+            run_ids = tuple(str(r) for r in runs_mat.columns)
         except KeyError:
             notes.append("run-level values could not be aligned with the averaged scales")
     shots = gk.get("shots")
@@ -643,5 +686,7 @@ def _build_curve(
         notes=tuple(notes),
         item_lengths=item_lengths,
         runs=runs,
+        run_ids=run_ids,
+        run=None if pd.isna(gk.get("run", pd.NA)) else str(gk["run"]),
     )
     return curve, dropped

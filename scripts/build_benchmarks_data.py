@@ -57,7 +57,13 @@ NOTES = {
 }
 
 
+#: Tidy columns added after the first bundled release; left out of a compact copy when they hold no
+#: value (``datasets.load`` adds them back as NA), so the bundled files stay byte-identical.
+LATER_COLUMNS = ("run", "n_choices", "target_tokens")
+
+
 def write_gz_csv(df, path: Path) -> None:
+    df = df.drop(columns=[c for c in LATER_COLUMNS if c in df.columns and df[c].isna().all()])
     buf = io.StringIO()
     df.to_csv(buf, index=False, float_format="%.10g")
     with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:

@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-scales", type=int, default=3, help="minimum scales per curve (default: 3)")
     p.add_argument("--ties", default="error", choices=["error", "mean"],
                    help="tied scales in a curve: error (default) or average them")
+    p.add_argument("--runs", default="error", choices=["error", "mean", "separate"],
+                   help="several replicate runs (column 'run') per model: error (default), "
+                   "average them per scale and show the between-run spread, or one curve per run")
     g = p.add_argument_group("CSV tables")
     g.add_argument("--columns", help="column mapping, e.g. model=Model,family=Family")
     g.add_argument("--metric", help="metric name for a wide table with one column per task")
@@ -66,7 +69,8 @@ def handler(args: argparse.Namespace) -> int:
             raise ValueError(f"--step must be 'final', 'all' or an integer; got {args.step!r}.") from None
     sec = ReportSection(
         f"{', '.join(args.paths)[:80]} across {'training' if args.along == 'step' else 'size'}",
-        table, x=args.x, along=args.along, step=step, ties=args.ties, min_scales=args.min_scales,
+        table, x=args.x, along=args.along, step=step, ties=args.ties, runs=args.runs,
+        min_scales=args.min_scales,
         tasks=args.tasks.split(",") if args.tasks else None,
         metrics=args.metrics.split(",") if args.metrics else None,
         verdicts=not args.no_verdicts,

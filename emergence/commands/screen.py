@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", help="comma-separated metrics to include")
     p.add_argument("--ties", default="error", choices=["error", "mean"],
                    help="tied scales: raise (default) or average")
+    p.add_argument("--runs", default="error", choices=["error", "mean", "separate"],
+                   help="several replicate runs (column 'run') per model: error (default), "
+                   "average them per scale, or one curve per run")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.add_argument("--n-boot", type=int, default=999, help="bootstrap replicates (default: 999)")
@@ -74,7 +77,7 @@ def handler(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--step must be 'final' or an integer; got {args.step!r}.") from None
     cs = extract_curves(
-        table, x=args.x, along=args.along, step=step, ties=args.ties,
+        table, x=args.x, along=args.along, step=step, ties=args.ties, runs=args.runs,
         tasks=args.tasks.split(",") if args.tasks else None,
         metrics=args.metrics.split(",") if args.metrics else None,
     )

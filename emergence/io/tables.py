@@ -41,15 +41,20 @@ __all__ = ["read_table", "read_csv_any", "infer_n_items"]
 _SCALE_META = ("family", "params", "nonembedding_params", "active_params", "tokens", "flops", "step")
 
 
-def read_csv_any(path: str | Path) -> pd.DataFrame:
-    """Read a CSV/TSV (optionally gzipped) with a clear error naming the file."""
-    return read_csv_text(path)
+def read_csv_any(path: str | Path, *, text_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a CSV/TSV (optionally gzipped) with a clear error naming the file.
+
+    ``text_columns`` are read as text when present (item ids such as ``007`` keep their zeros).
+    """
+    return read_csv_text(path, dtype={c: str for c in text_columns})
 
 
-def _as_frame(obj: str | Path | pd.DataFrame, what: str) -> tuple[pd.DataFrame, str]:
+def _as_frame(
+    obj: str | Path | pd.DataFrame, what: str, text_columns: Iterable[str] = ()
+) -> tuple[pd.DataFrame, str]:
     if isinstance(obj, pd.DataFrame):
         return obj.copy(), f"<{what} DataFrame>"
-    return read_csv_any(obj), str(obj)
+    return read_csv_any(obj, text_columns=text_columns), str(obj)
 
 
 def _check_columns(frame: pd.DataFrame, needed: Iterable[str], where: str, role: str) -> None:
@@ -139,9 +144,10 @@ def read_table(
         values, undeclared sentinels, conflicting duplicate rows.
     """
     check_option(layout, "layout", ("auto", "long", "wide"))
-    frame, where = _as_frame(data, "benchmark")
     columns = dict(columns or {})
     colmap = {k: columns.get(k, k) for k in COLUMNS}
+    text = [colmap[c] for c, (dtype, _) in COLUMNS.items() if dtype == "string"]
+    frame, where = _as_frame(data, "benchmark", text)
     if layout == "auto":
         layout = "long" if colmap["value"] in frame.columns else "wide"
     _check_columns(frame, [colmap["model"]], where, "model")
@@ -155,10 +161,15 @@ def read_table(
         long["metric"] = frame[colmap["metric"]] if colmap["metric"] in frame.columns else metric
         long["value"] = frame[colmap["value"]]
         for c in COLUMNS:
-            if c in long.columns or c == "item":
+            if c in long.columns:
                 continue
             if colmap[c] in frame.columns:
                 long[c] = frame[colmap[c]].to_numpy()
+        # other columns (e.g. a per-item answer length) travel with their rows
+        used = {colmap[c] for c in COLUMNS} | set(long.columns)
+        for c in frame.columns:
+            if c not in used and not str(c).startswith("_"):
+                long[c] = frame[c].to_numpy()
         long["_column"] = colmap["value"]
         long["_row"] = np.arange(len(frame)) + 2  # 1-based, after the header line
     else:
@@ -167,9 +178,15 @@ def read_table(
         long["shots"] = shots
     if family is not None and "family" not in long.columns:
         long["family"] = family
-    long["source"] = where + ":" + long["_row"].astype(str)
+    here = where + ":" + long["_row"].astype(str)
+    # a table written by this package keeps the provenance it states; others get file:line
+    long["source"] = long["source"].astype("string").fillna(here) if "source" in long.columns \
+        else here
 
-    notes = pd.Series(pd.NA, index=long.index, dtype="string")
+    if "note" in long.columns:
+        notes = long["note"].astype("string")
+    else:
+        notes = pd.Series(pd.NA, index=long.index, dtype="string")
     raw = long["value"]
     numeric = pd.to_numeric(raw, errors="coerce")
     bad = numeric.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
@@ -218,9 +235,13 @@ def _melt_wide(
             "or use layout='long' with a value column."
         )
     pat = re.compile(column_pattern) if column_pattern else None
+    # a task column (mapped or named 'task'): each benchmark column is a metric of that task
+    task_col = colmap["task"] if task is None and colmap["task"] in frame.columns else None
     parts: list[pd.DataFrame] = []
     for col in value_columns:
         t, s, m = task or col, None, metric
+        if task_col is not None and m is None:
+            m = col
         if pat is not None:
             match = pat.fullmatch(col)
             if not match:
@@ -238,10 +259,13 @@ def _melt_wide(
                 "with a 'metric' group)."
             )
         part = pd.DataFrame({"model": frame[colmap["model"]].astype("string"),
-                             "task": t, "metric": m, "value": frame[col]})
+                             "task": frame[task_col].to_numpy() if task_col else t, "metric": m,
+                             "value": frame[col]})
         if s is not None:
             part["shots"] = s
-        for c in _SCALE_META + ("stderr",):
+        for c in _SCALE_META + ("stderr", "run", "shots", "n_items"):
+            if c in part.columns:
+                continue
             if colmap[c] in frame.columns and colmap[c] not in value_columns:
                 part[c] = frame[colmap[c]].to_numpy()
         part["_column"] = col
@@ -262,9 +286,10 @@ def _apply_percent(long: pd.DataFrame, percent: bool | Sequence[str], where: str
     else:
         mask = pd.Series(False, index=long.index)
     long.loc[mask, "value"] = long.loc[mask, "value"] / 100.0
-    # Mixed units within one fraction-valued column: name both groups.
-    for col, g in long[~mask].groupby("_column", sort=False):
-        info = metric_info(str(g["metric"].iloc[0]))
+    # Mixed units within one fraction-valued metric (never judged by column: a long table's
+    # value column holds accuracies next to perplexities or BLEU): name both groups.
+    for (col, metric), g in long[~mask].groupby(["_column", "metric"], sort=False):
+        info = metric_info(str(metric))
         if info.upper != 1.0:
             continue
         v = g["value"]
@@ -273,8 +298,9 @@ def _apply_percent(long: pd.DataFrame, percent: bool | Sequence[str], where: str
             raise SchemaError(
                 f"{where}: column '{col}' mixes percentages (lines "
                 f"{format_rows(g.loc[hi, '_row'])}: {v[hi].head(3).tolist()}) with fractions "
-                f"(lines {format_rows(g.loc[~hi & v.notna(), '_row'])}). Convert one group; "
-                "percent=[...] converts whole columns."
+                f"(lines {format_rows(g.loc[~hi & v.notna(), '_row'])}) of metric '{metric}'. "
+                "Convert one group; "
+                "percent=[...] (CLI: --percent) converts whole columns or metrics."
             )
 
 
