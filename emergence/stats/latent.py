@@ -468,25 +468,33 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
         v = np.broadcast_to(setup.var_fixed, Y.shape)
     v = v / setup.runs
     var_ce = v / dmu**2
-    S = Y.shape[1]
+    B, S = Y.shape
+    G = len(shapes)
+    # every shape at once: rows (shape, replicate) stacked, one weighted fit for all of them
+    parts = [_shape_eta(ce, nu, e) for nu, e in shapes]
+    eta = np.concatenate([p[0] for p in parts])                     # (G*B, S)
+    deta = np.concatenate([p[1] for p in parts])
+    E = np.stack([p[2] for p in parts])                             # (G, B)
+    var_g = np.concatenate([var_ce] * G)
+    a = 1.0 / np.maximum(var_g * deta**2, 1e-300)  # item-noise weights on the eta scale
+    rss0a, reda, _, _, _ = _wls(eta, a, setup.x, cols)
+    if setup.tau2_runs is not None:
+        t_alt = np.full(G * B, setup.tau2_runs / setup.runs)
+        t_null = t_alt
+    else:
+        t_alt = _moment_tau2((rss0a[:, None] - reda).min(axis=1), a, setup.x, df1)
+        t_null = _moment_tau2(rss0a, a, setup.x, S - 2)
+    w = 1.0 / (1.0 / a + t_alt[:, None])
+    rss0, red, coef, (b0, b1), (c0, c1) = _wls(eta, w, setup.x, cols)
+    # log-likelihood of the means (Jacobian of eta(y) included), up to constants
+    jac = np.log(np.abs(deta / np.concatenate([dmu] * G)))
+    base = -np.log(w).sum(axis=1) - 2.0 * jac.sum(axis=1)
     out = []
-    for nu, e in shapes:
-        eta, deta, E = _shape_eta(ce, nu, e)
-        a = 1.0 / np.maximum(var_ce * deta**2, 1e-300)  # item-noise weights on the eta scale
-        rss0a, reda, _, _, _ = _wls(eta, a, setup.x, cols)
-        rss1a = rss0a[:, None] - reda
-        if setup.tau2_runs is not None:
-            t_alt = np.full(Y.shape[0], setup.tau2_runs / setup.runs)
-            t_null = t_alt
-        else:
-            t_alt = _moment_tau2(rss1a.min(axis=1), a, setup.x, df1)
-            t_null = _moment_tau2(rss0a, a, setup.x, S - 2)
-        w = 1.0 / (1.0 / a + t_alt[:, None])
-        rss0, red, coef, (b0, b1), (c0, c1) = _wls(eta, w, setup.x, cols)
-        # log-likelihood of the means (Jacobian of eta(y) included), up to constants
-        base = np.log(1.0 / w).sum(axis=1) - 2.0 * np.log(np.abs(deta * dmu ** -1.0)).sum(axis=1)
-        out.append(dict(eta=eta, a=a, w=w, rss0=rss0, red=red, coef=coef, b0=b0, b1=b1,
-                        c0=c0, c1=c1, base=base, E=E, tau2=t_null, tau2_alt=t_alt))
+    for g in range(G):
+        sl = slice(g * B, (g + 1) * B)
+        out.append(dict(eta=eta[sl], a=a[sl], w=w[sl], rss0=rss0[sl], red=red[sl],
+                        coef=coef[sl], b0=b0[sl], b1=b1[sl], c0=c0[sl], c1=c1[sl],
+                        base=base[sl], E=E[g], tau2=t_null[sl], tau2_alt=t_alt[sl]))
     return out
 
 
