@@ -127,16 +127,20 @@ def test_result_states_null_reference_and_predicts_on_the_metric_scale():
     assert r2.pvalue == r.pvalue and np.array_equal(r2.replicates, r.replicates)
 
 
-def test_schaeffers_exact_model_is_never_a_genuine_transition():
+def test_schaeffers_exact_model_is_not_a_genuine_transition():
     # methods.md 1.2: per-token CE an exact power law, L = 5, 10 scales from 1e7 to 1e11, 500
-    # identical items; exact match rises from about 0.002 to 0.79
-    for seed in range(3):
+    # identical items; exact match rises from about 0.002 to 0.79. At alpha = 0.05 about 5% of
+    # such families may be called candidates by chance: 10 families allow at most 2 (P of more
+    # than 2 at a true rate of 5% is 1.2%)
+    verdicts = []
+    for seed in range(10):
         df = simulate_family("power_law", n_items=500, target_tokens=5, seed=seed,
                              metrics=["exact_match", "token_edit_distance"])
         vt = assess(extract_curves(df, x="params"), n_boot=199, seed=seed, progress=False,
                     ic=False)
-        v = vt.verdicts().iloc[0]
-        assert v["verdict"] in ("metric artifact", "no transition"), v["reasons"]
+        verdicts.append(vt.verdicts().iloc[0]["verdict"])
+    assert verdicts.count("candidate genuine transition") <= 2, verdicts
+    assert verdicts.count("metric artifact") >= 5, verdicts
 
 
 @pytest.mark.parametrize("values", [
@@ -166,7 +170,7 @@ def test_single_token_edit_distance_is_degenerate():
 def test_replicate_runs_measure_the_scatter():
     df = simulate_family("power_law", n_items=200, scatter_sd=0.3, n_runs=3, seed=4,
                          metrics=["exact_match", "target_loglik"])
-    cs = extract_curves(df, x="params")
+    cs = extract_curves(df, x="params", runs="mean")
     assert all(c.runs is not None and c.runs.shape == (3, 10) for c in cs.curves)
     np.testing.assert_allclose(cs.curves[0].runs.mean(axis=0), cs.curves[0].y)
     vt = assess(cs, n_boot=99, seed=0, progress=False, ic=False)
