@@ -65,7 +65,11 @@ class TrainConfig:
         Share of steps with linear warm-up; cosine decay to 10% of the peak afterwards.
     weight_decay : float
     seed : int
-        Seed of initialisation and of the training stream.
+        Seed of initialisation and of the order of the training stream: one training run.
+    budget_seed : int
+        Seed of the probe that turns ``tokens`` into a number of steps (from the average line
+        length of the stream). Runs that share it and the suite share the number of steps, so
+        runs with different ``seed`` get the same token budget.
     threads : int
         torch CPU threads.
     """
@@ -77,6 +81,7 @@ class TrainConfig:
     warmup: float = 0.05
     weight_decay: float = 0.01
     seed: int = 0
+    budget_seed: int = 0
     threads: int = 1
 
 
@@ -222,7 +227,7 @@ def train_size(
     # n_positions - max_gen_toks)
     n_positions = max(32, suite.max_chars + 16)
     # average line length of the stream (fixed per suite) sets the number of steps
-    probe = suite.training_text(4096, seed=np.random.SeedSequence([cfg.seed, 99]))
+    probe = suite.training_text(4096, seed=np.random.SeedSequence([cfg.budget_seed, 99]))
     mean_len = float(np.mean([len(s) for s in probe]))
     total_steps = max(1, math.ceil(cfg.tokens / (cfg.batch_size * mean_len)))
     ckpt_steps = sorted({max(1, round(f * total_steps)) for f in cfg.checkpoints})

@@ -43,6 +43,8 @@ __all__ = [
     "analyze_records",
     "MAIN_METRICS",
     "mirage_table",
+    "run_label",
+    "train_seeds",
 ]
 
 #: Family name of the lab models in every table.
@@ -60,7 +62,8 @@ class Preset:
     """A lab configuration: model sizes, training recipe, tasks and evaluation size.
 
     ``sizes`` holds ``(name, n_layer, n_embd, n_head)`` tuples; ``checkpoints`` are fractions of
-    the per-size token budget ``tokens``.
+    the per-size token budget ``tokens``; ``seeds`` is the number of independent training runs
+    per size (different initialisation and data order, same items and token budget).
     """
 
     name: str
@@ -74,6 +77,7 @@ class Preset:
     lr: float = 2e-3
     eval_batch_size: int = 64
     n_boot: int = 999
+    seeds: int = 1
 
 
 PRESETS: dict[str, Preset] = {
@@ -96,13 +100,13 @@ PRESETS: dict[str, Preset] = {
             ("L2-W48", 2, 48, 2),
             ("L3-W64", 3, 64, 4),
             ("L3-W96", 3, 96, 4),
-            ("L4-W112", 4, 112, 4),
         ),
         tokens=3_000_000,
         checkpoints=(1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0),
         tasks=("add_2d", "add_3d", "add_4d", "mul_2x1", "mul_2x2"),
         mc_task="add_3d",
         n_test=200,
+        seeds=3,
     ),
 }
 
@@ -202,7 +206,8 @@ def records_from_harness(out: str | Path, scales: pd.DataFrame) -> pd.DataFrame:
         The lab output folder.
     scales : DataFrame
         One row per checkpoint: ``model``, ``step``, ``params``, ``nonembedding_params``,
-        ``tokens``, ``flops`` and ``path`` (the harness folder).
+        ``tokens``, ``flops``, ``path`` (the harness folder) and optionally ``run`` (the
+        training run, copied to every record).
 
     Returns
     -------
@@ -226,6 +231,8 @@ def records_from_harness(out: str | Path, scales: pd.DataFrame) -> pd.DataFrame:
             tokenizer=list,
         )
         rec["nonembedding_params"] = float(row.nonembedding_params)
+        if "run" in scales.columns:
+            rec["run"] = str(row.run)
         frames.append(rec)
     if not frames:
         raise ValueError(f"{out}: no finished harness runs under harness/.")
@@ -348,33 +355,66 @@ def _main_mask(table: pd.DataFrame) -> pd.Series:
     return gen_ok | mc_ok
 
 
+def run_label(train_seed: int) -> str:
+    """The ``run`` label of a training run: ``"seed<training seed>"``.
+
+    Examples
+    --------
+    >>> run_label(2)
+    'seed2'
+    """
+    return f"seed{int(train_seed)}"
+
+
+def train_seeds(seed: int, seeds: int) -> list[int]:
+    """Training seeds of ``seeds`` runs per size under the base ``seed``: ``seed, seed+1, ...``.
+
+    Examples
+    --------
+    >>> train_seeds(0, 3)
+    [0, 1, 2]
+    """
+    if int(seeds) < 1:
+        raise ValueError(f"`seeds` must be at least 1 (runs per size); got {seeds}.")
+    return [int(seed) + k for k in range(int(seeds))]
+
+
 def run_lab(
     preset: str | Preset = "small",
     out: str | Path = "lab-out",
     *,
     seed: int = 0,
+    seeds: int | None = None,
     threads: int = 1,
     verdicts: bool = True,
     figures: bool = True,
     progress: bool = True,
+    command: str | None = None,
 ) -> LabResult:
     """Train, evaluate with lm-evaluation-harness, re-score, test and write the lab report.
 
     Parameters
     ----------
     preset : {"small", "paper"} or Preset, default="small"
-        ``small``: 3 sizes, 2 checkpoints, 2 tasks (a few minutes). ``paper``: 7 sizes
-        (4k-610k parameters), 6 checkpoints each, 5 tasks plus multiple choice.
+        ``small``: 3 sizes, 2 checkpoints, 2 tasks, 1 run per size (a few minutes). ``paper``:
+        6 sizes (4k-340k parameters), 6 checkpoints each, 5 tasks plus multiple choice, 3
+        runs per size.
     out : path, default="lab-out"
         Output folder (created; existing checkpoints and harness runs are reused).
     seed : int, default=0
-        Seed of the test items, the training stream, initialisation, the harness and the verdict
-        bootstraps.
+        Seed of the test items, the harness, the verdict bootstraps and the first training run.
+    seeds : int, optional
+        Independent training runs per size (default: the preset's). Run ``k`` uses training seed
+        ``seed + k`` (initialisation and data order); every run sees the same test items and the
+        same number of training steps. Each run is recorded in the ``run`` column
+        (``"seed<training seed>"``).
     threads : int, default=1
         torch CPU threads.
     verdicts, figures : bool, default=True
     progress : bool, default=True
         tqdm progress bars.
+    command : str, optional
+        The command line that started the run, kept in ``lab.json``.
 
     Returns
     -------
@@ -382,7 +422,7 @@ def run_lab(
 
     Examples
     --------
-    >>> res = run_lab("small", "lab-small", seed=0)                 # doctest: +SKIP
+    >>> res = run_lab("small", "lab-small", seed=0, seeds=2)        # doctest: +SKIP
     >>> print(res.summary())                                        # doctest: +SKIP
     """
     from . import harness, models
@@ -391,43 +431,54 @@ def run_lab(
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}.")
         preset = PRESETS[preset]
+    n_runs = preset.seeds if seeds is None else int(seeds)
+    run_seeds = train_seeds(seed, n_runs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     suite = _suite(preset, seed)
     names = write_task_files(suite, out)
-    cfg = models.TrainConfig(tokens=preset.tokens, checkpoints=preset.checkpoints,
-                             batch_size=preset.batch_size, lr=preset.lr, seed=seed,
-                             threads=threads)
     meta_path = out / "lab.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    meta.update({"preset": asdict(preset), "seed": seed, "threads": threads,
-                 "versions": _versions(), "tasks": names})
+    meta.update({"preset": asdict(preset), "seed": seed, "seeds": n_runs,
+                 "train_seeds": run_seeds, "threads": threads, "versions": _versions(),
+                 "tasks": names})
+    if command:
+        meta["command"] = command
     meta_path.write_text(json.dumps(meta, indent=2))
 
     from tqdm.auto import tqdm
 
     timings = {"train_s": 0.0, "eval_s": 0.0}
     scales = []
-    bar = tqdm(preset.sizes, desc="sizes", unit="size", disable=not progress)
-    for name, n_layer, n_embd, n_head in bar:
-        bar.set_postfix(size=name)
+    jobs = [(ts, sz) for ts in run_seeds for sz in preset.sizes]
+    bar = tqdm(jobs, desc="runs x sizes", unit="size", disable=not progress)
+    for train_seed, (name, n_layer, n_embd, n_head) in bar:
+        run = run_label(train_seed)
+        bar.set_postfix(run=run, size=name)
+        cfg = models.TrainConfig(tokens=preset.tokens, checkpoints=preset.checkpoints,
+                                 batch_size=preset.batch_size, lr=preset.lr, seed=train_seed,
+                                 budget_seed=seed, threads=threads)
         size = models.ModelSize(name, n_layer, n_embd, n_head)
         t = time.perf_counter()
-        ckpts = models.train_size(size, suite, cfg, out / "models", progress=progress)
+        ckpts = models.train_size(size, suite, cfg, out / "models" / run, progress=progress)
         timings["train_s"] += time.perf_counter() - t
         t = time.perf_counter()
-        for ck in tqdm(ckpts, desc=f"evaluate {name}", unit="ckpt", leave=False,
+        for ck in tqdm(ckpts, desc=f"evaluate {run} {name}", unit="ckpt", leave=False,
                        disable=not progress):
-            hdir = out / "harness" / name / ck.name
+            hdir = out / "harness" / run / name / ck.name
             harness.evaluate_checkpoint(ck, out / "tasks", names, hdir,
                                         batch_size=preset.eval_batch_size, threads=threads,
                                         seed=seed)
             sc = models.read_scale(ck)
-            scales.append({"model": name, "step": sc["step"], "params": sc["params"],
+            scales.append({"model": name, "run": run, "step": sc["step"],
+                           "params": sc["params"],
                            "nonembedding_params": sc["nonembedding_params"],
                            "tokens": sc["tokens"], "flops": sc["flops"], "path": str(hdir)})
         timings["eval_s"] += time.perf_counter() - t
+        timings["train_eval_wall_s"] = time.perf_counter() - t_start
+        meta["timings"] = {k: round(v, 1) for k, v in timings.items()}
+        meta_path.write_text(json.dumps(meta, indent=2))
     bar.close()
     meta["timings"] = {k: round(v, 1) for k, v in timings.items()}
     meta_path.write_text(json.dumps(meta, indent=2))
