@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
@@ -56,6 +57,9 @@ def _verdict_map(vt) -> dict:
 def size_figure(curves, *, verdicts=None, tasks: list[str] | None = None) -> plt.Figure:
     """One row per task, one column per metric: values across size (final checkpoints).
 
+    With several training runs per size each run is a faint line and their mean the bold line
+    with its item-level interval (:func:`emergence.plots.plot_curve`).
+
     Parameters
     ----------
     curves : CurveSet or list of Curve
@@ -89,7 +93,10 @@ def size_figure(curves, *, verdicts=None, tasks: list[str] | None = None) -> plt
         if v:
             axes[i, 0].annotate(f"verdict: {v}", xy=(0.0, 1.18), xycoords="axes fraction",
                                 fontsize=8, color="0.25")
-    fig.suptitle("Across size (final checkpoints)", fontsize=11, y=1.01)
+    n_runs = max((c.runs.shape[0] for c in cl if c.runs is not None), default=1)
+    title = "Across size (final checkpoints)" if n_runs == 1 else (
+        f"Across size (final checkpoints): mean of {n_runs} runs per size (bold), each run faint")
+    fig.suptitle(title, fontsize=11, y=1.01)
     fig.tight_layout()
     return fig
 
@@ -97,6 +104,8 @@ def size_figure(curves, *, verdicts=None, tasks: list[str] | None = None) -> plt
 def step_figure(curves, *, tasks: list[str] | None = None,
                 order: list[str] | None = None) -> plt.Figure:
     """One row per task, one column per metric: values across training, one line per size.
+
+    With several training runs per size each run is a faint line and their mean the bold line.
 
     Parameters
     ----------
@@ -124,8 +133,13 @@ def step_figure(curves, *, tasks: list[str] | None = None,
             ax = axes[i, j]
             for c in sorted([c for c in cl if c.task == task and c.metric == metric],
                             key=lambda c: order_map[c.model]):
-                ax.plot(c.x, c.y, "o-", ms=3, lw=1.2, color=palette[order_map[c.model]],
-                        label=c.model)
+                col = palette[order_map[c.model]]
+                if c.runs is not None:
+                    # each training run faint, their mean bold
+                    for row in c.runs:
+                        ok = np.isfinite(row)
+                        ax.plot(c.x[ok], row[ok], "-", lw=0.7, alpha=0.35, color=col)
+                ax.plot(c.x, c.y, "o-", ms=3, lw=1.8, color=col, label=c.model)
             ax.set_xscale("log")
             _tidy_axis(ax)
             ax.set_xlabel(SCALE_LABELS.get(cl[0].x_name, cl[0].x_name))
@@ -134,7 +148,10 @@ def step_figure(curves, *, tasks: list[str] | None = None,
                 ax.legend(fontsize=6, frameon=False)
         for j in range(len(mets), ncol):
             axes[i, j].set_visible(False)
-    fig.suptitle("Across training (one line per size)", fontsize=11, y=1.01)
+    n_runs = max((c.runs.shape[0] for c in cl if c.runs is not None), default=1)
+    title = "Across training (one line per size)" if n_runs == 1 else (
+        f"Across training: mean of {n_runs} runs per size (bold), each run faint")
+    fig.suptitle(title, fontsize=11, y=1.01)
     fig.tight_layout()
     return fig
 

@@ -2,22 +2,28 @@
 
 :func:`run_lab` is what ``emergence lab run`` calls. The output folder holds everything:
 
-============================  ============================================================
-``tasks/``, ``data/``         lm-eval task YAMLs and the test items (JSONL)
-``models/<size>/step_N/``     checkpoints (``save_pretrained``) with ``scale.json``
-``harness/<size>/step_N/``    harness output as written: ``results_*.json`` and
-                              ``samples_<task>_*.jsonl`` (``--log_samples``)
-``scores.csv.gz``             tidy per-item table re-scored under every metric
-``curves_size.csv``           per-scale values across size (final checkpoints)
-``curves_step.csv``           per-checkpoint values across training, per size
-``verdicts_size.csv`` ...     verdict tables (per curve and per group)
-``mirage.csv``                observed vs p^L-predicted exact match per size and task
-``figures/*.png``             exact match beside edit distance and log-likelihood
-``lab.json``                  preset, seed, versions, timings
-============================  ============================================================
+==================================  ======================================================
+``tasks/``, ``data/``               lm-eval task YAMLs and the test items (JSONL)
+``models/<run>/<size>/step_N/``     checkpoints (``save_pretrained``) with ``scale.json``
+``harness/<run>/<size>/step_N/``    harness output as written: ``results_*.json`` and
+                                    ``samples_<task>_*.jsonl`` (``--log_samples``)
+``checkpoints.csv``                 run, size, step, parameters, tokens, FLOPs
+``scores.csv.gz``                   tidy per-item table re-scored under every metric
+``curves_size.csv``                 per-scale values across size (final checkpoints, mean
+                                    over runs, with the between-run sd)
+``curves_step.csv``                 per-checkpoint values across training, per size
+``verdicts_size.csv`` ...           verdict tables (per curve and per group)
+``verdicts_size_runs.csv``          verdicts across size of each run on its own
+``run_variance.csv``                between-run and item-level variance per size
+``mirage.csv``                      observed vs p^L-predicted exact match per run, size, task
+``figures/*.png``                   exact match beside edit distance and log-likelihood
+``lab.json``                        command, preset, seeds, versions, timings
+==================================  ======================================================
 
-Training and evaluation skip what already exists, so an interrupted run keeps its finished sizes
-and a rerun resumes.
+``<run>`` is ``seed<training seed>``: ``--seeds K`` trains K runs per size with training seeds
+``SEED .. SEED+K-1`` (initialisation and data order); every run sees the same test items and
+the same number of training steps. Training and evaluation skip what already exists, so an
+interrupted run keeps its finished runs and sizes and a rerun resumes.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ __all__ = [
     "run_lab",
     "records_from_harness",
     "analyze_records",
+    "analyze_table",
+    "score_records",
     "MAIN_METRICS",
     "mirage_table",
     "run_label",
@@ -100,34 +108,45 @@ PRESETS: dict[str, Preset] = {
             ("L2-W48", 2, 48, 2),
             ("L3-W64", 3, 64, 4),
             ("L3-W96", 3, 96, 4),
+            ("L4-W112", 4, 112, 4),
         ),
         tokens=3_000_000,
         checkpoints=(1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0),
         tasks=("add_2d", "add_3d", "add_4d", "mul_2x1", "mul_2x2"),
         mc_task="add_3d",
         n_test=200,
-        seeds=3,
+        seeds=4,
     ),
 }
 
 
 @dataclass(frozen=True)
 class LabResult:
-    """Result of :func:`run_lab` (or of :func:`analyze_records`).
+    """Result of :func:`run_lab` (or of :func:`analyze_table` / :func:`analyze_records`).
 
     Attributes
     ----------
     out : Path or None
         Output folder.
     table : DataFrame
-        Tidy per-item table (:mod:`emergence.schema`) with an extra ``answer_len`` column.
+        Tidy per-item table (:mod:`emergence.schema`) with the training run in ``run`` and an
+        extra ``answer_len`` column.
     curves_size, curves_step : CurveSet
         Curves across size (final checkpoints, ``x="params"``) and across training
-        (``x="tokens"``, one curve per size).
+        (``x="tokens"``, one curve per size); with several runs per size each point is the mean
+        over the runs and ``Curve.runs`` holds the per-run values.
     verdict_size, verdict_step : VerdictTable or None
-        Verdicts (None when ``verdicts=False``).
+        Verdicts of those curves (None when ``verdicts=False``).
     timings : dict
         Seconds per phase.
+    curves_runs : CurveSet or None
+        Curves across size of each run on its own (``Curve.run`` set).
+    verdict_runs : DataFrame or None
+        Group verdicts across size of each run on its own (column ``run``): does one training
+        run per size reach the verdict of the mean?
+    run_variance : DataFrame or None
+        Between-run and item-level variance per size, task and metric
+        (:func:`emergence.lab.variance.run_variance`).
     """
 
     out: Path | None
@@ -137,6 +156,14 @@ class LabResult:
     verdict_size: object | None = None
     verdict_step: object | None = None
     timings: dict = field(default_factory=dict)
+    curves_runs: object | None = None
+    verdict_runs: pd.DataFrame | None = None
+    run_variance: pd.DataFrame | None = None
+
+    @property
+    def runs(self) -> list[str]:
+        """Run labels of the table."""
+        return sorted(self.table["run"].dropna().unique().tolist())
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy per-item table."""
@@ -151,21 +178,44 @@ class LabResult:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def summary(self) -> str:
-        """Sizes, checkpoints, items, and verdict counts."""
+        """Sizes, runs, checkpoints, items, verdict counts and between-run variance."""
         t = self.table
         lines = [
-            f"lab: {t['model'].nunique()} sizes, {t['step'].nunique()} checkpoint steps, "
-            f"{t['task'].nunique()} tasks, {len(t)} per-item scores",
+            f"lab: {t['model'].nunique()} sizes x {len(self.runs)} run(s), "
+            f"{t['step'].nunique()} checkpoint steps, {t['task'].nunique()} tasks, "
+            f"{len(t)} per-item scores",
             f"curves: {len(self.curves_size)} across size, {len(self.curves_step)} across steps",
         ]
         v = self.verdicts()
         if len(v):
             for (along, verdict), n in v.groupby(["along", "verdict"]).size().items():
                 lines.append(f"  along {along}: {verdict}: {n}")
+        if self.verdict_runs is not None and len(self.verdict_runs):
+            agree = _run_agreement(self.verdict_runs, self.verdict_size)
+            lines.append("verdicts of single runs across size (tasks where every run agrees "
+                         f"with the mean of the runs): {agree}")
+        if self.run_variance is not None and len(self.run_variance):
+            from .variance import pooled_run_variance
+
+            pooled = pooled_run_variance(self.run_variance)
+            if len(pooled):
+                lines.append("between-run share of the variance of one run's mean "
+                             "(sizes pooled, median over tasks):")
+                for r in pooled.groupby("metric")["share_between"].median().items():
+                    lines.append(f"  {r[0]}: {r[1]:.2f}")
         if self.timings:
             lines.append("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in
                                                      self.timings.items()))
         return "\n".join(lines)
+
+
+def _run_agreement(per_run: pd.DataFrame, mean_vt) -> str:
+    if mean_vt is None or not len(mean_vt.groups):
+        return "n/a"
+    ref = mean_vt.verdicts()[["task", "verdict"]].rename(columns={"verdict": "of_mean"})
+    m = per_run[["task", "verdict"]].merge(ref, on="task", how="left")
+    same = (m["verdict"] == m["of_mean"]).groupby(m["task"]).all()
+    return f"{int(same.sum())} of {len(same)}"
 
 
 def _versions() -> dict[str, str]:
@@ -207,16 +257,17 @@ def records_from_harness(out: str | Path, scales: pd.DataFrame) -> pd.DataFrame:
     scales : DataFrame
         One row per checkpoint: ``model``, ``step``, ``params``, ``nonembedding_params``,
         ``tokens``, ``flops``, ``path`` (the harness folder) and optionally ``run`` (the
-        training run, copied to every record).
+        training run, copied to every record; default ``"seed0"``).
 
     Returns
     -------
     DataFrame
         Records (:mod:`emergence.io.records`) with target log-likelihoods of the generative tasks
-        attached from their ``_ll`` companions, ``family`` and ``nonembedding_params``.
+        attached from their ``_ll`` companions (within each run), ``family``, ``run`` and
+        ``nonembedding_params``. Records of different runs share (model, step, task, item):
+        validate and score them one run at a time (:func:`score_records` does).
     """
     from ..io.samples import load_samples
-    from ..scoring import attach_loglik
 
     frames = []
     for row in scales.itertuples(index=False):
@@ -231,36 +282,86 @@ def records_from_harness(out: str | Path, scales: pd.DataFrame) -> pd.DataFrame:
             tokenizer=list,
         )
         rec["nonembedding_params"] = float(row.nonembedding_params)
-        if "run" in scales.columns:
-            rec["run"] = str(row.run)
+        rec["run"] = str(getattr(row, "run", run_label(0)))
         frames.append(rec)
     if not frames:
         raise ValueError(f"{out}: no finished harness runs under harness/.")
     rec = pd.concat(frames, ignore_index=True)
-    tasks = set(rec["task"])
-    for t in sorted(tasks):
-        if t + LL_SUFFIX in tasks:
-            rec = attach_loglik(rec, to_task=t, from_task=t + LL_SUFFIX)
-    return rec
+    return _attach_companions(rec)
 
 
-def analyze_records(
-    records: pd.DataFrame,
+def _by_run(records: pd.DataFrame):
+    runs = records["run"] if "run" in records.columns else pd.Series(run_label(0),
+                                                                     index=records.index)
+    for run, part in records.groupby(runs.astype(str), sort=True):
+        yield run, part.drop(columns="run", errors="ignore")
+
+
+def _attach_companions(rec: pd.DataFrame) -> pd.DataFrame:
+    from ..scoring import attach_loglik
+
+    parts = []
+    for run, part in _by_run(rec):
+        tasks = set(part["task"])
+        for t in sorted(tasks):
+            if t + LL_SUFFIX in tasks:
+                part = attach_loglik(part, to_task=t, from_task=t + LL_SUFFIX)
+        parts.append(part.assign(run=run))
+    return pd.concat(parts, ignore_index=True)
+
+
+def score_records(records: pd.DataFrame, *, lengths: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Re-score lab records (one run at a time) into the tidy table with a ``run`` column.
+
+    Parameters
+    ----------
+    records : DataFrame
+        From :func:`records_from_harness` (``run`` optional: one run when absent).
+    lengths : DataFrame, optional
+        ``task``, ``item``, ``answer_len`` (added to the table).
+
+    Returns
+    -------
+    DataFrame
+        Tidy table under every applicable metric (characters as tokens), with ``run``,
+        ``nonembedding_params`` and, with ``lengths``, ``answer_len``.
+    """
+    from ..schema import validate
+    from ..scoring import rescore
+
+    parts = []
+    for run, part in _by_run(records):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sc = rescore(part, tokenizer="characters", family=FAMILY)
+        ne = part.drop_duplicates(["model"]).set_index("model")["nonembedding_params"]
+        sc["nonembedding_params"] = sc["model"].map(ne).astype("float64")
+        parts.append(sc.assign(run=run))
+    table = validate(pd.concat(parts, ignore_index=True))
+    if lengths is not None:
+        table = table.merge(lengths, on=["task", "item"], how="left")
+    return table
+
+
+def analyze_table(
+    table: pd.DataFrame,
     *,
-    lengths: pd.DataFrame | None = None,
     seed: int = 0,
     verdicts: bool = True,
     n_boot: int = 999,
     progress: bool = False,
 ) -> LabResult:
-    """Re-score records, build curves across size and steps, and run the verdicts.
+    """Curves across size and steps, verdicts and between-run variance of a scored lab table.
+
+    With several training runs per size (column ``run``), the curves hold the mean over the runs
+    at each point with the per-run values in ``Curve.runs`` (the figures draw each run faintly),
+    every run is also judged on its own across size, and :func:`~emergence.lab.variance.run_variance`
+    measures the between-run variance of each size's mean beside its item-level variance.
 
     Parameters
     ----------
-    records : DataFrame
-        Per-item records of the lab (from :func:`records_from_harness` or the bundled data).
-    lengths : DataFrame, optional
-        ``task``, ``item``, ``answer_len`` (added to the table).
+    table : DataFrame
+        Tidy lab table (:func:`score_records`, or :func:`emergence.lab.load_bundled`).
     seed : int, default=0
         Seed of the verdict bootstraps.
     verdicts : bool, default=True
@@ -274,43 +375,87 @@ def analyze_records(
     Examples
     --------
     >>> from emergence.lab import load_bundled
-    >>> rec = load_bundled(records=True)
-    >>> rec = rec[rec["task"].isin(["add_2d", "add_2d_ll"])]
-    >>> res = analyze_records(rec, verdicts=False)
-    >>> len(res.curves_size), res.curves_size.curves[0].n_scales
-    (3, 7)
+    >>> t = load_bundled()
+    >>> res = analyze_table(t[t["task"] == "add_2d"], verdicts=False)
+    >>> len(res.curves_size), res.curves_size.curves[0].runs.shape
+    (3, (3, 6))
     """
-    from ..scoring import rescore
     from ..tidy import extract_curves
+    from .variance import run_variance
 
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = rescore(records, tokenizer="characters", family=FAMILY)
-    ne = records.drop_duplicates(["model"]).set_index("model")["nonembedding_params"]
-    table["nonembedding_params"] = table["model"].map(ne).astype("float64")
-    if lengths is not None:
-        table = table.merge(lengths, on=["task", "item"], how="left")
-    keep = _main_mask(table)
-    main = table[keep]
-    curves_size = extract_curves(main, x="params", along="size", on_mismatch="error")
-    curves_step = extract_curves(main, x="tokens", along="step", on_mismatch="error")
-    timings = {"rescore_s": time.perf_counter() - t0}
-    vs = vstep = None
+    if "run" not in table.columns or table["run"].isna().all():
+        table = table.assign(run=run_label(0))
+    main = table[_main_mask(table)]
+    curves_size = extract_curves(main, x="params", along="size", runs="mean",
+                                 on_mismatch="error")
+    curves_runs = extract_curves(main, x="params", along="size", runs="separate",
+                                 on_mismatch="error")
+    # runs of one size share the steps but not exactly the tokens (line lengths are random):
+    # place each checkpoint at the mean over its runs
+    steps = main.assign(tokens=main.groupby(["model", "step"])["tokens"].transform("mean"))
+    curves_step = extract_curves(steps, x="tokens", along="step", runs="mean",
+                                 on_mismatch="error")
+    rv = run_variance(main)
+    timings = {"curves_s": time.perf_counter() - t0}
+    vs = vstep = vruns = None
     if verdicts:
         from ..verdict import assess
 
         t1 = time.perf_counter()
         vs = assess(curves_size, seed=seed, n_boot=n_boot, progress=progress)
         vstep = assess(curves_step, seed=seed, n_boot=n_boot, progress=progress)
+        parts = []
+        for run in sorted({c.run for c in curves_runs}):
+            vt = assess([c for c in curves_runs if c.run == run], seed=seed, n_boot=n_boot,
+                        progress=False)
+            parts.append(vt.verdicts().assign(run=run))
+        vruns = pd.concat(parts, ignore_index=True) if parts else None
         timings["verdict_s"] = time.perf_counter() - t1
-    return LabResult(None, table, curves_size, curves_step, vs, vstep, timings)
+    return LabResult(None, table, curves_size, curves_step, vs, vstep, timings,
+                     curves_runs=curves_runs, verdict_runs=vruns, run_variance=rv)
+
+
+def analyze_records(
+    records: pd.DataFrame,
+    *,
+    lengths: pd.DataFrame | None = None,
+    seed: int = 0,
+    verdicts: bool = True,
+    n_boot: int = 999,
+    progress: bool = False,
+) -> LabResult:
+    """Re-score records (:func:`score_records`) and analyse them (:func:`analyze_table`).
+
+    Parameters
+    ----------
+    records : DataFrame
+        Per-item records of the lab (from :func:`records_from_harness`).
+    lengths : DataFrame, optional
+        ``task``, ``item``, ``answer_len`` (added to the table).
+    seed : int, default=0
+        Seed of the verdict bootstraps.
+    verdicts : bool, default=True
+    n_boot : int, default=999
+    progress : bool, default=False
+
+    Returns
+    -------
+    LabResult
+    """
+    t0 = time.perf_counter()
+    table = score_records(records, lengths=lengths)
+    rescore_s = time.perf_counter() - t0
+    res = analyze_table(table, seed=seed, verdicts=verdicts, n_boot=n_boot, progress=progress)
+    res.timings["rescore_s"] = rescore_s
+    return res
 
 
 def mirage_table(records: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
-    """Mirage check (exact match ~ p^L, edit distance ~ L(1-p)) per generative task, across size.
+    """Mirage check (exact match ~ p^L, edit distance ~ L(1-p)) per run and generative task.
 
-    Runs :func:`emergence.mirage.mirage_check` on the final checkpoints with characters as tokens.
+    Runs :func:`emergence.mirage.mirage_check` on the final checkpoints of each training run with
+    characters as tokens.
 
     Parameters
     ----------
@@ -322,27 +467,20 @@ def mirage_table(records: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) ->
     Returns
     -------
     DataFrame
-        The per-size tables of every task stacked, with ``task`` and ``consistent`` (every
-        simultaneous interval covers 0) columns.
-
-    Examples
-    --------
-    >>> from emergence.lab import load_bundled
-    >>> rec = load_bundled(records=True)
-    >>> t = mirage_table(rec[rec["task"] == "add_2d"], n_boot=200)
-    >>> t["task"].unique().tolist(), len(t)
-    (['add_2d'], 7)
+        The per-size tables of every run and task stacked, with ``run``, ``task`` and
+        ``consistent`` (every simultaneous interval covers 0) columns.
     """
     from ..mirage import mirage_check
 
-    last = records["step"] == records.groupby("model")["step"].transform("max")
-    final = records[last]
-    gen_tasks = sorted(set(final.loc[final["output_type"] == "generate_until", "task"]))
     parts = []
-    for task in gen_tasks:
-        res = mirage_check(final, task=task, tokenizer="characters", x="params",
-                           n_boot=n_boot, seed=seed)
-        parts.append(res.to_frame().assign(task=task, consistent=res.consistent))
+    for run, rec in _by_run(records):
+        last = rec["step"] == rec.groupby("model")["step"].transform("max")
+        final = rec[last]
+        gen_tasks = sorted(set(final.loc[final["output_type"] == "generate_until", "task"]))
+        for task in gen_tasks:
+            res = mirage_check(final, task=task, tokenizer="characters", x="params",
+                               n_boot=n_boot, seed=seed)
+            parts.append(res.to_frame().assign(run=run, task=task, consistent=res.consistent))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -397,7 +535,7 @@ def run_lab(
     ----------
     preset : {"small", "paper"} or Preset, default="small"
         ``small``: 3 sizes, 2 checkpoints, 2 tasks, 1 run per size (a few minutes). ``paper``:
-        6 sizes (4k-340k parameters), 6 checkpoints each, 5 tasks plus multiple choice, 3
+        7 sizes (4k-614k parameters), 6 checkpoints each, 5 tasks plus multiple choice, 4
         runs per size.
     out : path, default="lab-out"
         Output folder (created; existing checkpoints and harness runs are reused).
@@ -498,6 +636,9 @@ def run_lab(
     if res.verdict_step is not None:
         res.verdict_step.to_frame().to_csv(out / "verdicts_step_curves.csv", index=False)
         res.verdict_step.verdicts().to_csv(out / "verdicts_step.csv", index=False)
+    if res.verdict_runs is not None:
+        res.verdict_runs.to_csv(out / "verdicts_size_runs.csv", index=False)
+    res.run_variance.to_csv(out / "run_variance.csv", index=False)
     mirage_table(rec, seed=seed).to_csv(out / "mirage.csv", index=False)
     if figures:
         t = time.perf_counter()
@@ -511,4 +652,5 @@ def run_lab(
                                         **meta["timings"]})
     meta_path.write_text(json.dumps(meta, indent=2))
     return LabResult(out, res.table, res.curves_size, res.curves_step, res.verdict_size,
-                     res.verdict_step, timings)
+                     res.verdict_step, timings, curves_runs=res.curves_runs,
+                     verdict_runs=res.verdict_runs, run_variance=res.run_variance)
