@@ -8,8 +8,9 @@ task generator work without them.
 from __future__ import annotations
 
 from .bundled import load_bundled
-from .run import PRESETS, LabResult, Preset, analyze_records, run_lab
+from .run import PRESETS, LabResult, Preset, analyze_records, analyze_table, run_lab
 from .tasks import TASKS, ArithmeticSuite, write_task_files
+from .variance import run_variance
 
 __all__ = [
     "PRESETS",
@@ -17,6 +18,8 @@ __all__ = [
     "LabResult",
     "run_lab",
     "analyze_records",
+    "analyze_table",
+    "run_variance",
     "load_bundled",
     "TASKS",
     "ArithmeticSuite",
