@@ -22,13 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="lab_command", metavar="SUBCOMMAND")
     r = sub.add_parser("run", help="train, evaluate, re-score and test (resumes in OUT)")
     r.add_argument("--preset", choices=["small", "paper"], default="small",
-                   help="small: 3 sizes, minutes; paper: 7 sizes x 4 runs (default: small)")
+                   help="small: 3 sizes, minutes; paper: 7 sizes x 3 runs (default: small)")
     r.add_argument("--out", default="lab-out", help="output folder (default: lab-out)")
     r.add_argument("--seed", type=int, default=0,
                    help="seed of the items, the harness, the tests and the first training run")
     r.add_argument("--seeds", type=int, default=None, metavar="K",
                    help="independent training runs per size (training seeds SEED..SEED+K-1; "
-                        "default: 1 for small, 4 for paper)")
+                        "default: 1 for small, 3 for paper)")
     r.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     r.add_argument("--no-verdicts", action="store_true", help="skip the transition tests")
     r.add_argument("--no-figures", action="store_true", help="skip the figures")

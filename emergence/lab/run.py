@@ -17,7 +17,8 @@
 ``run_variance.csv``                between-run and item-level variance per size
 ``mirage.csv``                      observed vs p^L-predicted exact match per run, size, task
 ``figures/*.png``                   exact match beside edit distance and log-likelihood
-``lab.json``                        command, preset, seeds, versions, timings
+``lab.json``                        command, preset, seeds, versions, timings of every
+                                    session (a resumed run adds a session)
 ==================================  ======================================================
 
 ``<run>`` is ``seed<training seed>``: ``--seeds K`` trains K runs per size with training seeds
@@ -115,7 +116,7 @@ PRESETS: dict[str, Preset] = {
         tasks=("add_2d", "add_3d", "add_4d", "mul_2x1", "mul_2x2"),
         mc_task="add_3d",
         n_test=200,
-        seeds=4,
+        seeds=3,
     ),
 }
 
@@ -377,8 +378,10 @@ def analyze_table(
     >>> from emergence.lab import load_bundled
     >>> t = load_bundled()
     >>> res = analyze_table(t[t["task"] == "add_2d"], verdicts=False)
-    >>> len(res.curves_size), res.curves_size.curves[0].runs.shape
-    (3, (3, 6))
+    >>> sorted(c.metric for c in res.curves_size)
+    ['exact_match', 'target_loglik', 'token_edit_distance']
+    >>> res.run_variance.columns[:6].tolist()
+    ['family', 'task', 'metric', 'model', 'params', 'step']
     """
     from ..tidy import extract_curves
     from .variance import run_variance
@@ -535,7 +538,7 @@ def run_lab(
     ----------
     preset : {"small", "paper"} or Preset, default="small"
         ``small``: 3 sizes, 2 checkpoints, 2 tasks, 1 run per size (a few minutes). ``paper``:
-        7 sizes (4k-614k parameters), 6 checkpoints each, 5 tasks plus multiple choice, 4
+        7 sizes (4k-614k parameters), 6 checkpoints each, 5 tasks plus multiple choice, 3
         runs per size.
     out : path, default="lab-out"
         Output folder (created; existing checkpoints and harness runs are reused).
@@ -583,11 +586,23 @@ def run_lab(
                  "tasks": names})
     if command:
         meta["command"] = command
-    meta_path.write_text(json.dumps(meta, indent=2))
+    # one session per call: an interrupted and resumed run adds its sessions' times up
+    meta.setdefault("sessions", []).append(
+        {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seeds": n_runs,
+         "command": command})
+    timings = {"train_s": 0.0, "eval_s": 0.0}
+
+    def save() -> None:
+        timings["wall_s"] = time.perf_counter() - t_start
+        meta["timings"] = {k: round(v, 1) for k, v in timings.items()}
+        meta["sessions"][-1].update(
+            ended=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **meta["timings"])
+        meta_path.write_text(json.dumps(meta, indent=2))
+
+    save()
 
     from tqdm.auto import tqdm
 
-    timings = {"train_s": 0.0, "eval_s": 0.0}
     scales = []
     jobs = [(ts, sz) for ts in run_seeds for sz in preset.sizes]
     bar = tqdm(jobs, desc="runs x sizes", unit="size", disable=not progress)
@@ -614,12 +629,9 @@ def run_lab(
                            "nonembedding_params": sc["nonembedding_params"],
                            "tokens": sc["tokens"], "flops": sc["flops"], "path": str(hdir)})
         timings["eval_s"] += time.perf_counter() - t
-        timings["train_eval_wall_s"] = time.perf_counter() - t_start
-        meta["timings"] = {k: round(v, 1) for k, v in timings.items()}
-        meta_path.write_text(json.dumps(meta, indent=2))
+        save()
     bar.close()
-    meta["timings"] = {k: round(v, 1) for k, v in timings.items()}
-    meta_path.write_text(json.dumps(meta, indent=2))
+    save()
     scales_df = pd.DataFrame(scales)
     scales_df.drop(columns="path").to_csv(out / "checkpoints.csv", index=False)
 
@@ -647,10 +659,7 @@ def run_lab(
         write_figures(res, out / "figures")
         timings["figures_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_start
-    meta["timings"] = {k: round(v, 1) for k, v in timings.items()}
-    meta.setdefault("runs", []).append({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                        **meta["timings"]})
-    meta_path.write_text(json.dumps(meta, indent=2))
+    save()
     return LabResult(out, res.table, res.curves_size, res.curves_step, res.verdict_size,
                      res.verdict_step, timings, curves_runs=res.curves_runs,
                      verdict_runs=res.verdict_runs, run_variance=res.run_variance)
