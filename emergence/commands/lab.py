@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="lab_command", metavar="SUBCOMMAND")
     r = sub.add_parser("run", help="train, evaluate, re-score and test (resumes in OUT)")
     r.add_argument("--preset", choices=["small", "paper"], default="small",
-                   help="small: 3 sizes, minutes; paper: 7 sizes x 3 runs (default: small)")
+                   help="small: 3 sizes, minutes; paper: 6 sizes x 3 runs (default: small)")
     r.add_argument("--out", default="lab-out", help="output folder (default: lab-out)")
     r.add_argument("--seed", type=int, default=0,
                    help="seed of the items, the harness, the tests and the first training run")

@@ -109,7 +109,6 @@ PRESETS: dict[str, Preset] = {
             ("L2-W48", 2, 48, 2),
             ("L3-W64", 3, 64, 4),
             ("L3-W96", 3, 96, 4),
-            ("L4-W112", 4, 112, 4),
         ),
         tokens=3_000_000,
         checkpoints=(1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0),
@@ -538,8 +537,8 @@ def run_lab(
     ----------
     preset : {"small", "paper"} or Preset, default="small"
         ``small``: 3 sizes, 2 checkpoints, 2 tasks, 1 run per size (a few minutes). ``paper``:
-        7 sizes (4k-614k parameters), 6 checkpoints each, 5 tasks plus multiple choice, 3
-        runs per size.
+        6 sizes (4k-340k parameters, 83x), 6 checkpoints each, 5 tasks plus multiple
+        choice, 3 runs per size.
     out : path, default="lab-out"
         Output folder (created; existing checkpoints and harness runs are reused).
     seed : int, default=0
