@@ -3,7 +3,7 @@
 Subcommands::
 
     emergence scaling fit TABLE --law chinchilla|power --out DIR
-    emergence scaling allocate --compute 1e21 1e23 [--law hoffmann|besiroglu|DIR] [--tokens-per-param 20]
+    emergence scaling allocate --compute 1e21 1e23 [--law besiroglu|hoffmann|DIR] [--tokens-per-param 20]
     emergence scaling backtest TABLE --task T --metric M --cutoff 1e22 [--method sigmoid] --out DIR
     emergence scaling report TABLE --out DIR
 
@@ -54,10 +54,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(f)
     f.set_defaults(func=_fit)
 
-    a = ss.add_parser("allocate", help="compute-optimal N and D for compute budgets")
+    a = ss.add_parser(
+        "allocate", help="compute-optimal N and D for compute budgets",
+        description="Compute-optimal parameters and tokens for each budget under a Chinchilla "
+        "law. The default law is the Epoch replication (Besiroglu et al. 2024), whose fit puts "
+        "Chinchilla's own budget (5.76e23 FLOPs) at about 73B parameters and 1.3T tokens, close "
+        "to the 70B / 1.4T (20 tokens per parameter) that Chinchilla trained. Hoffmann et al.'s "
+        "published approach-3 parameters put the same budget at 32B parameters and about 93 "
+        "tokens per parameter, out of line with their approaches 1 and 2 and with the model they "
+        "trained; the replication refitted approach 3 on data reconstructed from their figure.")
     a.add_argument("--compute", type=float, nargs="+", required=True, help="budgets in FLOPs")
     a.add_argument("--law", default=None,
-                   help="hoffmann (default unless --tokens-per-param), besiroglu, or the output "
+                   help="besiroglu (default unless --tokens-per-param: the Epoch replication, "
+                   "consistent with Chinchilla's 70B / 1.4T), hoffmann (the published approach-3 "
+                   "fit: 32B / 93 tokens per parameter at Chinchilla's budget), or the output "
                    "folder of `scaling fit`")
     a.add_argument("--tokens-per-param", type=float, help="fixed ratio instead of a law")
     a.add_argument("--out", help="write the table to this CSV")
@@ -146,6 +156,7 @@ def _runs(table: pd.DataFrame, args) -> pd.DataFrame:
 
 
 def _fit(args) -> int:
+    from ..plots import figure_style, save_figure
     from ..scaling import default_grid, fit_chinchilla, fit_power_law, place_models
     from ..scaling.plots import plot_loss_vs_compute
 
@@ -168,8 +179,9 @@ def _fit(args) -> int:
         fit.runs.to_csv(out / "chinchilla_runs.csv", index=False)
         if fit.bootstrap is not None:
             fit.bootstrap.to_csv(out / "chinchilla_bootstrap.csv", index=False)
-        ax = plot_loss_vs_compute(fit.runs, fit)
-        ax.figure.savefig(out / "loss_vs_compute.png", dpi=110)
+        with figure_style():
+            ax = plot_loss_vs_compute(fit.runs, fit)
+        save_figure(ax.figure, out / "loss_vs_compute.png")  # PNG at 200 dpi and SVG
         if "metric" in table.columns:
             place_models(table, fit, size=args.size).to_csv(out / "placement.csv", index=False)
         text = fit.summary()
@@ -204,7 +216,7 @@ def _allocate(args) -> int:
 
     law = None
     if args.tokens_per_param is None or args.law:
-        key = str(args.law or "hoffmann").lower()
+        key = str(args.law or "besiroglu").lower()
         if key == "hoffmann":
             law = HOFFMANN_2022
         elif key == "besiroglu":
@@ -224,6 +236,7 @@ def _allocate(args) -> int:
 
 
 def _backtest(args) -> int:
+    from ..plots import figure_style, save_figure
     from ..scaling import backtest, pooled_curve
     from ..scaling.plots import plot_backtest
 
@@ -242,7 +255,9 @@ def _backtest(args) -> int:
     out = _out(args)
     res.to_frame().to_csv(out / "backtest_points.csv", index=False)
     res.to_row().to_csv(out / "backtest_summary.csv", index=False)
-    plot_backtest(res).figure.savefig(out / "backtest.png", dpi=110)
+    with figure_style():
+        ax = plot_backtest(res)
+    save_figure(ax.figure, out / "backtest.png")
     print(res.summary())
     print(f"written to {out}/")
     return 0

@@ -101,6 +101,14 @@ class BacktestResult:
     jump_inside : bool
         Whether that point lies inside its interval.
     notes : tuple of str
+    interval_share : float
+        Median width of the prediction interval over the forecast points, as a share of the
+        metric's range (its declared bounds, else the observed range).
+    flags : tuple of str
+        Why the backtest is not a result: ``"degenerate"`` (the sigmoid's rise is a step the
+        fitted scales do not resolve, or fewer than two fitted points leave the floor) and
+        ``"uninformative"`` (the prediction interval spans half the metric's range or more, so
+        coverage says little). Each flag is explained in ``notes``.
     """
 
     method: str
@@ -118,6 +126,8 @@ class BacktestResult:
     jump_label: str
     jump_inside: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
+    interval_share: float = float("nan")
+    flags: tuple[str, ...] = field(default_factory=tuple)
 
     def to_frame(self) -> pd.DataFrame:
         """The per-point table (fit and forecast points)."""
@@ -132,7 +142,8 @@ class BacktestResult:
                "cutoff": self.cutoff, "level": self.level, "n_fit": self.n_fit,
                "n_forecast": self.n_forecast, "mae": self.mae, "rmse": self.rmse,
                "coverage": self.coverage, "jump_label": self.jump_label,
-               "jump_inside": self.jump_inside}
+               "jump_inside": self.jump_inside, "interval_share": self.interval_share,
+               "flags": ", ".join(self.flags)}
         row.update({f"param_{k}": v for k, v in self.params.items()})
         row["notes"] = "; ".join(self.notes)
         return pd.DataFrame([row])
@@ -145,6 +156,8 @@ class BacktestResult:
                  f"  forecast MAE {self.mae:.4g}, RMSE {self.rmse:.4g}; "
                  f"{self.coverage:.0%} of forecasts inside the {self.level:.0%} prediction interval",
                  f"  best forecast point ({self.jump_label}) is {verdict} its interval"]
+        if self.flags:
+            lines.append(f"  NOT A RESULT ({', '.join(self.flags)}): see the notes")
         lines.extend(f"  {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -303,6 +316,7 @@ def backtest(
     x, yv, lab, meta = _as_xy(data, y, labels)
     ok = np.isfinite(x) & np.isfinite(yv) & (x > 0)
     notes: list[str] = []
+    flags: list[str] = []
     if (~ok).any():
         miss = [lab[i] for i in np.flatnonzero(~ok)]
         notes.append(f"{len(miss)} points without a value or scale left out: "
@@ -408,9 +422,30 @@ def backtest(
         params = {"floor": g, "ceiling": top, "midpoint_log10x": float(uc - ab[0] / ab[1])
                   if ab[1] != 0 else float("nan"), "slope_per_decade": b_per_decade}
         if np.sum(yv[fit] > g + 0.05 * (top - g)) < 2:
-            notes.append("fewer than two fitted points rise 5% above the floor: the sigmoid's "
-                         "midpoint and slope are not identified from the data below the cutoff.")
+            notes.append("degenerate fit: fewer than two fitted points rise 5% above the floor, "
+                         "so the sigmoid's midpoint and slope are not identified from the data "
+                         "below the cutoff.")
+            flags.append("degenerate")
+        # a step-like fit: the 5%-95% rise holds fewer than two fitted points or is shorter than
+        # a tenth of the fitted log-scale range
+        on_rise = int(np.sum((fitted > g + 0.05 * (top - g)) & (fitted < top - 0.05 * (top - g))))
+        rise = 2 * np.log(19.0) / abs(b_per_decade) if b_per_decade != 0 else np.inf
+        width = float(np.ptp(u[fit]))
+        if (on_rise < 2 or rise < 0.1 * width) and "degenerate" not in flags:
+            notes.append(f"degenerate fit: the sigmoid rises from 5% to 95% within {rise:.2g} "
+                         f"decades ({on_rise} fitted point(s) on the rise, {width:.2g} decades "
+                         "fitted): a step the data below the cutoff do not resolve, not a "
+                         "forecast.")
+            flags.append("degenerate")
     inside = (yv >= lo) & (yv <= hi)
+    span = (info.upper - info.lower) if info is not None and np.isfinite(info.upper - info.lower) \
+        else float(np.ptp(yv))
+    share = float(np.median(hi[~fit] - lo[~fit]) / span) if span > 0 else float("nan")
+    if np.isfinite(share) and share >= 0.5:
+        notes.append(f"uninformative: the {level:.0%} prediction interval spans {share:.0%} of "
+                     "the metric's range (its declared bounds, else the observed range) at the "
+                     "median forecast point, so its coverage says little.")
+        flags.append("uninformative")
     pts = pd.DataFrame({"label": lab, "x": x, "observed": yv, "predicted": pred, "lo": lo,
                         "hi": hi, "split": np.where(fit, "fit", "forecast"), "inside": inside})
     f = ~fit
@@ -422,7 +457,8 @@ def backtest(
         points=pts, params={k: float(v) for k, v in params.items()}, n_fit=n_fit, n_forecast=n_fc,
         mae=float(np.mean(np.abs(err))), rmse=float(np.sqrt(np.mean(err**2))),
         coverage=float(np.mean(inside[f])), jump_label=lab[int(np.flatnonzero(f)[j])],
-        jump_inside=bool(inside[f][j]), notes=tuple(notes),
+        jump_inside=bool(inside[f][j]), notes=tuple(notes), interval_share=share,
+        flags=tuple(dict.fromkeys(flags)),
     )
 
 

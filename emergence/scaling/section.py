@@ -28,12 +28,13 @@ import pandas as pd
 
 from .._csvsafe import write_csv
 from .._exceptions import EmergenceError
+from ..plots import figure_style, save_figure
 from ..schema import metric_info, validate
 from ..tidy import extract_curves
 from .allocation import place_models
 from .backtest import backtest, backtest_frame, fit_sigmoid, pooled_curve
-from .chinchilla import fit_chinchilla, is_loss_metric, loss_runs
-from .plots import plot_backtest, plot_emergence, plot_loss_vs_compute
+from .chinchilla import BESIROGLU_2024, fit_chinchilla, is_loss_metric, loss_runs
+from .plots import plot_backtests, plot_emergence, plot_loss_vs_compute, plot_placement
 from .powerlaw import fit_power_law
 
 __all__ = ["report_section"]
@@ -65,7 +66,7 @@ def report_section(
     max_curves: int = 4,
     min_tokens_fraction: float = 0.01,
     grid: np.ndarray | None = None,
-    dpi: int = 110,
+    dpi: int = 200,
 ) -> dict[str, Any]:
     """Write the scaling-law figures and tables of ``table`` into ``out_dir``.
 
@@ -89,14 +90,17 @@ def report_section(
         of the loss-law fit (warm-up is not described by the law); the count is in the notes.
     grid : ndarray, optional
         Starts of the Chinchilla fit (default: the 4,500-point published grid).
-    dpi : int
+    dpi : int, default=200
+        Resolution of the PNG figures (an SVG is written beside each).
 
     Returns
     -------
     dict
-        ``{"title": str, "figures": [{"path", "title", "caption"}], "tables": [{"path", "title",
-        "frame"}], "notes": [str]}``. Paths are relative to ``out_dir``; ``frame`` is the
-        DataFrame written to the CSV.
+        ``{"title": str, "figures": [{"path", "title", "caption", "flag"}], "tables": [{"path",
+        "title", "frame", "note"}], "notes": [str]}``. Paths are relative to ``out_dir`` (each
+        PNG has an SVG beside it); ``frame`` is the DataFrame written to the CSV; ``flag`` says
+        when a figure shows a fit that is not a result (degenerate or uninformative, a zone
+        beyond the data), empty otherwise.
 
     Examples
     --------
@@ -118,16 +122,17 @@ def report_section(
     tables: list[dict[str, Any]] = []
     notes: list[str] = []
 
-    def save_fig(ax, name: str, title: str, caption: str) -> None:
+    def save_fig(ax_or_fig, name: str, title: str, caption: str, flag: str = "") -> None:
+        fig = getattr(ax_or_fig, "figure", ax_or_fig)
         path = f"figures/scaling_{name}.png"
-        ax.figure.savefig(out / path, dpi=dpi)
-        plt.close(ax.figure)
-        figures.append({"path": path, "title": title, "caption": caption})
+        save_figure(fig, out / path, dpi=dpi)
+        plt.close(fig)
+        figures.append({"path": path, "title": title, "caption": caption, "flag": flag})
 
-    def save_table(frame: pd.DataFrame, name: str, title: str) -> None:
+    def save_table(frame: pd.DataFrame, name: str, title: str, note: str = "") -> None:
         path = f"tables/scaling_{name}.csv"
         write_csv(frame, out / path)
-        tables.append({"path": path, "title": title, "frame": frame})
+        tables.append({"path": path, "title": title, "frame": frame, "note": note})
 
     # ---- loss laws ------------------------------------------------------------------------
     placed = False
@@ -160,19 +165,29 @@ def report_section(
             frame = fit.to_frame()
             frame.insert(0, "curve", name)
             save_table(frame, f"chinchilla_{slug}", f"Chinchilla law for {name}")
-            ax = plot_loss_vs_compute(fit.runs, fit, loss_label=loss_label)
-            ax.set_title(f"{name}: L(N, D) = E + A/N^α + B/D^β", fontsize=9)
+            with figure_style():
+                ax = plot_loss_vs_compute(fit.runs, fit, loss_label=loss_label)
+            ax.set_title(f"{name}: L(N, D) = E + A/N^α + B/D^β", fontsize=9, parse_math=False)
             p = fit.params
             save_fig(ax, f"loss_vs_compute_{slug}", f"Loss against compute: {name}",
                      f"Each colour is one model size across training; dashed: the fitted law "
                      f"(E={p.E:.3g}, A={p.A:.3g}, B={p.B:.3g}, α={p.alpha:.3g}, β={p.beta:.3g}); "
                      "black: compute-optimal frontier; grey: best observed size at each budget. "
-                     "Checkpoints of one run share a learning-rate schedule, so intermediate "
-                     "points overstate the loss a run tuned for that budget would reach.")
+                     "Lines are drawn over the observed compute range only. Checkpoints of one "
+                     "run share a learning-rate schedule, so intermediate points overstate the "
+                     "loss a run tuned for that budget would reach.")
             if not placed:
                 pm = place_models(t, fit)
                 save_table(pm, "placement", f"Models relative to the compute-optimal frontier "
                            f"({name} law)")
+                with figure_style():
+                    ax = plot_placement(pm, fit, title=f"Models against the compute-optimal "
+                                        f"size of the fitted {name} law")
+                save_fig(ax, "placement", f"Compute-optimal placement ({name} law)",
+                         "Each model's (active) parameters against its training compute; black: "
+                         "the compute-optimal size N_opt(C) of the fitted law, grey band: within "
+                         "1.5x of it. Above the band: more parameters and fewer tokens than "
+                         "optimal (under-trained); below: over-trained.")
                 placed = True
         elif runs["model"].nunique() >= 3 or (nN == 1 and nD >= 3):
             axis = "N" if nN >= 2 else "D"
@@ -195,6 +210,35 @@ def report_section(
             save_table(frame, f"powerlaw_{slug}", f"Power law for {name}")
         else:
             notes.append(f"{name}: too few runs for a loss law ({len(runs)}).")
+
+    # ---- placement against a published law when the table has no loss law ----------------
+    if not placed:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = place_models(t, BESIROGLU_2024)
+        known = pm["status"] != "unknown scale"
+        if known.sum() >= 2:
+            pm = pm.drop(columns=[c for c in ("loss_pred", "loss_opt", "loss_excess")
+                                  if c in pm.columns])
+            save_table(pm, "placement", "Models relative to the compute-optimal frontier "
+                       "(published law: Besiroglu et al. 2024, the Epoch replication of "
+                       "Chinchilla)",
+                       note="The table has no loss to fit a law of its own, so the frontier is "
+                       "the Epoch replication's (70B parameters and about 20 tokens per "
+                       "parameter at Chinchilla's budget). Losses are not predicted for these "
+                       "models: only their allocation is compared.")
+            with figure_style():
+                ax = plot_placement(pm[known], BESIROGLU_2024)
+            save_fig(ax, "placement", "Compute-optimal placement (Epoch replication law)",
+                     f"{int(known.sum())} models with known parameters and tokens (or FLOPs) "
+                     "against the compute-optimal size N_opt(C) of Besiroglu et al. (2024); grey "
+                     "band: within 1.5x. Above it: under-trained for their compute; below: "
+                     "over-trained (the usual case for recent models trained on many tokens)."
+                     + (f" {int((~known).sum())} models without parameters or tokens are left "
+                        "out." if (~known).any() else ""))
+        elif len(pm):
+            notes.append(f"no compute-optimal placement: {int(known.sum())} of {len(pm)} models "
+                         "have both parameters and tokens (or FLOPs).")
 
     # ---- emergence and backtests --------------------------------------------------------
     prop = t[t["metric"].astype(str).map(lambda m: metric_info(m).is_proportion).astype(bool)
@@ -234,9 +278,21 @@ def report_section(
             notes.append(f"{c.name}: {exc}")
             continue
         sig_rows.append(sf.to_frame())
-        save_fig(plot_emergence(sf), f"emergence_{slug}", f"Transition zone: {c.name}",
+        ylab = f"{c.metric} ({'higher' if c.info.higher_is_better else 'lower'} is better)"
+        with figure_style():
+            ax = plot_emergence(sf, ylabel=ylab)
+        z0, z1 = sf.zone
+        out_of = [f"{'starts' if i == 0 else 'ends'} at 10^{np.log10(z):.1f}"
+                  for i, z in enumerate((z0, z1)) if np.isfinite(z)
+                  and (z < np.min(sf.x) if i == 0 else z > np.max(sf.x))]
+        flag = ("The transition zone reaches beyond the data (" + ", ".join(out_of)
+                + f"; data from 10^{np.log10(np.min(sf.x)):.1f} to "
+                f"10^{np.log10(np.max(sf.x)):.1f}): it is an extrapolation of the fitted "
+                "sigmoid, drawn clipped to the data.") if out_of else ""
+        save_fig(ax, f"emergence_{slug}", f"Transition zone: {c.name}",
                  "Chance-floored sigmoid in log scale; dark band: 5%-95% of the way from floor "
-                 f"to ceiling; light band: {sf.level:.0%} bootstrap bounds of the zone's edges.")
+                 f"to ceiling; light band: {sf.level:.0%} bootstrap bounds of the zone's edges.",
+                 flag)
         xs = np.sort(c.x[np.isfinite(c.y)])
         cut = cutoff
         if cut is None:
@@ -261,7 +317,7 @@ def report_section(
                     cont = cc[0]
                     methods.append("mirage")
                 break
-        first = True
+        done = []
         for m in methods:
             try:
                 r = backtest(c, method=m, cutoff=cut, continuous=cont, n_boot=n_boot, seed=seed)
@@ -269,16 +325,27 @@ def report_section(
                 notes.append(f"{c.name} ({m} backtest): {exc}")
                 continue
             bt.append(r)
-            if first:
-                save_fig(plot_backtest(r), f"backtest_{slug}", f"Backtest: {c.name}",
-                         f"Fitted below {r.x_name} = {r.cutoff:.3g} (dashed line), forecast "
-                         f"above with a {r.level:.0%} prediction interval ({m}); red points "
-                         "fall outside it.")
-                first = False
+            done.append(r)
+        if done:
+            bad = [f"{r.method}: {', '.join(r.flags)}" for r in done if r.flags]
+            flag = ("Not results: " + "; ".join(bad) + " (see the flags and notes columns of "
+                    "the backtest table).") if bad else ""
+            routes = ", ".join(r.method for r in done)
+            save_fig(plot_backtests(done), f"backtest_{slug}", f"Backtests: {c.name}",
+                     f"Fitted below {done[0].x_name} = {done[0].cutoff:.3g} (dashed line), "
+                     f"forecast above with a {done[0].level:.0%} prediction interval, one panel "
+                     f"per route ({routes}"
+                     + ("; mirage: the per-token loss of the same task extrapolated as a power "
+                        "law and mapped to exact match" if "mirage" in routes else "")
+                     + "); red points fall outside the interval. A flagged panel is not a "
+                     "result.", flag)
     if sig_rows:
         save_table(pd.concat(sig_rows, ignore_index=True), "transitions",
                    "Sigmoid fits and transition zones")
     if bt:
-        save_table(backtest_frame(bt), "backtests", "Predictability backtests")
+        save_table(backtest_frame(bt), "backtests", "Predictability backtests",
+                   note="Rows with flags are not results: 'degenerate' (the sigmoid is a step "
+                   "the fitted scales do not resolve) or 'uninformative' (the prediction "
+                   "interval spans half the metric's range or more, so coverage says little).")
     return {"title": "Scaling laws and predictability", "figures": figures, "tables": tables,
             "notes": notes}

@@ -46,7 +46,10 @@ def test_loss_law_recovered_and_models_placed(tmp_path):
         "no proportion metric (accuracy, exact match) in the table: no emergence figure or "
         "backtest."]
     slug = _slug("val_loss_")
-    assert [f["path"] for f in out["figures"]] == [f"figures/scaling_loss_vs_compute_{slug}.png"]
+    assert [f["path"] for f in out["figures"]] == [f"figures/scaling_loss_vs_compute_{slug}.png",
+                                                   "figures/scaling_placement.png"]
+    for f in out["figures"]:  # a vector copy beside every PNG
+        assert (tmp_path / f["path"]).with_suffix(".svg").read_text().lstrip().startswith("<?xml")
     _check_files(out, tmp_path)
     law = _table_by_path(out, "chinchilla")["frame"].set_index("parameter")
     assert (law["curve"] == "val/loss").all()
@@ -93,7 +96,9 @@ def test_emergence_and_backtests_of_one_family(tmp_path):
     _check_files(out, tmp_path)
     # the perplexity has sizes but no token counts: a one-axis law, said plainly
     assert out["notes"] == ["arc_easy/ppl: no token counts; the two-axis law is not identifiable, "
-                            "so only a one-axis power law in params was fitted."]
+                            "so only a one-axis power law in params was fitted.",
+                            "no compute-optimal placement: 0 of 8 models have both parameters "
+                            "and tokens (or FLOPs)."]
     pl = _table_by_path(out, "powerlaw")["frame"]
     assert set(pl["x_name"]) == {"params"} and (pl["n"] == 8).all()
     # max_curves=1 keeps the curve with the widest range (arc_easy, not the nearly flat piqa)
