@@ -26,7 +26,9 @@ and the odd small value), ``saturating``; genuine ``hinge_x1.5``/``hinge_x3``/``
 L = 5, 10 scales 1e7..1e11, 500 items, exact match and token edit distance), one extra cell.
 Nuisances: ``none``; ``scatter`` (model-to-model sd 0.25 on ln CE); ``overdispersion`` (item x
 model sd 0.3); ``heterogeneous`` (item difficulty sd 1 on ln CE and target lengths 1..8 tokens);
-``uneven`` (random log-spacing of the scales); ``mc4`` (4-choice items: chance floor 0.25);
+``uneven`` (random log-spacing of the scales); ``mc4`` (4-choice items: chance floor 0.25,
+``n_choices`` written per item, chance not declared otherwise); ``runs3`` (three training runs
+per scale, each with its own scatter sd 0.25, averaged by ``extract_curves(..., runs="mean")``);
 ``aggregate`` / ``aggregate_no_n`` (per-scale exact match rounded to 3 decimals, as published
 tables give it, with or without the item count).
 
@@ -95,6 +97,7 @@ NUISANCES: dict[str, tuple[dict, bool | None]] = {
     "heterogeneous": ({"item_sd": 1.0, "target_tokens": tuple(range(1, 9))}, None),
     "uneven": ({"spacing": "random"}, None),
     "mc4": ({"n_choices": 4}, None),
+    "runs3": ({"n_runs": 3, "scatter_sd": 0.25}, None),
     "aggregate": ({}, True),
     "aggregate_no_n": ({}, False),
 }
@@ -175,7 +178,9 @@ def run_family(cell: Cell, index: int, n_boot: int, seed: int) -> dict:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            vt = assess(extract_curves(df, x="params"), seed=aseed, n_boot=n_boot,
+            # replicate runs: averaged per scale, their spread kept for the statistics
+            runs = {"runs": "mean"} if "run" in df.columns else {}
+            vt = assess(extract_curves(df, x="params", **runs), seed=aseed, n_boot=n_boot,
                         progress=False)
     except Exception as e:  # a crash is a result to count, not a reason to stop the grid
         return {"verdict": f"error: {type(e).__name__}", "rows": []}
