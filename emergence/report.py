@@ -625,6 +625,7 @@ class _Task:
     shots: int | None
     verdict: str = ""
     reasons: list[str] = field(default_factory=list)
+    limits: list[str] = field(default_factory=list)
     headline: str = ""
     rows: list = field(default_factory=list)
     figure: str = ""
@@ -730,6 +731,7 @@ def build_report(
     nav: list[str] = []
     tasks_all: list[_Task] = []
     cells: list[dict] = []
+    line_rows: list[dict] = []
     sec_names: dict[int, str] = {}
     alpha = 0.05
     for si, sec in enumerate(sections):
@@ -786,6 +788,9 @@ def build_report(
                 if len(g):
                     tk.verdict = str(g["verdict"].iloc[0])
                     tk.reasons = _reason_list(g.iloc[0])
+                    lim = _get(g.iloc[0], "limits", "")
+                    tk.limits = [x for x in str(lim).split("; ") if x] if isinstance(
+                        lim, str) else []
                     h = _get(g.iloc[0], "headline", "")
                     tk.headline = h if isinstance(h, str) else ""
             fits, notes, drawn = {}, {}, {}
@@ -805,6 +810,14 @@ def build_report(
                         if dropped:
                             note += ("; " if note else "") + (
                                 f"not drawn: {', '.join(dropped)} line outside the data's range")
+                        for name, f in kept.groupby("model", sort=False):
+                            line_rows.append({**c.key, "section": sec.title, "line": name,
+                                              "drawn": True, "psi": f["psi"].iloc[0]
+                                              if "psi" in f.columns else np.nan,
+                                              "x_min": f["x"].min(), "x_max": f["x"].max(),
+                                              "y_min": f["y"].min(), "y_max": f["y"].max()})
+                        line_rows.extend({**c.key, "section": sec.title, "line": name,
+                                          "drawn": False} for name in dropped)
                     notes[c.metric] = note
                     drawn[c.metric] = note
                     cells.append({"section": si, "anchor": tk.anchor, "metric": c.metric,
@@ -824,9 +837,10 @@ def build_report(
         tasks_all.extend(sec_tasks)
         sec_html.append(_section_html(sec, anchor, sec_tasks, excl, len(cs.curves), scores,
                                       alpha))
+        many_who = len({t.who for t in sec_tasks}) > 1
         items = "".join(
             f"<li><a href='#{t.anchor}'>{html.escape(t.name)}"
-            + (f" ({html.escape(t.who)})" if t.model else "")
+            + (f" ({html.escape(t.who)})" if many_who else "")
             + (f" <span class='verdict {_BADGE.get(t.verdict, 'v-none')}' "
                f"title='{html.escape(t.verdict)}'>{t.verdict[:1].upper()}</span>"
                if t.verdict else "") + "</a></li>"
@@ -846,6 +860,9 @@ def build_report(
     write_csv(points, tables["points"])
     write_csv(scores, tables["emergence_scores"])
     write_csv(compact_excluded(excluded), tables["excluded"])  # per-item rows: one line per point
+    if line_rows:  # what each figure draws, so that figures can be checked against verdicts
+        tables["figure_lines"] = out / "tables" / "figure_lines.csv"
+        write_csv(pd.DataFrame(line_rows), tables["figure_lines"])
     if not verdicts.empty:
         tables["verdicts"] = out / "tables" / "verdicts.csv"
         write_csv(verdicts, tables["verdicts"])
@@ -876,7 +893,6 @@ def build_report(
                      for k, p in tables.items())
     summary = _summary_html(tasks_all, sec_names, map_html)
     key = _key_html(interval, alpha)
-    caveats = _global_caveats_html(tasks_all)
     nav_html = ("<nav class='side' aria-label='contents'><a class='sec' href='#summary'>Summary"
                 "</a><a class='sec' href='#key'>Key to verdicts and columns</a>"
                 + "".join(nav) + "<a class='sec' href='#tables'>Tables (CSV)</a></nav>")
@@ -889,7 +905,6 @@ def build_report(
 <p class='muted'>emergence {__version__}, {stamp}. Every number on this page is in the
 <a href='#tables'>CSV tables</a>.</p>
 {summary}
-{caveats}
 {key}
 {''.join(sec_html)}
 <h2 id='tables'>Tables</h2><p>Every table behind the page, as CSV: {links}.</p>
@@ -919,6 +934,8 @@ def _task_html(tk: _Task, scores: pd.DataFrame, alpha: float) -> str:
     why = ""
     if tk.reasons:
         why = "<ul class='why'>" + "".join(f"<li>{e(r)}</li>" for r in tk.reasons) + "</ul>"
+    if tk.limits:
+        why += ("<p class='muted'>Limits: " + "; ".join(e(x) for x in tk.limits) + ".</p>")
     opened = " open" if tk.verdict in ("candidate genuine transition", "metric artifact") \
         else ""
     head = f"{e(tk.who)} / {e(tk.name)}"
@@ -945,11 +962,16 @@ def _section_html(sec: ReportSection, anchor: str, tasks: list[_Task], excl: pd.
         + (" (reasons at the end of the section)" if len(excl) else "") + ".</p>")
     # caveats every verdict of the section shares are said once here
     common = _common_reasons(tasks)
-    if common:
+    judged = [t for t in tasks if t.verdict]
+    common_lim = ([x for x in judged[0].limits if all(x in t.limits for t in judged)]
+                  if len(judged) >= 2 else [])
+    if common or common_lim:
         parts.append("<div class='caveat'><b>For every verdict in this section:</b><ul>"
-                     + "".join(f"<li>{e(r)}</li>" for r in common) + "</ul></div>")
+                     + "".join(f"<li>{e(r)}</li>" for r in common + common_lim)
+                     + "</ul></div>")
         for t in tasks:
             t.reasons = [r for i, r in enumerate(t.reasons) if i == 0 or r not in common]
+            t.limits = [x for x in t.limits if x not in common_lim]
     if sec.along == "step":
         psis = []
         for t in tasks:
@@ -994,10 +1016,6 @@ def _common_reasons(tasks: list[_Task]) -> list[str]:
     sets = [set(t.reasons[1:]) for t in with_v]
     common = set.intersection(*sets)
     return [r for r in with_v[0].reasons if r in common]
-
-
-def _global_caveats_html(tasks: list[_Task]) -> str:
-    return ""
 
 
 def _summary_html(tasks: list[_Task], sec_names: dict[int, str], map_html: str) -> str:
