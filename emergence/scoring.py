@@ -44,6 +44,7 @@ Examples
 from __future__ import annotations
 
 import gc
+import hashlib
 import re
 import string
 import warnings
@@ -70,6 +71,7 @@ __all__ = [
     "tokenize",
     "exact_match",
     "multiple_choice_grade",
+    "chosen_choice",
     "token_edit_distance",
     "normalized_edit_distance",
     "choice_probabilities",
@@ -511,22 +513,100 @@ def _gold_index(gold: Sequence[int] | np.ndarray, n: int) -> np.ndarray:
     return g
 
 
-def multiple_choice_grade(
-    choice_loglik: Sequence[Sequence[float]] | np.ndarray, gold: Sequence[int] | np.ndarray
-) -> np.ndarray:
-    """1.0 where the gold choice has the highest log-likelihood (first maximum wins ties).
+def _bigbench_argmax(scores: Sequence[float]) -> int:
+    """BIG-bench's argmax: ties broken by the sha256 of the float64 bytes of the scores."""
+    arr = np.asarray(scores, dtype=np.float64)
+    top = np.flatnonzero(arr == arr.max())
+    if top.size == 1:
+        return int(top[0])
+    return int(top[int(hashlib.sha256(arr.tobytes()).hexdigest(), 16) % top.size])
 
-    This is lm-eval's ``acc`` and BIG-bench's ``multiple_choice_grade`` on unnormalised
-    log-likelihoods.
+
+def chosen_choice(
+    choice_loglik: Sequence[Sequence[float]] | np.ndarray,
+    *,
+    tie_break: str | Sequence[str] = "first",
+) -> np.ndarray:
+    """Index of the choice a model picks: the highest score, ties broken as the source does.
+
+    Parameters
+    ----------
+    choice_loglik : sequence of sequences of float
+        Per-choice scores of each item (ragged lists allowed).
+    tie_break : {"first", "bigbench"} or sequence of them, default="first"
+        ``"first"``: the first maximum (numpy ``argmax``; lm-eval's ``acc``). ``"bigbench"``:
+        among the maxima, index ``sha256(scores.tobytes()) mod k`` of the float64 scores, as
+        BIG-bench's ``multiple_choice_grade`` does (``bigbench/api/task_metrics.py``). One value
+        per item is accepted.
+
+    Returns
+    -------
+    ndarray of int64
+
+    Examples
+    --------
+    >>> chosen_choice([[-1.0, -1.0, -3.0], [-2.0, -1.0]]).tolist()
+    [0, 1]
+    """
+    ll = _pad(choice_loglik)
+    out = np.argmax(ll, axis=1) if ll.size else np.zeros(0, dtype=np.int64)
+    rules = [tie_break] * ll.shape[0] if isinstance(tie_break, str) else list(tie_break)
+    if len(rules) != ll.shape[0]:
+        raise ValueError(f"`tie_break` must have one value per item ({ll.shape[0]}).")
+    bad = sorted({r for r in rules if r not in ("first", "bigbench")})
+    if bad:
+        raise ValueError(f"`tie_break` must be 'first' or 'bigbench'; got {bad}.")
+    if "bigbench" in rules:
+        rows = choice_loglik if not isinstance(choice_loglik, np.ndarray) else list(choice_loglik)
+        for i, r in enumerate(rules):
+            if r == "bigbench":
+                out[i] = _bigbench_argmax(rows[i])
+    return out.astype(np.int64)
+
+
+def multiple_choice_grade(
+    choice_loglik: Sequence[Sequence[float]] | np.ndarray,
+    gold: Sequence[int] | np.ndarray,
+    *,
+    choice_values: Sequence[Sequence[float] | None] | None = None,
+    tie_break: str | Sequence[str] = "first",
+) -> np.ndarray:
+    """Credit for the choice with the highest log-likelihood.
+
+    Without ``choice_values``: 1.0 where the chosen choice is the gold one, else 0.0 (lm-eval's
+    ``acc``). With ``choice_values`` (BIG-bench ``target_scores``): the value of the chosen
+    choice, which can be fractional and can be 1 for several choices; this is BIG-bench's
+    ``multiple_choice_grade`` (``count += target_scores[choice]``).
+
+    Parameters
+    ----------
+    choice_loglik : sequence of sequences of float
+        Per-choice log-likelihoods (or the scores the source ranked).
+    gold : sequence of int
+        Index of the correct choice (used where ``choice_values`` is None).
+    choice_values : sequence of (sequence of float or None), optional
+        Credit of each choice per item; None for an item means one-hot on ``gold``.
+    tie_break : {"first", "bigbench"} or sequence of them, default="first"
+        See :func:`chosen_choice`.
 
     Examples
     --------
     >>> multiple_choice_grade([[-1.0, -2.0], [-3.0, -1.0, -2.0]], [0, 0]).tolist()
     [1.0, 0.0]
+    >>> multiple_choice_grade([[-2.0, -1.0, -3.0]], [0],
+    ...                       choice_values=[[1.0, 0.5, 0.0]]).tolist()
+    [0.5]
     """
     ll = _pad(choice_loglik)
     g = _gold_index(gold, ll.shape[0])
-    out = (np.argmax(ll, axis=1) == g).astype(np.float64)
+    pick = chosen_choice(choice_loglik, tie_break=tie_break)
+    out = (pick == g).astype(np.float64)
+    if choice_values is not None:
+        if len(choice_values) != ll.shape[0]:
+            raise ValueError(f"`choice_values` must have one entry per item ({ll.shape[0]}).")
+        for i, cv in enumerate(choice_values):
+            if cv is not None and cv is not pd.NA:
+                out[i] = float(cv[pick[i]])
     out[np.all(np.isneginf(ll), axis=1)] = np.nan
     return out
 
@@ -693,12 +773,59 @@ def _targets_of(rec: pd.DataFrame) -> list[Any]:
     return out
 
 
+def _em_rules(stated: pd.Series, normalize: str | Callable[[str], str]) -> list[str]:
+    """Exact-match rule per generation record: the source's own (``normalize="source"``)."""
+    if callable(normalize):
+        return ["callable"] * len(stated)
+    if normalize != "source":
+        return [normalize] * len(stated)
+    rules = []
+    for r in stated:
+        r = "strip" if r is pd.NA or r is None else str(r)
+        rules.append(r if r in NORMALIZATIONS else "strip")
+    return rules
+
+
+def _rule_label(rule: str, normalize: str | Callable[[str], str]) -> str:
+    if callable(normalize):
+        return getattr(normalize, "__qualname__", "callable")
+    return rule if normalize != "source" else f"{rule} (the source's rule)"
+
+
+def _target_lengths(rec: pd.DataFrame, tokenizer: str | Callable[[str], Any],
+                    valid: np.ndarray) -> pd.arrays.IntegerArray:
+    """Tokens of each record's target under ``tokenizer`` (NA without a target)."""
+    texts = rec["target"]
+    has = texts.notna().to_numpy() & valid
+    out = np.full(len(rec), -1, dtype=np.int64)
+    if has.any():
+        uniq = pd.unique(texts[has].astype(str))
+        lens = dict(zip(uniq, _lengths(tokenize(list(uniq), tokenizer)).astype(np.int64),
+                        strict=True))
+        out[has] = [lens[t] for t in texts[has].astype(str)]
+    return pd.array(np.where(out >= 0, out, None), dtype="Int64")
+
+
+def _out_of_range(out: pd.DataFrame) -> None:
+    """Scores outside their metric's declared range become NaN with a note (corrupt input)."""
+    for metric, idx in out.groupby("metric", sort=False).groups.items():
+        info = metric_info(str(metric))
+        v = out.loc[idx, "value"]
+        bad = (v < info.lower - 1e-9) | (v > info.upper + 1e-9)
+        if bad.any():
+            rows = v.index[bad]
+            out.loc[rows, "note"] = [f"score {x:g} outside the range [{info.lower:g}, "
+                                     f"{info.upper:g}] of {metric} (corrupt input)"
+                                     for x in v[bad]]
+            out.loc[rows, "value"] = np.nan
+
+
 def rescore(
     records: pd.DataFrame,
     *,
     metrics: Sequence[str] | None = None,
     tokenizer: str | Callable[[str], Any] = "whitespace",
-    normalize: str | Callable[[str], str] = "strip",
+    normalize: str | Callable[[str], str] = "source",
     regex: str | None = None,
     family: str | None = None,
     workers: int = -1,
@@ -717,11 +844,16 @@ def rescore(
         computed for the output types in :data:`APPLIES_TO`; asking for a metric that applies to
         no record raises.
     tokenizer : {"whitespace", "characters"} or callable, default="whitespace"
-        Tokens for the edit distances, and for counting target tokens where the records do not
-        give ``target_ntokens`` (the unit is then stated in ``note``). Pass the model tokenizer's
-        ``encode`` to make per-token metrics per model token.
-    normalize : str or callable, default="strip"
-        Exact-match normalisation (see :func:`normalize_text`).
+        Tokens for the edit distances, for the ``target_tokens`` column (target length L of each
+        item, for the Mirage model exact match ~ p^L), and for counting target tokens where the
+        records do not give ``target_ntokens`` (the unit is then stated in ``note``). Pass the
+        model tokenizer's ``encode`` to make per-token metrics per model token.
+    normalize : str or callable, default="source"
+        Exact-match normalisation (see :func:`normalize_text`). ``"source"`` applies each
+        record's own rule (column ``normalize``: ``none`` for BIG-bench, which matches its
+        ``exact_str_match``; ``strip`` for HELM's ``exact_match``; the task's settings for
+        lm-eval) and ``strip`` where the source states none. The rule applied is stated in the
+        ``normalize`` column of every exact-match row.
     regex : str, optional
         Extract the first match from each prediction before exact matching.
     family : str, optional
@@ -737,7 +869,11 @@ def rescore(
         task x item x metric, with ``item`` set. lm-eval filters other than ``none`` are kept in
         the metric name (``exact_match,strict-match``). Rows that cannot be scored keep
         ``value = NaN`` and say why in ``note`` (empty target, missing prediction, all choices
-        ``-inf``, target log-likelihood ``-inf``); a :class:`DataExclusionWarning` gives counts.
+        ``-inf``, target log-likelihood ``-inf``, a corrupt logged value flagged by the reader
+        in ``invalid``, a score outside the metric's range); a :class:`DataExclusionWarning`
+        gives counts and ``attrs["nan_counts"]`` holds them. Per-item columns:
+        ``target_tokens`` (tokens of the target under ``tokenizer``), ``n_choices`` (options of a
+        multiple-choice item), ``run``, and ``normalize`` on exact-match rows.
 
     Raises
     ------
@@ -760,6 +896,8 @@ def rescore(
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; choose from "
                          f"{list(METRICS) + list(OPTIONAL_METRICS)}.")
+    if isinstance(normalize, str) and normalize != "source":
+        check_option(normalize, "normalize", NORMALIZATIONS + ("source",))
     have_types = set(rec["output_type"])
     has_gen_ll = bool(((rec["output_type"] == "generate_until") & rec["target_loglik"].notna())
                       .any())
@@ -779,30 +917,41 @@ def rescore(
                 )
 
     otype = rec["output_type"].to_numpy()
+    valid = rec["invalid"].isna().to_numpy()
     empty_target = rec["target"].fillna("").str.strip().eq("").to_numpy() & (
         otype != "multiple_choice")
     for i, ts in enumerate(rec["targets"]):
         if empty_target[i] and isinstance(ts, list) and any(str(t).strip() for t in ts):
             empty_target[i] = False
+    # per-item facts carried on every score row of the item
+    target_tokens = _target_lengths(rec, tokenizer, valid)
+    n_choices = np.array([len(v) if isinstance(v, list) else -1 for v in rec["choice_loglik"]])
+    n_choices = pd.array(np.where((otype == "multiple_choice") & (n_choices >= 0), n_choices,
+                                  None), dtype="Int64")
     parts: list[pd.DataFrame] = []
 
-    def emit(mask: np.ndarray, base: str, values: np.ndarray, notes: np.ndarray | None) -> None:
+    def emit(mask: np.ndarray, base: str, values: np.ndarray, notes: np.ndarray | None,
+             norm: np.ndarray | None = None) -> None:
         if not mask.any():
             return
         sub = rec.loc[mask]
         vals = np.asarray(values, dtype=np.float64).copy()
         note = np.full(len(sub), None, dtype=object) if notes is None else notes.astype(object)
-        et = empty_target[mask]
+        et = empty_target[mask] & valid[mask]
         vals[et] = np.nan
         note[et] = "empty target"
         part = pd.DataFrame({
+            "family": sub["family"].to_numpy(),
             "model": sub["model"].to_numpy(),
             "step": sub["step"].to_numpy(),
             "task": sub["task"].to_numpy(),
             "shots": sub["shots"].to_numpy(),
             "metric": _metric_name(base, sub["filter"]).to_numpy(),
             "item": sub["item"].to_numpy(),
+            "run": sub["run"].to_numpy(),
             "value": vals,
+            "n_choices": n_choices[mask],
+            "target_tokens": target_tokens[mask],
             "params": sub["params"].to_numpy(),
             "tokens": sub["tokens"].to_numpy(),
             "flops": sub["flops"].to_numpy(),
@@ -810,14 +959,15 @@ def rescore(
             "source": sub["source"].to_numpy(),
             "note": note,
         })
-        for extra in ("family", "nonembedding_params"):
-            if extra in sub.columns:
-                part[extra] = sub[extra].to_numpy()
+        if norm is not None:
+            part["normalize"] = norm
+        if "nonembedding_params" in sub.columns:
+            part["nonembedding_params"] = sub["nonembedding_params"].to_numpy()
         parts.append(part)
 
-    gen = otype == "generate_until"
-    ll_rows = otype == "loglikelihood"
-    mc = otype == "multiple_choice"
+    gen = (otype == "generate_until") & valid
+    ll_rows = (otype == "loglikelihood") & valid
+    mc = (otype == "multiple_choice") & valid
     pred_na = rec["prediction"].isna().to_numpy()
     gen_targets = _targets_of(rec.loc[gen]) if gen.any() else []
     gen_pred = rec.loc[gen, "prediction"].fillna("").tolist()
@@ -832,8 +982,16 @@ def rescore(
 
     if "exact_match" in wanted:
         if gen.any():
-            v = exact_match(gen_pred, gen_targets, normalize=normalize, regex=regex)
-            emit(gen, "exact_match", *na_note(v, pred_na[gen], "no prediction"))
+            rules = _em_rules(rec.loc[gen, "normalize"], normalize)
+            v = np.empty(int(gen.sum()))
+            for rule in dict.fromkeys(rules):
+                sel = np.array([r == rule for r in rules])
+                fn = normalize if callable(normalize) else rule
+                v[sel] = exact_match([gen_pred[i] for i in np.flatnonzero(sel)],
+                                     [gen_targets[i] for i in np.flatnonzero(sel)],
+                                     normalize=fn, regex=regex)
+            label = np.array([_rule_label(r, normalize) for r in rules], dtype=object)
+            emit(gen, "exact_match", *na_note(v, pred_na[gen], "no prediction"), norm=label)
         # log-likelihood requests: greedy decoding reproduces the target (where logged)
         greedy_rows = ll_rows & rec["is_greedy"].notna().to_numpy()
         if greedy_rows.any():
@@ -851,13 +1009,26 @@ def rescore(
         ll = _pad(rec.loc[mc, "choice_loglik"].tolist())
         gold = rec.loc[mc, "gold"].astype("int64").to_numpy()
         allinf = np.all(np.isneginf(ll), axis=1)
-        for base, fn in (("multiple_choice_grade", multiple_choice_grade),
+        for base, fn in (("multiple_choice_grade", None),
                          ("p_choices", p_choices), ("brier_score", brier_score)):
-            if base in wanted:
-                emit(mc, base, *na_note(fn(ll, gold), allinf,
-                                        "every choice has log-likelihood -inf"))
+            if base not in wanted:
+                continue
+            if fn is None:
+                # the source's own grade: its ranked scores, its tie rule, its choice credits
+                ranked = [r if isinstance(r, list) else c for r, c in
+                          zip(rec.loc[mc, "rank_loglik"], rec.loc[mc, "choice_loglik"],
+                              strict=True)]
+                values = multiple_choice_grade(
+                    ranked, gold,
+                    choice_values=[cv if isinstance(cv, list) else None
+                                   for cv in rec.loc[mc, "choice_values"]],
+                    tie_break=rec.loc[mc, "tie_break"].fillna("first").tolist())
+            else:
+                values = fn(ll, gold)
+            emit(mc, base, *na_note(values, allinf, "every choice has log-likelihood -inf"))
     # log-likelihood metrics
-    ll_mask = rec["target_loglik"].notna().to_numpy() & np.isin(otype, list(_LL_TYPES))
+    ll_mask = (rec["target_loglik"].notna().to_numpy() & np.isin(otype, list(_LL_TYPES))
+               & valid)
     ll_metrics = [m for m in ("target_loglik", "loglik_per_token", "p_vocab", "p_token")
                   if m in wanted]
     if ll_metrics and ll_mask.any():
@@ -887,6 +1058,17 @@ def rescore(
                 v, n = na_note(p_token(tll, ntok), zero_tok, "target has 0 tokens",
                                unit_note.copy())
             emit(ll_mask, base, v, n)
+    # records whose logged values are corrupt: NaN under every metric of their output type
+    bad = ~valid
+    if bad.any():
+        reason = ("invalid value: " + rec.loc[bad, "invalid"].astype(str)).to_numpy(object)
+        for base in wanted:
+            types = APPLIES_TO[base]
+            if base in ("target_loglik", "loglik_per_token", "p_vocab", "p_token"):
+                types = types - {"generate_until"}
+            m = bad & np.isin(otype, list(types))
+            if m.any():
+                emit(m, base, np.full(int(m.sum()), np.nan), reason[m[bad]].copy())
 
     if not parts:
         raise ValueError(
@@ -894,25 +1076,28 @@ def rescore(
             f"{sorted(have_types)} (see emergence.scoring.APPLIES_TO)."
         )
     out = pd.concat(parts, ignore_index=True)
+    _out_of_range(out)
     if family is not None:
-        if "family" in out.columns:
-            out["family"] = out["family"].fillna(family)
-        else:
-            out["family"] = family
+        out["family"] = out["family"].fillna(family)
     order = {m: i for i, m in enumerate(METRICS + OPTIONAL_METRICS)}
     out["_o"] = out["metric"].str.split(",").str[0].map(order)
-    out = out.sort_values(["model", "step", "task", "_o", "metric", "item"], kind="mergesort",
-                          na_position="first").drop(columns="_o").reset_index(drop=True)
+    out = out.sort_values(["family", "model", "step", "task", "shots", "run", "_o", "metric",
+                           "item"], kind="mergesort", na_position="first"
+                          ).drop(columns="_o").reset_index(drop=True)
     n_nan = int(out["value"].isna().sum())
+    counts = {}
     if n_nan:
-        counts = out.loc[out["value"].isna(), "note"].fillna("unknown").value_counts()
+        counts = out.loc[out["value"].isna(), "note"].fillna("unknown").value_counts().to_dict()
         warnings.warn(
             f"{n_nan} scores are NaN and will be excluded from analyses: "
-            + "; ".join(f"{k}: {v}" for k, v in counts.items()),
+            + "; ".join(f"{k}: {v}" for k, v in list(counts.items())[:6])
+            + (f"; ... ({len(counts) - 6} more reasons)" if len(counts) > 6 else ""),
             DataExclusionWarning,
             stacklevel=2,
         )
-    return validate(out)
+    out = validate(out)
+    out.attrs["nan_counts"] = counts
+    return out
 
 
 def attach_loglik(

@@ -200,6 +200,15 @@ def _ll_pair(resp: Any, where: str) -> tuple[float, bool | None]:
     return _num(resp, where), None
 
 
+def _reason(exc: Exception, where: str) -> str:
+    """The message of a per-sample error without its location prefix (``source`` has it)."""
+    msg = str(exc)
+    for prefix in (f"{where}: ", f"{where} "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
+
+
 def _infer_output_type(sample: Mapping[str, Any]) -> str:
     args = sample.get("arguments")
     if isinstance(args, Mapping):
@@ -444,7 +453,11 @@ def _read_v04(path: Path, fmt: str, task_hint: str | None) -> tuple[list[dict], 
             raise FormatError(f"{where}: no 'doc_id'; not a harness per-sample record.")
         otype = meta.get("output_type") or _infer_output_type(s)
         mi = meta.get("mutual_info") or "acc_mutual_info" in (s.get("metrics") or [])
-        rec = _sample_to_record(s, otype, where, mi)
+        try:
+            rec = _sample_to_record(s, otype, where, mi)
+        except FormatError as exc:
+            # one corrupt value flags its sample (scored NaN with the reason), not the file
+            rec = {"output_type": otype, "invalid": _reason(exc, where)}
         rec.update(
             item=str(s["doc_id"]),
             doc_hash=s.get("doc_hash"),
@@ -499,26 +512,38 @@ def _read_v03(path: Path, task_hint: str | None) -> tuple[list[dict], dict[str, 
         # write_out dumps Python values: log-likelihoods are JSON numbers or [ll, is_greedy]
         # lists; generations are strings (even when the text is a number)
         numeric = not isinstance(logits[0], str)
-        if not numeric:
-            rec = {"output_type": "generate_until", "prediction": logits[0],
-                   "target": "" if truth is None else str(truth)}
-        elif len(logits) > 1 and all(not isinstance(x, (list, tuple)) for x in logits):
-            lls = [_num(x, f"{where} logit_{j}") for j, x in zip(idx, logits, strict=True)]
-            choices = _strip_common_context(prompts) if all(
-                isinstance(p, str) for p in prompts) else None
-            gold = _gold(truth if not isinstance(truth, bool) else int(truth), choices, where)
-            rec = {"output_type": "multiple_choice", "choice_loglik": lls,
-                   "choices": choices if choices else pd.NA, "gold": gold}
-        else:
-            ll, greedy = _ll_pair(logits[0], f"{where} logit_0")
-            rec = {"output_type": "loglikelihood", "target_loglik": ll,
-                   "is_greedy": pd.NA if greedy is None else greedy,
-                   "target": "" if truth is None else str(truth)}
-            rec["_continuation"] = rec["target"]
+        try:
+            rec = _v03_record(logits, idx, prompts, truth, numeric, where)
+        except FormatError as exc:
+            kind = ("generate_until" if not numeric else "multiple_choice" if len(logits) > 1
+                    and all(not isinstance(x, (list, tuple)) for x in logits) else "loglikelihood")
+            rec = {"output_type": kind, "invalid": _reason(exc, where)}
         rec.update(item=str(s["doc_id"]), filter="none", source=where,
                    harness_scores={k: s[k] for k in metric_keys} or pd.NA)
         rows.append(rec)
     return rows, meta
+
+
+def _v03_record(logits: list[Any], idx: list[int], prompts: list[Any], truth: Any,
+                numeric: bool, where: str) -> dict[str, Any]:
+    rec: dict[str, Any]
+    if not numeric:
+        rec = {"output_type": "generate_until", "prediction": logits[0],
+               "target": "" if truth is None else str(truth)}
+    elif len(logits) > 1 and all(not isinstance(x, (list, tuple)) for x in logits):
+        lls = [_num(x, f"{where} logit_{j}") for j, x in zip(idx, logits, strict=True)]
+        choices = _strip_common_context(prompts) if all(
+            isinstance(p, str) for p in prompts) else None
+        gold = _gold(truth if not isinstance(truth, bool) else int(truth), choices, where)
+        rec = {"output_type": "multiple_choice", "choice_loglik": lls,
+               "choices": choices if choices else pd.NA, "gold": gold}
+    else:
+        ll, greedy = _ll_pair(logits[0], f"{where} logit_0")
+        rec = {"output_type": "loglikelihood", "target_loglik": ll,
+               "is_greedy": pd.NA if greedy is None else greedy,
+               "target": "" if truth is None else str(truth)}
+        rec["_continuation"] = rec["target"]
+    return rec
 
 
 def _strip_common_context(prompts: list[str]) -> list[str] | None:

@@ -44,15 +44,22 @@ def test_truncated_jsonl_line(tmp_path):
 
 
 def test_unparsable_stringified_resps(tmp_path):
-    p = _write(tmp_path, [_line(filtered_resps=[["-0.5x", "True"]])])
-    with pytest.raises(FormatError, match=r":1.*cannot parse '-0.5x'"):
-        load_samples(p, model="m")
-    p = _write(tmp_path, [_line(filtered_resps=[["-0.5", "maybe"]])])
-    with pytest.raises(FormatError, match="is_greedy"):
-        load_samples(p, model="m")
-    p = _write(tmp_path, [_line(filtered_resps=["[-0.5, Tru"])])
-    with pytest.raises(FormatError, match="does not parse"):
-        load_samples(p, model="m")
+    """One corrupt value flags its sample: NaN scores with the reason, counted; the rest scored."""
+    cases = [(_line(doc_id=1, filtered_resps=[["-0.5x", "True"]]), "cannot parse '-0.5x'"),
+             (_line(doc_id=1, filtered_resps=[["-0.5", "maybe"]]), "is_greedy"),
+             (_line(doc_id=1, filtered_resps=["[-0.5, Tru"]), "does not parse")]
+    for bad, why in cases:
+        p = _write(tmp_path, [_line(), bad, _line(doc_id=2)])
+        rec = load_samples(p, model="m")
+        assert rec["invalid"].isna().tolist() == [True, False, True]
+        assert why in rec.loc[1, "invalid"] and rec.loc[1, "source"].endswith(":2")
+        with pytest.warns(DataExclusionWarning, match=r"invalid value: .*: 5"):
+            s = rescore(rec)
+        one = s[s["item"] == "1"]
+        assert one["value"].isna().all() and len(one) == 5  # exact match + 4 log-lik metrics
+        assert one["note"].str.contains(why, regex=False).all()
+        assert s[s["item"] != "1"]["value"].notna().all()
+        assert s.attrs["nan_counts"] == {f"invalid value: {rec.loc[1, 'invalid']}": 5}
 
 
 def test_unknown_harness_version(tmp_path):
@@ -119,9 +126,14 @@ def test_neg_inf_choice_loglik():
     assert v[("p_choices", "1")] == 0.0 and v[("p_vocab", "1")] == 0.0
     assert np.isnan(v[("target_loglik", "1")])  # -inf is not a finite score: NaN + note
     assert np.isnan(v[("multiple_choice_grade", "2")])
-    # NaN choice log-likelihoods are an error, not a silent drop
-    with pytest.raises(SchemaError, match="holds NaN"):
-        rescore(rec.assign(choice_loglik=[[-1.0, np.nan]] * 3))
+    # NaN choice log-likelihoods flag their row: NaN scores with the reason, counted, kept
+    one_bad = rec.assign(choice_loglik=[[-1.0, np.nan], [-1.0, -2.0], [-2.0, -1.0]])
+    with pytest.warns(DataExclusionWarning, match="holds NaN"):
+        s = rescore(one_bad)
+    bad = s[s["item"] == "0"]
+    assert bad["value"].isna().all() and len(bad) == 7
+    assert bad["note"].str.contains("'choice_loglik' holds NaN").all()
+    assert not s[s["item"] != "0"]["note"].fillna("").str.contains("invalid").any()
 
 
 def test_mixed_filters(tmp_path):
@@ -157,5 +169,7 @@ def test_multiple_choice_target_not_a_choice(tmp_path):
                  arguments={"gen_args_0": {"arg_0": "q", "arg_1": " a"},
                             "gen_args_1": {"arg_0": "q", "arg_1": " b"}})
     p = _write(tmp_path, [line])
-    with pytest.raises(FormatError, match="neither a choice index nor one of the choices"):
-        load_samples(p, model="m")
+    rec = load_samples(p, model="m")
+    assert "neither a choice index nor one of the choices" in rec.loc[0, "invalid"]
+
+

@@ -215,13 +215,14 @@ def test_validate_records_errors():
     base = {"model": ["m"], "task": ["t"], "item": ["1"]}
     with pytest.raises(Exception, match="output_type"):
         validate_records(pd.DataFrame({**base, "output_type": ["classify"]}))
-    with pytest.raises(Exception, match="differ in length"):
-        validate_records(pd.DataFrame({**base, "output_type": ["multiple_choice"],
-                                       "choices": [["a"]], "choice_loglik": [[-1.0, -2.0]],
-                                       "gold": [0]}))
-    with pytest.raises(Exception, match="gold"):
-        validate_records(pd.DataFrame({**base, "output_type": ["multiple_choice"],
-                                       "choice_loglik": [[-1.0, -2.0]], "gold": [2]}))
+    # bad values flag their row (``invalid``) instead of aborting the file
+    rec = validate_records(pd.DataFrame({**base, "output_type": ["multiple_choice"],
+                                         "choices": [["a"]], "choice_loglik": [[-1.0, -2.0]],
+                                         "gold": [0]}))
+    assert rec["invalid"].iloc[0] == "1 choices but 2 log-likelihoods"
+    rec = validate_records(pd.DataFrame({**base, "output_type": ["multiple_choice"],
+                                         "choice_loglik": [[-1.0, -2.0]], "gold": [2]}))
+    assert "'gold' 2 is missing or not an index" in rec["invalid"].iloc[0]
     with pytest.raises(Exception, match="required"):
         validate_records(pd.DataFrame({"model": ["m"]}))
     assert math.isnan(validate_records(pd.DataFrame({**base, "output_type": ["loglikelihood"]}))[
