@@ -135,6 +135,11 @@ def handler(args: argparse.Namespace) -> int:
     print(f"wrote {len(scores)} scores ({scores['model'].nunique()} models, "
           f"{scores['task'].nunique()} tasks, {scores['metric'].nunique()} metrics"
           f"{f', {n_nan} NaN with reasons in note' if n_nan else ''}) to {out}")
+    if "normalize" in scores.columns and scores["normalize"].notna().any():
+        rules = scores["normalize"].dropna().value_counts()
+        print("exact match: " + "; ".join(f"{r} on {n} items" for r, n in rules.items()))
+    for reason, n in list(scores.attrs.get("nan_counts", {}).items())[:8]:
+        print(f"  NaN ({n}): {reason}")
     if args.aggregate:
         agg = item_bootstrap(scores, x=args.x, n_boot=args.n_boot, seed=args.seed,
                              on_mismatch=args.on_mismatch)
@@ -174,7 +179,10 @@ def register(subparsers) -> None:
     p.add_argument("--tokenizer", default="whitespace",
                    help="whitespace (default), characters, or hf:<local tokenizer folder> for "
                    "model tokens (edit distance and token counts)")
-    p.add_argument("--normalize", default="strip", choices=("none", "strip", "lower", "squad"))
+    p.add_argument("--normalize", default="source",
+                   choices=("source", "none", "strip", "lower", "squad"),
+                   help="exact-match normalisation (default: the source's own rule: none for "
+                   "BIG-bench, strip for HELM; strip where the source states none)")
     p.add_argument("--regex", help="extract the first match from predictions before exact match")
     p.add_argument("--aggregate", metavar="CSV",
                    help="also write per-scale means with item-cluster bootstrap intervals")

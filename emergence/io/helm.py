@@ -7,6 +7,8 @@ decides how request states become records:
   prediction, references tagged ``correct`` are the targets -> ``generate_until``.
 - ``multiple_choice_joint``: the model writes a letter; it is mapped back to the reference text
   through ``output_mapping`` -> ``generate_until`` (exact match against the correct reference).
+  Generation records state HELM's own exact-match rule, ``normalize="strip"`` (HELM's
+  ``exact_match`` compares ``gold.strip() == pred.strip()``).
 - ``multiple_choice_separate_original`` / ``_calibrated``: one request per reference
   (``reference_index``), with the prompt echoed; the choice log-likelihood is the sum of token
   log-probabilities after the first ``num_conditioning_tokens`` tokens -> ``multiple_choice``.
@@ -166,9 +168,10 @@ def load_run(
                     mapping = rs.get("output_mapping") or {}
                     text = str(mapping.get(text.strip(), text))
                 tg = [refs[i] for i in correct]
+                # HELM's exact_match compares gold.strip() == pred.strip()
                 rows.append(dict(base, output_type="generate_until", prediction=text,
                                  target=tg[0] if tg else "",
-                                 targets=tg if len(tg) > 1 else pd.NA))
+                                 targets=tg if len(tg) > 1 else pd.NA, normalize="strip"))
             elif method in _SEPARATE:
                 ref_idx = rs.get("reference_index")
                 if ref_idx is None:

@@ -351,6 +351,19 @@ def _model_name(pretrained: Any) -> str | None:
     return s.rsplit("/", 1)[-1] or s
 
 
+def _em_rule(tcfg: Mapping[str, Any]) -> str | None:
+    """lm-eval's exact_match rule for a task: ``"none"`` when it compares the filtered response
+    with the target unchanged (no ignore_case, ignore_punctuation, ignore_numbers or
+    regexes_to_ignore); None when it normalises in a way no named rule reproduces."""
+    for m in tcfg.get("metric_list") or []:
+        if isinstance(m, Mapping) and m.get("metric") == "exact_match":
+            if any(m.get(k) for k in ("ignore_case", "ignore_punctuation", "ignore_numbers",
+                                      "regexes_to_ignore")):
+                return None
+            return "none"
+    return None
+
+
 def _meta_from_results(res: Mapping[str, Any] | None, task: str) -> dict[str, Any]:
     if not res:
         return {}
@@ -366,6 +379,7 @@ def _meta_from_results(res: Mapping[str, Any] | None, task: str) -> dict[str, An
         nshot = tcfg.get("num_fewshot", cfg.get("num_fewshot"))
     metrics = [m.get("metric") for m in tcfg.get("metric_list") or [] if isinstance(m, Mapping)]
     return {
+        "normalize": _em_rule(tcfg),
         "model": _model_name(margs.get("pretrained") or res.get("model_name")),
         "revision": rev,
         "params": cfg.get("model_num_parameters") or None,
@@ -458,6 +472,8 @@ def _read_v04(path: Path, fmt: str, task_hint: str | None) -> tuple[list[dict], 
         except FormatError as exc:
             # one corrupt value flags its sample (scored NaN with the reason), not the file
             rec = {"output_type": otype, "invalid": _reason(exc, where)}
+        if rec.get("output_type") == "generate_until" and meta.get("normalize"):
+            rec["normalize"] = meta["normalize"]
         rec.update(
             item=str(s["doc_id"]),
             doc_hash=s.get("doc_hash"),

@@ -130,18 +130,20 @@ def test_bigbench_full_log():
     pa = rescore(rec, metrics=["p_vocab"]).query("metric == 'p_vocab'")
     pn = rescore(recn, metrics=["p_vocab"]).query("metric == 'p_vocab'")
     assert (pa["value"].to_numpy() <= pn["value"].to_numpy() + 1e-12).all()
-    # BIG-bench exact_str_match per target is reproduced with normalize='none'
+    # BIG-bench exact_str_match per target is reproduced with its own rule (normalize='none')
     gen = rec[rec["output_type"] == "generate_until"]
-    s = rescore(gen, metrics=["exact_match"], normalize="none")
-    logged = []
+    s = rescore(gen, metrics=["exact_match"])
+    assert set(s["normalize"]) == {"none (the source's rule)"}
+    logged = {}
     for f in sorted((FIX / "bigbench/arithmetic/results").glob("full-log_*.json")):
-        q = json.loads(f.read_text())["queries"][0]
-        logged.extend((json.loads(f.read_text())["model"]["model_name"], str(i),
-                       next(iter(x["targets"].values()))["exact_str_match"])
-                      for i, x in enumerate(q["samples"]))
-    ours = s.set_index(["model", "item"])["value"]
-    for m, i, v in logged:
-        assert ours[(m, i)] == v
+        raw = json.loads(f.read_text())
+        for x in raw["queries"][0]["samples"]:
+            logged[(raw["model"]["model_name"], x["input"])] = next(
+                iter(x["targets"].values()))["exact_str_match"]
+    ours = s.merge(gen[["model", "item", "input"]], on=["model", "item"])
+    assert len(ours) == len(logged) == 16
+    for m, inp, v in zip(ours["model"], ours["input"], ours["value"], strict=True):
+        assert logged[(m, inp)] == v
 
 
 def test_bigbench_rejects_scores_only_files(tmp_path):
