@@ -292,18 +292,26 @@ def exact_match(
     return np.maximum.reduceat(hit, starts) if len(hit) else hit
 
 
+#: built-in tokenizers; ``auto`` tokenises numeric answers digit by digit, other text by words
+TOKENIZERS = ("auto", "whitespace", "characters", "digits")
+_NUMERIC = re.compile(r"^\s*[-+]?\d[\d.,\s]*$")
+
+
 def tokenize(
     texts: Sequence[str],
-    tokenizer: str | Callable[[str], Any] = "whitespace",
+    tokenizer: str | Callable[[str], Any] = "auto",
 ) -> list[Any]:
     """Tokenise texts for edit distances and token counts.
 
     Parameters
     ----------
     texts : sequence of str
-    tokenizer : {"whitespace", "characters"} or callable, default="whitespace"
+    tokenizer : {"auto", "whitespace", "characters", "digits"} or callable, default="auto"
         ``"whitespace"`` splits on runs of whitespace; ``"characters"`` keeps each string as is
-        (a string is its sequence of characters); a callable ``str -> sequence`` (for example a
+        (a string is its sequence of characters); ``"digits"`` is the characters with
+        whitespace removed; ``"auto"`` uses digits for numeric texts (arithmetic answers such
+        as ``"1,234"``: one token per digit, as the Mirage analysis of arithmetic assumes) and
+        whitespace otherwise; a callable ``str -> sequence`` (for example a
         ``tokenizers``/``transformers`` tokenizer's ``encode``; objects with ``.ids`` or
         ``["input_ids"]`` are unwrapped) gives model tokens.
 
@@ -314,19 +322,23 @@ def tokenize(
 
     Examples
     --------
-    >>> tokenize(["a  b c"]), tokenize(["ab"], "characters")
-    ([['a', 'b', 'c']], ['ab'])
+    >>> tokenize(["a  b c"]), tokenize(["ab"], "characters"), tokenize(["1 234"])
+    ([['a', 'b', 'c']], ['ab'], ['1234'])
     """
     clean = ["" if t is None or t is pd.NA else str(t) for t in texts]
     if tokenizer == "characters":
         return clean
+    if tokenizer == "digits":
+        return ["".join(s.split()) for s in clean]
+    if tokenizer == "auto":
+        with _no_gc():
+            return ["".join(s.split()) if _NUMERIC.match(s) else s.split() for s in clean]
     if tokenizer == "whitespace":
         with _no_gc():
             return [s.split() for s in clean]
     if not callable(tokenizer):
-        raise ValueError(
-            f"`tokenizer` must be 'whitespace', 'characters' or a callable; got {tokenizer!r}."
-        )
+        raise ValueError(f"`tokenizer` must be one of {', '.join(map(repr, TOKENIZERS))} or a "
+                         f"callable; got {tokenizer!r}.")
 
     def unwrap(tok: Any) -> list[Any]:
         for attr in ("ids", "input_ids"):
@@ -373,6 +385,8 @@ def _encode(texts: Sequence[Any], tokenizer: str | Callable[[str], Any],
     clean = _clean(texts)
     if tokenizer == "characters":
         return clean
+    if tokenizer == "digits":
+        return ["".join(s.split()) for s in clean]
     get = codes.__getitem__
     if tokenizer == "whitespace":
         return ["".join(map(get, s.split())) for s in clean]
@@ -389,12 +403,23 @@ def _edit(
 ) -> np.ndarray:
     if len(predictions) != len(targets):
         raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
-    if tokenizer not in ("whitespace", "characters") and not callable(tokenizer):
-        raise ValueError(
-            f"`tokenizer` must be 'whitespace', 'characters' or a callable; got {tokenizer!r}."
-        )
+    if tokenizer not in TOKENIZERS and not callable(tokenizer):
+        raise ValueError(f"`tokenizer` must be one of {', '.join(map(repr, TOKENIZERS))} or a "
+                         f"callable; got {tokenizer!r}.")
     if len(predictions) == 0:
         return np.empty(0, dtype=np.float64)
+    if tokenizer == "auto":
+        # per item, by its target: numeric answers digit by digit, other text by words
+        flat_t, st = _explode_targets(targets)
+        num = np.fromiter((bool(_NUMERIC.match(flat_t[i])) for i in st), dtype=bool,
+                          count=len(st))
+        out = np.empty(len(predictions), dtype=np.float64)
+        for mode, m in (("digits", num), ("whitespace", ~num)):
+            if m.any():
+                idx = np.flatnonzero(m)
+                out[idx] = _edit([predictions[i] for i in idx], [targets[i] for i in idx], mode,
+                                 normalized, workers)
+        return out
     single = _single(targets)
     if single:
         flat = targets
@@ -424,7 +449,7 @@ def token_edit_distance(
     predictions: Sequence[str],
     targets: Sequence[str | Sequence[str]],
     *,
-    tokenizer: str | Callable[[str], Any] = "whitespace",
+    tokenizer: str | Callable[[str], Any] = "auto",
     workers: int = -1,
 ) -> np.ndarray:
     """Token-level Levenshtein distance between each prediction and its target.
@@ -437,8 +462,8 @@ def token_edit_distance(
     ----------
     predictions : sequence of str
     targets : sequence of str or of lists of str
-    tokenizer : {"whitespace", "characters"} or callable, default="whitespace"
-        See :func:`tokenize`.
+    tokenizer : {"auto", "whitespace", "characters", "digits"} or callable, default="auto"
+        See :func:`tokenize` (``auto``: numeric targets digit by digit, text by words).
     workers : int, default=-1
 
     Returns
@@ -447,8 +472,10 @@ def token_edit_distance(
 
     Examples
     --------
-    >>> token_edit_distance(["12 3", "123"], ["12 4", "124"]).tolist()
-    [1.0, 1.0]
+    >>> token_edit_distance(["12 3", "123", "the cat"], ["12 4", "124", "a cat"]).tolist()
+    [1.0, 1.0, 1.0]
+    >>> token_edit_distance(["12 3"], ["12 4"], tokenizer="whitespace").tolist()
+    [1.0]
     >>> token_edit_distance(["123"], ["124"], tokenizer="characters").tolist()
     [1.0]
     """
@@ -459,7 +486,7 @@ def normalized_edit_distance(
     predictions: Sequence[str],
     targets: Sequence[str | Sequence[str]],
     *,
-    tokenizer: str | Callable[[str], Any] = "whitespace",
+    tokenizer: str | Callable[[str], Any] = "auto",
     workers: int = -1,
 ) -> np.ndarray:
     """Token edit distance divided by the longer of the two token sequences (in [0, 1]).
@@ -824,7 +851,7 @@ def rescore(
     records: pd.DataFrame,
     *,
     metrics: Sequence[str] | None = None,
-    tokenizer: str | Callable[[str], Any] = "whitespace",
+    tokenizer: str | Callable[[str], Any] = "auto",
     normalize: str | Callable[[str], str] = "source",
     regex: str | None = None,
     family: str | None = None,
@@ -843,8 +870,9 @@ def rescore(
         metrics needing sacrebleu / rouge_score); default all of :data:`METRICS`. Each metric is
         computed for the output types in :data:`APPLIES_TO`; asking for a metric that applies to
         no record raises.
-    tokenizer : {"whitespace", "characters"} or callable, default="whitespace"
-        Tokens for the edit distances, for the ``target_tokens`` column (target length L of each
+    tokenizer : {"auto", "whitespace", "characters", "digits"} or callable, default="auto"
+        Tokens for the edit distances (``auto``: numeric answers digit by digit, other text by
+        words; see :func:`tokenize`), for the ``target_tokens`` column (target length L of each
         item, for the Mirage model exact match ~ p^L), and for counting target tokens where the
         records do not give ``target_ntokens`` (the unit is then stated in ``note``). Pass the
         model tokenizer's ``encode`` to make per-token metrics per model token.

@@ -199,9 +199,9 @@ def assess_curve(
                    f"(3/n = {3 / nmin:.3g}): the curve is stuck at its floor or ceiling")
         row["notes"] = "; ".join(dict.fromkeys(notes))
         return row
-    if kind == "multiple_choice" and not np.isfinite(d.chance):
+    if kind in ("multiple_choice", "brier") and not np.isfinite(d.chance):
         row.update(status="error",
-                   reason="chance level unknown for a multiple-choice metric: declare it "
+                   reason=f"chance level unknown for a {kind.replace('_', '-')} metric: declare it "
                    "(extract_curves(..., chance={'TASK': 0.25}) or --chance TASK=0.25)")
         row["notes"] = "; ".join(dict.fromkeys(notes))
         return row
@@ -231,6 +231,7 @@ def assess_curve(
                 simulate="latent", improve_sign=1.0,
             )
             z = main.eta
+            zw = main.weights
             dalt = "greater"
         else:
             # no known relation to per-token competence: a straight line in the raw metric
@@ -249,17 +250,19 @@ def assess_curve(
                 simulate=main.simulate, improve_sign=main.improve_sign,
             )
             z = d.y
+            zw = None
             dalt = "greater" if main.improve_sign > 0 else "less"
         # the "apparent" transition: an accelerating break against a straight line in the metric
         nv = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[1])
         row.update(naive_p=nv.pvalue, naive_kind=nv.best_kind, naive_psi=nv.psi,
                    naive_direction=nv.effect_direction, naive_any_direction=nv.any_direction)
         # cross-checks on the latent scale: Davies (2002), one-sided like the primary test
-        # (R segmented alternative "greater"), and Hansen sup-F (two-sided)
+        # (R segmented alternative "greater"), weighted by the latent test's variances, and
+        # Hansen sup-F (two-sided, unweighted)
         if row["pblrt_p"] <= alpha and row["pblrt_kind"] in ("hinge", "step"):
             ci = threshold_interval(d.x, z, kind=row["pblrt_kind"], alpha=alpha, n_grid=60)
             row.update(psi_low=ci.low, psi_high=ci.high)
-        dv = davies_test(d.x, z, alternative=dalt)
+        dv = davies_test(d.x, z, alternative=dalt, weights=zw)
         row.update(davies_p=dv.pvalue, davies_best=dv.best, davies_alternative=dalt)
         try:
             sf = supf_test(d.x, z, n_boot=n_boot, seed=ss[3])
@@ -725,7 +728,7 @@ def fitted_lines(
         return empty
     info = _facts(curve)
     kind = latent_kind(curve.metric, info, d.chance)
-    if kind == "none" or (kind == "multiple_choice" and not np.isfinite(d.chance)):
+    if kind == "none" or (kind in ("multiple_choice", "brier") and not np.isfinite(d.chance)):
         return empty
     try:
         r = latent_break_test(d, kind=kind, item_lengths=getattr(curve, "item_lengths", None),

@@ -3,6 +3,8 @@ hand-computed values) and the tidy output of rescore."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,13 +51,19 @@ def random_pairs():
 
 def test_edit_distance_matches_reference(random_pairs):
     preds, tgts = random_pairs
-    ours = token_edit_distance(preds, tgts)
+    ours = token_edit_distance(preds, tgts, tokenizer="whitespace")
     ref = [levenshtein(p.split(), t.split()) for p, t in zip(preds, tgts, strict=True)]
     np.testing.assert_array_equal(ours, ref)
+    # default "auto": numeric targets ("12 3") digit by digit, other targets word by word
+    num = re.compile(r"^\s*[-+]?\d[\d.,\s]*$")
+    ref_auto = [levenshtein("".join(p.split()), "".join(t.split())) if num.match(t)
+                else levenshtein(p.split(), t.split()) for p, t in zip(preds, tgts, strict=True)]
+    assert any(num.match(t) for t in tgts)
+    np.testing.assert_array_equal(token_edit_distance(preds, tgts), ref_auto)
     ours_c = token_edit_distance(preds, tgts, tokenizer="characters")
     np.testing.assert_array_equal(ours_c, [levenshtein(p, t) for p, t in
                                            zip(preds, tgts, strict=True)])
-    norm = normalized_edit_distance(preds, tgts)
+    norm = normalized_edit_distance(preds, tgts, tokenizer="whitespace")
     ref_n = [levenshtein(p.split(), t.split()) / max(len(p.split()), len(t.split()), 1)
              for p, t in zip(preds, tgts, strict=True)]
     np.testing.assert_allclose(norm, ref_n)
@@ -169,7 +177,7 @@ def test_rescore_tidy_output():
     assert v[("mc", "multiple_choice_grade", "0")] == 0.0
     assert v[("mc", "target_loglik", "0")] == -3.0
     note = s[(s["metric"] == "loglik_per_token")]["note"].unique().tolist()
-    assert note == ["tokens counted with tokenizer=whitespace"]
+    assert note == ["tokens counted with tokenizer=auto"]
     assert list(s.columns[:7]) == ["family", "model", "step", "task", "shots", "metric", "item"]
 
 

@@ -87,8 +87,8 @@ def _params(values: list[str] | None) -> dict[str, float] | float | None:
 
 
 def _tokenizer(spec: str):
-    """``whitespace``, ``characters`` or ``hf:<local tokenizer folder>`` (model tokens)."""
-    if spec in ("whitespace", "characters"):
+    """``auto``, ``whitespace``, ``characters``, ``digits`` or ``hf:<local tokenizer folder>``."""
+    if spec in ("auto", "whitespace", "characters", "digits"):
         return spec
     if spec.startswith("hf:"):
         try:
@@ -97,7 +97,8 @@ def _tokenizer(spec: str):
             raise ValueError("--tokenizer hf:... needs the transformers package.") from None
         tok = AutoTokenizer.from_pretrained(spec[3:], local_files_only=True)
         return tok.encode
-    raise ValueError(f"--tokenizer must be whitespace, characters or hf:<folder>; got {spec!r}.")
+    raise ValueError("--tokenizer must be auto, whitespace, characters, digits or hf:<folder>; "
+                     f"got {spec!r}.")
 
 
 def handler(args: argparse.Namespace) -> int:
@@ -176,9 +177,10 @@ def register(subparsers) -> None:
     p.add_argument("--attach", nargs="+", metavar="GEN=LL",
                    help="attach target log-likelihoods of loglikelihood task LL to generative "
                    "task GEN")
-    p.add_argument("--tokenizer", default="whitespace",
-                   help="whitespace (default), characters, or hf:<local tokenizer folder> for "
-                   "model tokens (edit distance and token counts)")
+    p.add_argument("--tokenizer", default="auto",
+                   help="auto (default: numeric answers digit by digit, other text by words), "
+                   "whitespace, characters, digits, or hf:<local tokenizer folder> for model "
+                   "tokens (edit distance and token counts)")
     p.add_argument("--normalize", default="source",
                    choices=("source", "none", "strip", "lower", "squad"),
                    help="exact-match normalisation (default: the source's own rule: none for "

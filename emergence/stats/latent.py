@@ -120,6 +120,9 @@ def latent_kind(metric: str, info=None, chance: float = float("nan")) -> str:
     ('exact_match', 'multiple_choice', 'exact_match')
     >>> latent_kind("token_edit_distance"), latent_kind("ppl")
     ('edit_distance', 'perplexity')
+
+    The multiple-choice and Brier links need the chance level; without it the caller must not
+    test (the verdict says the chance level is unknown and how to declare it).
     """
     declared = getattr(info, "latent", None) if info is not None else None
     base = str(metric).split(",", 1)[0]
@@ -131,8 +134,6 @@ def latent_kind(metric: str, info=None, chance: float = float("nan")) -> str:
             # chance unknown: the chance-floored link cannot be used honestly
             return "multiple_choice"
         return "exact_match"
-    if kind == "brier" and not (np.isfinite(chance) and 0 < chance < 1):
-        kind = None
     if kind in LATENT_KINDS:
         return kind
     if info is not None and getattr(info, "sharp", False):
@@ -453,6 +454,7 @@ class _Setup:
     binary: bool
     runs: int = 1
     tau2_runs: float | None = None
+    est_disp: bool = False        # item counts unknown: quasi-binomial dispersion estimated
 
 
 def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
@@ -478,13 +480,22 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
     var_g = np.concatenate([var_ce] * G)
     a = 1.0 / np.maximum(var_g * deta**2, 1e-300)  # item-noise weights on the eta scale
     rss0a, reda, _, _, _ = _wls(eta, a, setup.x, cols)
-    if setup.tau2_runs is not None:
-        t_alt = np.full(G * B, setup.tau2_runs / setup.runs)
-        t_null = t_alt
+    if setup.est_disp:
+        # unknown item counts: the item noise is p(1 - p)/n with n unknown, so its scale is
+        # estimated (quasi-binomial dispersion, at least the resolution floor) instead of an
+        # additive scatter
+        phi_alt = np.maximum((rss0a[:, None] - reda).min(axis=1) / df1, 1.0)
+        t_null = np.maximum(rss0a / (S - 2), 1.0)   # the null-fit dispersion, for simulation
+        t_alt = phi_alt
+        w = a / phi_alt[:, None]
     else:
-        t_alt = _moment_tau2((rss0a[:, None] - reda).min(axis=1), a, setup.x, df1)
-        t_null = _moment_tau2(rss0a, a, setup.x, S - 2)
-    w = 1.0 / (1.0 / a + t_alt[:, None])
+        if setup.tau2_runs is not None:
+            t_alt = np.full(G * B, setup.tau2_runs / setup.runs)
+            t_null = t_alt
+        else:
+            t_alt = _moment_tau2((rss0a[:, None] - reda).min(axis=1), a, setup.x, df1)
+            t_null = _moment_tau2(rss0a, a, setup.x, S - 2)
+        w = 1.0 / (1.0 / a + t_alt[:, None])
     rss0, red, coef, (b0, b1), (c0, c1) = _wls(eta, w, setup.x, cols)
     # log-likelihood of the means (Jacobian of eta(y) included), up to constants
     jac = np.log(np.abs(deta / np.concatenate([dmu] * G)))
@@ -595,6 +606,7 @@ class LatentBreakResult(TestResult):
     break_params: dict = field(default_factory=dict, repr=False)
     eta: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     item_sigma: float = 0.0
+    weights: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
 
     _name = "latent_break"
 
@@ -723,8 +735,8 @@ def latent_break_test(
                      f"values ({resolution:g}), as if {1 / resolution:.0f} items per scale")
     if nitem is not None:
         units = nitem * (float(np.sum(lens * wts)) if kind == "edit_distance" else 1.0)
-    if kind == "multiple_choice" and not (np.isfinite(d.chance) and 0 <= d.chance < 1):
-        raise ValueError("multiple-choice latent link needs the chance level; declare it "
+    if kind in ("multiple_choice", "brier") and not (np.isfinite(d.chance) and 0 < d.chance < 1):
+        raise ValueError(f"the {kind} latent link needs the chance level; declare it "
                          "(chance=... / --chance TASK=VALUE)")
     link = LatentLink(kind, lens, wts, chance=float(d.chance) if np.isfinite(d.chance) else 0.0,
                       lo=float(bounds[0]), hi=float(bounds[1]),
@@ -760,7 +772,7 @@ def latent_break_test(
         var_fixed = np.maximum(var_fixed, floor)
     nrun = 1
     tau2_runs = None
-    setup = _Setup(link, x, nitem, var_fixed, overdisp, binary)
+    setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, est_disp=resolution is not None)
     if runs is not None and np.ndim(runs) == 2 and runs.shape[0] >= 2:
         nrun = int(runs.shape[0])
         if var_fixed is not None and items is not None:
@@ -791,6 +803,11 @@ def latent_break_test(
     b0, b1 = float(f0["b0"][0]), float(f0["b1"][0])
     E0 = float(f0["E"][0])
     tau2 = float(f0["tau2"][0]) if tau2_runs is None else tau2_runs / nrun
+    phi = 1.0
+    if setup.est_disp:
+        phi, tau2 = tau2, 0.0
+        notes.append(f"item noise scaled by the dispersion around the smooth null ({phi:.3g} "
+                     f"times a binomial with {1 / resolution:.0f} items)")
     eta0 = b0 + b1 * x
     ce0 = _shape_ce(eta0, nu0, E0)
     mu0 = link.mean(ce0)
@@ -808,6 +825,7 @@ def latent_break_test(
     any_dir = ("none" if T_2[0] <= 1e-9 else
                "accelerating" if best["up"][0][0] <= best["dn"][0][0] else "decelerating")
     eta_obs = fits[g0]["eta"][0]
+    w_obs = fits[g0]["w"][0]
     if n_boot == 0:  # fit only (for drawing): no reference distribution
         return LatentBreakResult(
             statistic=float(T_up[0]), pvalue=float("nan"), pvalue_decelerating=float("nan"),
@@ -820,7 +838,7 @@ def latent_break_test(
             any_direction=any_dir, fitted=mu0, n_boot=0, n_scales=S, replicates=np.empty(0),
             notes=tuple(notes), x=x, link=link,
             break_params={k: v for k, v in (("accelerating", up), ("decelerating", dn))
-                          if v is not None}, eta=eta_obs, item_sigma=sigma)
+                          if v is not None}, eta=eta_obs, item_sigma=sigma, weights=w_obs)
     # --- parametric bootstrap under the fitted null ---------------------------------------
     eta_s = eta0[None, :] + np.sqrt(tau2) * rng.standard_normal((n_boot, S))
     ce_s = _shape_ce(eta_s, nu0, E0)
@@ -843,7 +861,7 @@ def latent_break_test(
             dev = cnts / nitem - mu_s
             Ys = np.clip(mu_s + np.sqrt(overdisp) * dev, 0.0, L)
         else:
-            nn = np.round(nitem).astype(np.int64)
+            nn = np.maximum(np.round(nitem / phi), 1).astype(np.int64)
             if kind == "exact_match":
                 p = np.clip(mu_s, 0, 1)
             else:
@@ -892,5 +910,5 @@ def latent_break_test(
         fitted=mu0, n_boot=n_boot, n_scales=S, replicates=Ts_up, notes=tuple(notes), x=x,
         link=link, break_params={k: v for k, v in (("accelerating", up), ("decelerating", dn))
                                  if v is not None},
-        eta=eta_obs, item_sigma=sigma,
+        eta=eta_obs, item_sigma=sigma, weights=w_obs,
     )

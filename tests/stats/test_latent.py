@@ -61,7 +61,7 @@ def test_latent_kinds_follow_the_declared_facts():
     assert latent_kind("token_edit_distance") == "edit_distance"
     assert latent_kind("target_loglik") == "loglik"
     assert latent_kind("brier_score", chance=0.25) == "brier"
-    assert latent_kind("brier_score") == "none"  # no chance level: the link is not known
+    assert latent_kind("brier_score") == "brier"  # tested only once the chance level is known
 
     class Declared:
         latent = None
