@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import gzip
 import io
 import json
@@ -35,17 +36,18 @@ import os
 import re
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._exceptions import FormatError
+from .._exceptions import EmergenceError, FormatError
 
 __all__ = ["MAX_JSON_DEPTH", "check_file", "read_bytes", "read_text", "load_json", "parse_json",
-           "iter_jsonl", "decode", "read_csv_text"]
+           "iter_jsonl", "decode", "read_csv_text", "guarded", "now_reading"]
 
 #: Deepest nesting of JSON arrays and objects accepted. Result files nest 3-6 levels.
 MAX_JSON_DEPTH = 64
@@ -270,3 +272,61 @@ def read_csv_text(path: str | Path, *, sep: str | None = None, **kwargs) -> pd.D
     except (pd.errors.ParserError, ValueError, OverflowError, csv.Error) as exc:
         msg = " ".join(str(exc).split())[:160]
         raise FormatError(f"{p}: could not be read as a {kind} table ({msg}).") from None
+
+
+# ------------------------------------------------------------------------------------------
+# one guard for every reader: whatever goes wrong inside a file names that file
+
+_CURRENT: ContextVar[Path | None] = ContextVar("emergence_current_file", default=None)
+
+
+def now_reading(path: str | Path | None) -> None:
+    """Record the file a reader is interpreting (named by :func:`guarded` errors)."""
+    _CURRENT.set(None if path is None else Path(path))
+
+
+def _first_path(args: tuple, kwargs: dict) -> str | None:
+    v = args[0] if args else next(iter(kwargs.values()), None)
+    if isinstance(v, (str, Path)):
+        return str(v)
+    if isinstance(v, (list, tuple)) and v and isinstance(v[0], (str, Path)):
+        return str(v[0]) + (f" (and {len(v) - 1} more)" if len(v) > 1 else "")
+    return None  # data given in memory (a DataFrame): errors are left as they are
+
+
+def guarded(what: str) -> Callable:
+    """Decorator for a public reader: an input file whose structure the reader does not expect
+    (a list where an object belongs, a string where a number belongs, ...) raises a
+    :class:`~emergence.FormatError` naming the file and ``what`` was expected, not a
+    ``TypeError`` or ``AttributeError`` from deep inside; every error names a file."""
+
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            token = _CURRENT.set(None)
+            try:
+                return fn(*args, **kwargs)
+            except EmergenceError as exc:
+                cur = _CURRENT.get()
+                where = str(cur) if cur is not None else _first_path(args, kwargs)
+                msg = str(exc)
+                if where is None or (cur is not None and (str(cur) in msg or cur.name in msg)):
+                    raise
+                if cur is None and where.split(" (and")[0] in msg:
+                    raise
+                raise type(exc)(f"{where}: {msg}") from None
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError,
+                    RecursionError, UnicodeError) as exc:
+                cur = _CURRENT.get()
+                if cur is None:  # not inside a file: an argument error, left as it is
+                    raise
+                where = str(cur)
+                detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:120]
+                raise FormatError(f"{where}: not a {what} this package can read (unexpected "
+                                  f"structure: {detail}).") from None
+            finally:
+                _CURRENT.reset(token)
+
+        return wrapper
+
+    return deco

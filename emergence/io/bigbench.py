@@ -52,7 +52,7 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import DataExclusionWarning, FormatError
-from ._files import load_json
+from ._files import guarded, load_json, now_reading
 from ._paths import expand_paths
 from .records import validate_records
 
@@ -257,6 +257,7 @@ def _scoring(s: dict[str, Any], q: dict[str, Any], tg: list[str], where: str,
             "note": note}
 
 
+@guarded("BIG-bench full log (full-log_*.json)")
 def load_full_log(
     paths: str | Path | Sequence[str | Path],
     *,
@@ -317,12 +318,14 @@ def load_full_log(
     rows: list[dict[str, Any]] = []
     skipped = 0
     for f in files:
+        now_reading(f)
         r, k = _read_file(f, scores)
         rows.extend(r)
         skipped += k
     if not rows:
         raise FormatError(f"{files[0]}: no sample could be read as a record (choice queries "
                           "without target values cannot be graded).")
+    now_reading(None)
     out = validate_records(pd.DataFrame(rows), name=str(files[0]) if len(files) == 1 else None)
     out.attrs["skipped"] = skipped
     if skipped:

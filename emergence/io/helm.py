@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
-from ._files import load_json
+from ._files import guarded, load_json, now_reading
 from .records import validate_records
 
 __all__ = ["load_run"]
@@ -68,6 +68,7 @@ def _scored_logprob(rs: Mapping[str, Any], where: str) -> tuple[float, int]:
     return float(sum(float(t.get("logprob", 0.0)) for t in scored)), len(scored)
 
 
+@guarded("HELM run (scenario_state.json, per_instance_stats.json)")
 def load_run(
     run_dirs: str | Path | Sequence[str | Path],
     *,
@@ -128,16 +129,19 @@ def load_run(
         sfile = d / "scenario_state.json"
         if not sfile.exists():
             raise FileNotFoundError(f"{d}: no scenario_state.json (not a HELM run folder).")
+        now_reading(sfile)
         state = _read(sfile)
         method = (state.get("adapter_spec") or {}).get("method")
         stats: dict[tuple, dict[str, float]] = {}
         pfile = d / "per_instance_stats.json"
         if pfile.exists():
+            now_reading(pfile)
             for e in _read(pfile):
                 key = (str(e.get("instance_id")), int(e.get("train_trial_index") or 0),
                        json.dumps(e.get("perturbation"), sort_keys=True))
                 stats[key] = {s["name"]["name"]: s.get("mean") for s in e.get("stats") or []
                               if "name" in s}
+        now_reading(sfile)
         tname = task or d.name.split(",model=")[0].split(":model=")[0]
         groups: dict[tuple, dict[str, Any]] = {}
         for ri, rs in enumerate(state.get("request_states") or []):
@@ -182,7 +186,11 @@ def load_run(
                     base, output_type="multiple_choice", choices=refs,
                     choice_loglik=[float("nan")] * len(refs),
                     gold=correct[0] if correct else None))
-                g["choice_loglik"][int(ref_idx)] = ll
+                if (isinstance(ref_idx, bool) or not isinstance(ref_idx, int)
+                        or not 0 <= ref_idx < len(refs)):
+                    raise FormatError(f"{where}: reference_index {str(ref_idx)[:20]} does not "
+                                      f"point at one of the {len(refs)} references.")
+                g["choice_loglik"][ref_idx] = ll
             elif method == "language_modeling":
                 ll, n = _scored_logprob(rs, where)
                 text = str((inst.get("input") or {}).get("text", ""))
@@ -194,6 +202,7 @@ def load_run(
                     "multiple_choice_joint, multiple_choice_separate_*, language_modeling)."
                 )
         rows.extend(groups.values())
+    now_reading(None)
     df = pd.DataFrame(rows)
     if params is not None:
         df["params"] = [params.get(m) if isinstance(params, Mapping) else params

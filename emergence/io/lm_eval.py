@@ -32,7 +32,7 @@ import pandas as pd
 from .._exceptions import FormatError
 from ..scale import PYTHIA_TOKENS_PER_STEP, parse_pythia_name, parse_step, pythia_size
 from ..schema import metric_info, validate
-from ._files import load_json
+from ._files import guarded, load_json, now_reading
 from ._paths import expand_paths
 
 __all__ = ["read_lm_eval", "parse_model_args", "is_lm_eval_aggregate", "lm_eval_version"]
@@ -88,12 +88,61 @@ def _infer_n(p: float, se: float) -> float:
 
 
 def _num(v: Any) -> float:
-    if v is None or (isinstance(v, str) and v.strip().upper() in ("N/A", "NA", "NAN", "")):
+    if v is None or isinstance(v, bool) or (
+        isinstance(v, str) and v.strip().upper() in ("N/A", "NA", "NAN", "")
+    ):
         return math.nan
     try:
         return float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return math.nan
+
+
+def _finite_positive(v: Any) -> float:
+    x = _num(v)
+    return x if math.isfinite(x) and x > 0 else math.nan
+
+
+def _mapping(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    """``obj[key]`` when it is a JSON object (missing or null: empty); else a FormatError."""
+    v = obj.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        raise FormatError(f"{path}: '{key}' must be a JSON object; found {type(v).__name__} "
+                          f"{str(v)[:40]}.")
+    return v
+
+
+def _shots(v: Any, path: str, task: str) -> int | None:
+    """Number of shots from ``n-shot`` / ``num_fewshot``: a non-negative integer or null."""
+    if v is None:
+        return None
+    x = v
+    if isinstance(v, str) and v.strip().lstrip("+").isdigit():
+        x = int(v.strip())
+    if isinstance(x, float) and math.isfinite(x) and x.is_integer():
+        x = int(x)
+    if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= 10**6:
+        raise FormatError(f"{path}: number of shots for task {task[:60]!r} is {str(v)[:40]!r}; "
+                          "expected a non-negative integer (or null when unknown).")
+    return x
+
+
+def _bad_value_note(raw: Any, value: float, metric: str) -> str | None:
+    """Why a metric value is not usable (the row keeps value NaN and this note), or None."""
+    if isinstance(raw, bool):
+        return f"value {raw!r} is a boolean, not a number"
+    if isinstance(raw, (dict, list)):
+        return f"value is a JSON {'object' if isinstance(raw, dict) else 'array'}, not a number"
+    if math.isnan(value):
+        return f"value {str(raw)[:40]!r} is not a number"
+    if not math.isfinite(value):
+        return f"value {raw!r} is not finite"
+    info = metric_info(metric)
+    if not info.lower - 1e-9 <= value <= info.upper + 1e-9:
+        return f"value {value:g} is outside the range [{info.lower:g}, {info.upper:g}] of {metric}"
+    return None
 
 
 def _rows_from_obj(
@@ -106,9 +155,11 @@ def _rows_from_obj(
     tokens_per_step: float | None,
 ) -> list[dict[str, Any]]:
     version = lm_eval_version(obj)
-    cfg = obj.get("config") or {}
+    cfg = _mapping(obj, "config", path)
     margs = parse_model_args(cfg.get("model_args"))
     pretrained = margs.get("pretrained") or cfg.get("model_name") or obj.get("model_name") or ""
+    if not isinstance(pretrained, str):
+        pretrained = str(pretrained)[:200]
     revision = margs.get("revision") or cfg.get("model_revision") or None
     revision = None if revision is None else str(revision)
     step = parse_step(revision) if revision else None
@@ -137,30 +188,30 @@ def _rows_from_obj(
     if name is None:
         name = str(pretrained).rstrip("/").split("/")[-1] if pretrained else Path(path).stem
     if n_params is None:
-        n_params = _num(cfg.get("model_num_parameters")) if version == "0.4" else math.nan
-        if n_params is not None and n_params <= 0:
-            n_params = math.nan
+        n_params = (_finite_positive(cfg.get("model_num_parameters")) if version == "0.4"
+                    else math.nan)
     tokens = step * tps if (step is not None and tps is not None) else math.nan
-    nshot = obj.get("n-shot") or {}
-    nsamples = obj.get("n-samples") or {}
+    nshot = _mapping(obj, "n-shot", path)
+    nsamples = _mapping(obj, "n-samples", path)
     default_shots = cfg.get("num_fewshot")
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
-    sections = [obj.get("results") or {}, obj.get("groups") or {}]
+    sections = [_mapping(obj, "results", path), _mapping(obj, "groups", path)]
     for section in sections:
         for task, metrics in section.items():
-            shots = nshot.get(task, default_shots)
+            if not isinstance(metrics, Mapping):
+                raise FormatError(f"{path}: task {task[:60]!r} must map metric names to values; "
+                                  f"found {type(metrics).__name__}.")
+            shots = _shots(nshot.get(task, default_shots), path, task)
             ns = nsamples.get(task) or {}
-            n_eff = _num(ns.get("effective")) if isinstance(ns, Mapping) else math.nan
+            n_eff = _finite_positive(ns.get("effective")) if isinstance(ns, Mapping) else math.nan
             if not np.isfinite(n_eff):
-                n_eff = _num(metrics.get("sample_len"))
+                n_eff = _finite_positive(metrics.get("sample_len"))
             for key, raw in metrics.items():
                 if key in _SKIP_KEYS or not isinstance(key, str):
                     continue
                 base, _, filt = key.partition(",")
                 if base.endswith("_stderr"):
-                    continue
-                if isinstance(raw, (dict, list)) or isinstance(raw, bool):
                     continue
                 metric = base if filt in ("", "none") else f"{base},{filt}"
                 if (task, metric) in seen:
@@ -168,7 +219,12 @@ def _rows_from_obj(
                 seen.add((task, metric))
                 se_key = f"{base}_stderr,{filt}" if filt else f"{base}_stderr"
                 value = _num(raw)
+                note = _bad_value_note(raw, value, metric)
+                if note is not None:  # the row stays, flagged; analyses list it as excluded
+                    value = math.nan
                 se = _num(metrics.get(se_key))
+                if not (math.isfinite(se) and se >= 0):
+                    se = math.nan
                 n_items = n_eff
                 inferred = False
                 if not np.isfinite(n_items) and metric_info(metric).is_proportion:
@@ -180,7 +236,7 @@ def _rows_from_obj(
                         "model": name,
                         "step": step,
                         "task": task,
-                        "shots": None if shots is None else int(shots),
+                        "shots": shots,
                         "metric": metric,
                         "value": value,
                         "stderr": se,
@@ -192,7 +248,7 @@ def _rows_from_obj(
                         "tokens": tokens,
                         "revision": revision,
                         "source": path,
-                        "note": None if np.isfinite(value) else f"value {raw!r} is not a number",
+                        "note": note,
                     }
                 )
     return rows
@@ -213,6 +269,7 @@ def _harmonise_n_items(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+@guarded("lm-evaluation-harness results file")
 def read_lm_eval(
     paths: str | Path | Iterable[str | Path],
     *,
@@ -267,6 +324,7 @@ def read_lm_eval(
     files = expand_paths(paths, lambda f: f.suffix == ".json", "*.json")
     rows: list[dict[str, Any]] = []
     for f in tqdm(files, desc="lm-eval files", disable=not progress, unit="file"):
+        now_reading(f)
         obj = _load_json(f)
         if not is_lm_eval_aggregate(obj):
             raise FormatError(
@@ -285,6 +343,7 @@ def read_lm_eval(
         rows.extend(new)
     if not rows:
         raise FormatError(f"no results found in {', '.join(map(str, files))}.")
+    now_reading(None)
     df = pd.DataFrame(rows)
     df = _harmonise_n_items(df)
     return validate(df, name=str(files[0]) if len(files) == 1 else None, allow_duplicates=True)

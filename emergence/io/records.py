@@ -52,7 +52,7 @@ import pandas as pd
 from .._exceptions import FormatError, SchemaError
 from .._validation import format_rows
 from ..scale import parse_step
-from ._files import check_file, iter_jsonl, load_json, read_csv_text
+from ._files import check_file, guarded, iter_jsonl, load_json, now_reading, read_csv_text
 
 __all__ = [
     "RECORD_COLUMNS",
@@ -437,11 +437,15 @@ def _infer_output_type(df: pd.DataFrame) -> pd.Series:
         return pd.Series(False, index=df.index)
 
     out = pd.Series("loglikelihood", index=df.index, dtype="object")
-    out[col("prediction")] = "generate_until"
+    if "prediction" in df.columns:
+        # a table of generations: a row whose prediction is empty, NA or missing is still a
+        # generation (scored NaN with the note "no prediction"), not a log-likelihood request
+        out[col("prediction") | ~col("target_loglik")] = "generate_until"
     out[col("choice_loglik")] = "multiple_choice"
     return out
 
 
+@guarded("per-item records table (CSV, JSONL or JSON)")
 def read_records(
     path: str | Path | Sequence[str | Path],
     *,
@@ -454,7 +458,10 @@ def read_records(
     ``target_loglik`` (summed nats), ``target_ntokens``, ``choices``/``choice_loglik`` (JSON lists
     in CSV), ``gold``, ``targets``, ``step``, ``revision``, ``params``, ``tokens``, ``flops``,
     ``shots``. ``output_type`` is inferred per row when absent: rows with ``choice_loglik`` are
-    multiple choice, rows with a ``prediction`` are generations, the rest log-likelihoods.
+    multiple choice, rows with a ``prediction`` are generations, the rest log-likelihoods. In a
+    table with a ``prediction`` column, a row whose prediction is empty or missing (and that has
+    no ``target_loglik``) stays a generation: :func:`emergence.scoring.rescore` gives it
+    ``value = NaN`` with the note "no prediction", and analyses list it as excluded.
 
     Parameters
     ----------
@@ -490,6 +497,7 @@ def read_records(
     frames = []
     for p in paths:
         p = check_file(p)
+        now_reading(p)
         suffix = p.suffix.lower()
         if suffix == ".csv":
             df = read_csv_text(p, dtype={"item": str, "doc_id": str, "id": str})
@@ -521,4 +529,5 @@ def read_records(
             df["item"] = df["item"].map(lambda v: v if _is_na(v) else str(v))
         frames.append(df)
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    now_reading(None)
     return validate_records(df, name=str(paths[0]) if len(paths) == 1 else None)

@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
-from ._files import load_json, parse_json, read_text
+from ._files import guarded, load_json, now_reading, parse_json, read_text
 from ._paths import walk_files
 from .lm_eval import parse_model_args
 from .records import read_jsonl, validate_records
@@ -593,6 +593,7 @@ def _lookup(value: Any, model: str | None, step: Any) -> Any:
     return value
 
 
+@guarded("lm-evaluation-harness per-sample log")
 def load_samples(
     paths: str | Path | Sequence[str | Path],
     *,
@@ -685,6 +686,7 @@ def load_samples(
                                                 list(filter))
     frames = []
     for f in files:
+        now_reading(f)
         fmt = detect_format(f)
         if fmt == "lm-eval-0.3":
             rows, meta = _read_v03(f, task)
@@ -718,6 +720,7 @@ def load_samples(
         df["harness_version"] = meta.get("version")
         df["params"] = meta.get("params")
         frames.append(df)
+    now_reading(None)
     if not frames:
         raise FormatError(f"load_samples: none of the files hold the requested tasks {tasks}.")
     out = pd.concat(frames, ignore_index=True)

@@ -34,7 +34,7 @@ import pandas as pd
 from .._exceptions import SchemaError
 from .._validation import check_option, format_rows
 from ..schema import COLUMNS, metric_info, validate
-from ._files import read_csv_text
+from ._files import guarded, read_csv_text
 
 __all__ = ["read_table", "read_csv_any", "infer_n_items"]
 
@@ -78,6 +78,7 @@ def _mark_missing(
     return values, notes
 
 
+@guarded("CSV/TSV table")
 def read_table(
     data: str | Path | pd.DataFrame,
     *,
@@ -188,16 +189,17 @@ def read_table(
     else:
         notes = pd.Series(pd.NA, index=long.index, dtype="string")
     raw = long["value"]
-    numeric = pd.to_numeric(raw, errors="coerce")
+    if pd.api.types.is_bool_dtype(raw):
+        raw = raw.astype(object)
+    numeric = pd.to_numeric(raw.map(lambda v: "bool" if isinstance(v, (bool, np.bool_)) else v),
+                            errors="coerce")
     bad = numeric.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-    if bad.any():
-        rows = long.loc[bad, "_row"].tolist()
-        raise SchemaError(
-            f"{where}: non-numeric values {raw[bad].head(3).tolist()} in column(s) "
-            f"{sorted(set(long.loc[bad, '_column']))}, lines {format_rows(rows)}. Clean them or "
-            "declare them missing."
-        )
-    values, notes = _mark_missing(numeric.astype(float), sentinels, notes)
+    # a cell that is not a number flags its row (value NaN, note), it does not abort the file
+    notes[bad] = [f"cell {str(v)[:30]!r} is not a number" for v in raw[bad]]
+    inf = numeric.notna() & ~np.isfinite(numeric.astype(float))
+    notes[inf] = [f"cell {str(v)[:30]!r} is not finite" for v in raw[inf]]
+    numeric = numeric.astype(float).mask(inf)
+    values, notes = _mark_missing(numeric, sentinels, notes)
     long["value"] = values
     long["note"] = notes
     _apply_percent(long, percent, where)
@@ -223,10 +225,9 @@ def _melt_wide(
 ) -> pd.DataFrame:
     mapped = {v for k, v in colmap.items() if v in frame.columns}
     if value_columns is None:
-        value_columns = [
-            c for c in frame.columns
-            if c not in mapped and pd.api.types.is_numeric_dtype(frame[c])
-        ]
+        # a benchmark column holds numbers; one '-', 'True' or stray character in a cell must
+        # not hide the whole column (such cells become NaN rows with a note)
+        value_columns = [c for c in frame.columns if c not in mapped and _holds_numbers(frame[c])]
     else:
         _check_columns(frame, value_columns, where, "value")
     if not value_columns:
@@ -272,6 +273,16 @@ def _melt_wide(
         part["_row"] = np.arange(len(frame)) + 2
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+def _holds_numbers(col: pd.Series) -> bool:
+    """A numeric column (booleans excluded), or a text column with at least one number."""
+    if pd.api.types.is_bool_dtype(col):
+        return False
+    if pd.api.types.is_numeric_dtype(col):
+        return True
+    vals = col.map(lambda v: None if isinstance(v, (bool, np.bool_)) else v)
+    return bool(pd.to_numeric(vals, errors="coerce").notna().any())
 
 
 def _apply_percent(long: pd.DataFrame, percent: bool | Sequence[str], where: str) -> None:
