@@ -27,7 +27,8 @@ def test_identical_duplicate_and_earlier_checkpoint_are_listed_in_report(tmp_pat
     reasons = sorted(ex["reason"])
     assert len(ex) == 2
     assert reasons[0].startswith("earlier checkpoint") and "identical duplicate" in reasons[1]
-    assert "2 rows excluded" in (out / "index.html").read_text()
+    page = (out / "index.html").read_text()
+    assert "2 table rows excluded" in page and "identical duplicate" in page
     pts = pd.read_csv(out / "tables" / "points.csv")
     assert len(pts) == 4 and pts["value"].tolist() == [0.2, 0.3, 0.5, 0.8]
 

@@ -339,6 +339,7 @@ def load_full_log(
     return out
 
 
+@guarded("BIG-bench results file (scores_*.json or full-log_*.json)")
 def bigbench_scores(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     """BIG-bench's own aggregate scores (``scores[].score_dict``) of full-log or scores files.
 
@@ -362,6 +363,7 @@ def bigbench_scores(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
                          and f.suffix == ".json", "full-log_*.json or scores_*.json")
     rows = []
     for f in files:
+        now_reading(f)
         data = load_json(f)
         if not isinstance(data, dict) or not isinstance(data.get("scores"), list):
             raise FormatError(f"{f}: not a BIG-bench results file (no 'scores' list).")
