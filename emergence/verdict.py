@@ -123,7 +123,7 @@ def assess_curve(
     n_boot: int = 999,
     alpha: float = 0.05,
     min_scales: int = 6,
-    ic: bool = True,
+    ic: bool = False,
 ) -> dict:
     """All tests on one curve, as one flat row (p-values not yet adjusted across curves).
 
@@ -555,7 +555,7 @@ def assess(
     n_boot: int = 999,
     alpha: float = 0.05,
     min_scales: int = 6,
-    ic: bool = True,
+    ic: bool = False,
     progress: bool = True,
 ) -> VerdictTable:
     """Test every curve and give one verdict per (family, model, task, shots, x) with reasons.
@@ -575,8 +575,9 @@ def assess(
     min_scales : int, default=6
         Curves with fewer scales are "underpowered" (a hinge or step plus a 2-parameter null
         leaves too few residual degrees of freedom).
-    ic : bool, default=True
-        Also fit the AICc/BIC comparison (descriptive).
+    ic : bool, default=False
+        Also fit the AICc/BIC comparison (descriptive, about as costly as the tests themselves:
+        a multi-start 4-parameter logistic among its models).
     progress : bool, default=True
         Show a tqdm progress bar.
 

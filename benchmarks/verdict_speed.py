@@ -1,0 +1,77 @@
+"""CPU cost of a full verdict per curve, against one apparent-break PB-LRT in the same process.
+
+Run:  OMP_NUM_THREADS=1 python benchmarks/verdict_speed.py [--repeat 5]
+
+For 10-scale curves of a simulated family (exact match, token edit distance and target
+log-likelihood with 200 items each; and an aggregate exact-match curve with item counts), prints
+the CPU time (``time.process_time``, one BLAS thread) of
+
+- the latent break test alone (``latent_break_test``, B = 999: shape grid, scatter and breakpoint
+  refitted in every replicate),
+- the full per-curve verdict (``assess_curve``, B = 999: the latent test, the apparent-break test,
+  Davies, sup-F, the Emergence Score with its item-bootstrap interval and the AICc/BIC table),
+- one ``pblrt_test(null="linear")`` with B = 999 (the peer),
+
+and the ratios. Medians of ``--repeat`` runs. CPU time, not wall time, so other processes on the
+machine do not count; the ratios are the numbers to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from emergence.simulate import simulate_aggregate, simulate_family  # noqa: E402
+from emergence.stats._data import as_curve_data  # noqa: E402
+from emergence.stats.bootstrap import pblrt_test  # noqa: E402
+from emergence.stats.latent import latent_break_test, latent_kind  # noqa: E402
+from emergence.tidy import extract_curves  # noqa: E402
+from emergence.verdict import assess_curve  # noqa: E402
+
+
+def cpu(fn, repeat: int) -> float:
+    ts = []
+    for _ in range(repeat):
+        t = time.process_time()
+        fn()
+        ts.append(time.process_time() - t)
+    return float(np.median(ts))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    curves = list(extract_curves(simulate_family("power_law", n_items=200, seed=1),
+                                 x="params").curves)
+    agg = simulate_aggregate("power_law", n_items=200, seed=2, metrics=["exact_match"])
+    curves.append(extract_curves(agg, x="params").curves[0])
+    print(f"{'curve':<32}{'latent test':>14}{'full verdict':>14}{'one PB-LRT':>12}"
+          f"{'verdict/PB-LRT':>16}")
+    tot_v = tot_p = 0.0
+    for c in curves:
+        d = as_curve_data(c)
+        kind = latent_kind(c.metric, c.info, d.chance)
+        lat = cpu(lambda: latent_break_test(d, kind=kind, item_lengths=c.item_lengths,
+                                            n_boot=999, seed=1), args.repeat)
+        ver = cpu(lambda: assess_curve(c, n_boot=999), args.repeat)
+        one = cpu(lambda: pblrt_test(c, null="linear", n_boot=999, seed=1), args.repeat)
+        tot_v += ver
+        tot_p += one
+        name = c.metric + (" (aggregate)" if c.items is None else " (200 items)")
+        print(f"{name:<32}{lat * 1e3:>11.0f} ms{ver * 1e3:>11.0f} ms{one * 1e3:>9.0f} ms"
+              f"{ver / one:>15.1f}x")
+    print(f"mean full verdict {tot_v / len(curves) * 1e3:.0f} ms CPU per curve "
+          f"({tot_v / tot_p:.1f}x one PB-LRT)")
+
+
+if __name__ == "__main__":
+    main()
