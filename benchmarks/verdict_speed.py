@@ -60,10 +60,10 @@ def main() -> None:
     for c in curves:
         d = as_curve_data(c)
         kind = latent_kind(c.metric, c.info, d.chance)
-        lat = cpu(lambda: latent_break_test(d, kind=kind, item_lengths=c.item_lengths,
-                                            n_boot=999, seed=1), args.repeat)
-        ver = cpu(lambda: assess_curve(c, n_boot=999), args.repeat)
-        one = cpu(lambda: pblrt_test(c, null="linear", n_boot=999, seed=1), args.repeat)
+        lat = cpu(lambda d=d, k=kind, c=c: latent_break_test(
+            d, kind=k, item_lengths=c.item_lengths, n_boot=999, seed=1), args.repeat)
+        ver = cpu(lambda c=c: assess_curve(c, n_boot=999), args.repeat)
+        one = cpu(lambda c=c: pblrt_test(c, null="linear", n_boot=999, seed=1), args.repeat)
         tot_v += ver
         tot_p += one
         name = c.metric + (" (aggregate)" if c.items is None else " (200 items)")
