@@ -2,37 +2,50 @@
 
 Each curve is assessed independently (:func:`emergence.verdict.assess_curve`, seeded from the
 curve's identity, so results do not depend on the order, the chunking or the workers), and each
-finished row is appended to ``rows.jsonl`` in the output folder. An interrupted screen keeps every
-finished row; running it again with the same settings skips them. At the end the p-values are
+finished row is appended to ``rows.jsonl`` in the output folder with a hash of the curve's data and
+the settings. An interrupted screen keeps every finished row; running it again skips the curves
+whose data and settings are unchanged and recomputes the others (a changed input never reuses a
+stale row). At the end the p-values are
 adjusted across the whole screen (Benjamini-Hochberg) and ``curves.csv`` and ``verdicts.csv``
 are written.
 
 Work runs in this process (``n_jobs=1``), in local processes (``n_jobs > 1``) or on a
-``dask.distributed`` cluster (pass its ``Client``).
+``dask.distributed`` cluster (pass its ``Client``). Local workers ignore Ctrl-C and die with their
+parent (``PR_SET_PDEATHSIG`` on Linux, and a watchdog that exits when the parent is gone), so a
+killed screen leaves no process behind; on Ctrl-C the chunks already finished are written and the
+workers are stopped at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import multiprocessing
 import os
+import signal
+import threading
+import time
+import warnings
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ._csvsafe import write_csv
+from ._exceptions import EmergenceError
 from ._validation import check_interval
 from .tidy import Curve, CurveSet
 from .verdict import KEY_COLS, VerdictTable, assess_curve, finalize
 
-__all__ = ["screen", "curve_key", "ScreenSettingsError"]
+__all__ = ["screen", "curve_key", "curve_hash", "ScreenSettingsError"]
 
 ROWS = "rows.jsonl"
 SETTINGS = "settings.json"
 
 
-class ScreenSettingsError(ValueError):
+class ScreenSettingsError(EmergenceError, ValueError):
     """The output folder holds a screen run with different settings."""
 
 
@@ -42,13 +55,70 @@ def curve_key(curve: Curve) -> str:
     return key if curve.run is None else f"{key}|run={curve.run}"
 
 
-def _run_chunk(curves: list[Curve], kwargs: dict) -> list[dict]:
+def curve_hash(curve: Curve) -> str:
+    """sha256 of everything a curve holds (scales, values, errors, counts, items, labels, chance,
+    notes, ...): two curves with the same hash give the same verdict under the same settings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emergence.tidy import Curve
+    >>> c = Curve("f", "t", "acc", 0, "params", np.array([1e8, 1e9]), np.array([.2, .4]),
+    ...           np.full(2, np.nan), np.full(2, 100.0), ("a", "b"))
+    >>> d = Curve("f", "t", "acc", 0, "params", np.array([1e8, 1e9]), np.array([.2, .5]),
+    ...           np.full(2, np.nan), np.full(2, 100.0), ("a", "b"))
+    >>> curve_hash(c) == curve_hash(d), len(curve_hash(c))
+    (False, 64)
+    """
+    h = hashlib.sha256()
+    for f in dataclasses.fields(curve):
+        v = getattr(curve, f.name)
+        h.update(f.name.encode() + b"=")
+        if isinstance(v, np.ndarray):
+            a = np.ascontiguousarray(v)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes() if a.dtype != object else repr(a.tolist()).encode())
+        else:
+            h.update(repr(v).encode("utf-8", "surrogatepass"))
+        h.update(b";")
+    return h.hexdigest()
+
+
+def _input_hash(curve: Curve, settings: dict) -> str:
+    text = curve_hash(curve) + json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _run_chunk(curves: list[Curve], kwargs: dict, hashes: list[str] | None = None) -> list[dict]:
     out = []
-    for c in curves:
+    for i, c in enumerate(curves):
         row = assess_curve(c, **kwargs)
         row["curve_key"] = curve_key(c)
+        if hashes is not None:
+            row["input_hash"] = hashes[i]
         out.append(row)
     return out
+
+
+def _worker_init(parent: int) -> None:
+    """Local worker: ignore Ctrl-C (the parent stops the pool) and die with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # Linux: SIGKILL this worker when the parent dies, even by SIGKILL
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watchdog() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watchdog, daemon=True, name="emergence-watchdog").start()
 
 
 def _jsonable(v):
@@ -148,6 +218,9 @@ def screen(
     (3, True)
     """
     alpha = check_interval(alpha, "alpha", 0, 1)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"`seed` must be an integer from 0 to {2**32 - 1} (curve seeds are "
+                         f"32-bit: a larger seed would repeat a smaller one); got {seed!r}.")
     if isinstance(curves, CurveSet):
         cl, excluded = list(curves.curves), curves.excluded
     else:
@@ -167,24 +240,44 @@ def screen(
     rows_path = out / ROWS
     set_path = out / SETTINGS
     if resume and set_path.exists() and rows_path.exists():
-        old = json.loads(set_path.read_text())
-        if old != settings:
+        try:
+            old = json.loads(set_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            old = None
+        if old is not None and {k: v for k, v in old.items() if k != "inputs"} != settings:
             raise ScreenSettingsError(
                 f"{out} holds a screen with settings {old}; this run uses {settings}. Use another "
                 "folder, the same settings, or resume=False to start over."
             )
     elif rows_path.exists():
         rows_path.unlink()
-    set_path.write_text(json.dumps(settings, indent=1))
+    hashes = [_input_hash(c, settings) for c in cl]
+    inputs = hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()
+    set_path.write_text(json.dumps({**settings, "inputs": inputs}, indent=1))
     if len(excluded):
-        excluded.to_csv(out / "excluded.csv", index=False)
+        write_csv(excluded, out / "excluded.csv")
 
-    wanted = set(keys)
-    done = {r["curve_key"]: r for r in _read_rows(rows_path) if r.get("curve_key") in wanted}
-    todo = [c for c, k in zip(cl, keys, strict=True) if k not in done]
+    # a finished row is reused only for the same curve key, data and settings
+    want = dict(zip(keys, hashes, strict=True))
+    done: dict[str, dict] = {}
+    stale = set()
+    for r in _read_rows(rows_path):
+        k = r.get("curve_key")
+        if k in want:
+            if r.get("input_hash") == want[k]:
+                done[k] = r
+            else:
+                stale.add(k)
+    stale -= set(done)
+    if stale:
+        warnings.warn(f"{len(stale)} finished row(s) in {rows_path} were computed from other "
+                      "input data or settings; those curves are computed again.", stacklevel=2)
+    todo = [(c, h) for c, k, h in zip(cl, keys, hashes, strict=True) if k not in done]
     kwargs = {"seed": int(seed), "n_boot": int(n_boot), "alpha": alpha,
               "min_scales": int(min_scales), "ic": bool(ic)}
-    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), max(1, chunk_size))]
+    step = max(1, chunk_size)
+    chunks = [([c for c, _ in todo[i:i + step]], [h for _, h in todo[i:i + step]])
+              for i in range(0, len(todo), step)]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -211,19 +304,12 @@ def screen(
 
         try:
             if client is not None:
-                from dask.distributed import as_completed as dask_completed
-
-                futs = [client.submit(_run_chunk, ch, kwargs, pure=False) for ch in chunks]
-                for fut in dask_completed(futs):
-                    write(fut.result())
+                _run_dask(client, chunks, kwargs, write)
             elif n_jobs > 1 and len(chunks) > 1:
-                with ProcessPoolExecutor(max_workers=int(n_jobs)) as ex:
-                    futs = [ex.submit(_run_chunk, ch, kwargs) for ch in chunks]
-                    for fut in as_completed(futs):
-                        write(fut.result())
+                _run_local(int(n_jobs), chunks, kwargs, write)
             else:
-                for ch in chunks:
-                    write(_run_chunk(ch, kwargs))
+                for ch, hs in chunks:
+                    write(_run_chunk(ch, kwargs, hs))
         finally:
             if bar is not None:
                 bar.close()
@@ -231,6 +317,51 @@ def screen(
     rows = [done[k] for k in keys if k in done]
     vt = finalize(pd.DataFrame(rows), alpha=alpha, n_boot=int(n_boot), seed=int(seed),
                   excluded=excluded)
-    vt.rows.to_csv(out / "curves.csv", index=False)
-    vt.groups.to_csv(out / "verdicts.csv", index=False)
+    write_csv(vt.rows, out / "curves.csv")
+    write_csv(vt.groups, out / "verdicts.csv")
     return vt
+
+
+def _run_local(n_jobs: int, chunks: list, kwargs: dict, write) -> None:
+    """Chunks on a local process pool; on Ctrl-C the finished chunks are written and the pool is
+    terminated at once (no waiting for running chunks)."""
+    pool = multiprocessing.get_context().Pool(n_jobs, initializer=_worker_init,
+                                              initargs=(os.getpid(),))
+    pending = []
+    try:
+        pending = [pool.apply_async(_run_chunk, (ch, kwargs, hs)) for ch, hs in chunks]
+        while pending:
+            pending[0].wait(0.05)
+            still = []
+            for r in pending:
+                if r.ready():
+                    write(r.get())
+                else:
+                    still.append(r)
+            pending = still
+        pool.close()
+    except BaseException:
+        for r in pending:  # chunks that finished while we were interrupted
+            if r.ready() and r.successful():
+                write(r.get())
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _run_dask(client, chunks: list, kwargs: dict, write) -> None:
+    from dask.distributed import as_completed as dask_completed
+
+    futs = [client.submit(_run_chunk, ch, kwargs, hs, pure=False) for ch, hs in chunks]
+    written = set()
+    try:
+        for fut in dask_completed(futs):
+            write(fut.result())
+            written.add(fut.key)
+    except BaseException:
+        for fut in futs:
+            if fut.key not in written and fut.status == "finished":
+                write(fut.result())
+        client.cancel([f for f in futs if f.status not in ("finished", "error")])
+        raise

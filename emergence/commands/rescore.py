@@ -9,11 +9,13 @@ item-cluster bootstrap intervals (``--aggregate``).
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from .._exceptions import FormatError
+from ._common import seed_arg
 
 __all__ = ["register", "handler", "read_any"]
 
@@ -95,7 +97,15 @@ def _tokenizer(spec: str):
             from transformers import AutoTokenizer
         except ImportError:
             raise ValueError("--tokenizer hf:... needs the transformers package.") from None
-        tok = AutoTokenizer.from_pretrained(spec[3:], local_files_only=True)
+        folder = Path(spec[3:])
+        if not folder.is_dir():
+            raise ValueError(f"--tokenizer {spec}: no such folder; give a local folder written "
+                             "by tokenizer.save_pretrained() (nothing is downloaded).")
+        try:
+            tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            msg = " ".join(str(exc).split())[:160]
+            raise ValueError(f"--tokenizer {spec}: not a tokenizer folder ({msg}).") from None
         return tok.encode
     raise ValueError("--tokenizer must be auto, whitespace, characters, digits or hf:<folder>; "
                      f"got {spec!r}.")
@@ -106,6 +116,12 @@ def handler(args: argparse.Namespace) -> int:
     from ..aggregate import item_bootstrap
     from ..scoring import METRICS, OPTIONAL_METRICS, attach_loglik, rescore
 
+    if args.regex is not None:
+        try:
+            re.compile(args.regex)
+        except re.error as exc:
+            raise ValueError(f"--regex {args.regex!r} is not a valid regular expression ({exc}); "
+                             "quote it for the shell, e.g. --regex '[-+]?[0-9]+'.") from None
     metrics = None
     if args.metrics:
         metrics = [m for part in args.metrics for m in part.split(",") if m]
@@ -190,7 +206,7 @@ def register(subparsers) -> None:
                    help="also write per-scale means with item-cluster bootstrap intervals")
     p.add_argument("--x", default="params", help="scale column for --aggregate")
     p.add_argument("--n-boot", type=int, default=2000, dest="n_boot")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--on-mismatch", default="error", choices=("error", "intersect"),
                    dest="on_mismatch")
     p.set_defaults(func=handler)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import EmergenceError
+from ._common import seed_arg
 
 __all__ = ["register"]
 
@@ -100,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="scaling-out", help="output folder (default: scaling-out)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="bootstrap seed (default: 0)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates (default: 200)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

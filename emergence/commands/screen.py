@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..schema import SCALE_COLUMNS
+from ._common import seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="several replicate runs (column 'run') per model: error (default), "
                    "average them per scale, or one curve per run")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed (default: 0)")
     p.add_argument("--n-boot", type=int, default=999, help="bootstrap replicates (default: 999)")
     p.add_argument("--alpha", type=float, default=0.05, help="FDR level (default: 0.05)")
     p.add_argument("--min-scales", type=int, default=6,
@@ -83,9 +84,18 @@ def handler(args: argparse.Namespace) -> int:
     )
     client = None
     if args.scheduler:
-        from dask.distributed import Client
-
-        client = Client(args.scheduler)
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs dask.distributed: pip install "
+                             "'emergence-audit[dask]'.") from None
+        try:
+            client = Client(args.scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ValueError(f"--scheduler {args.scheduler}: cannot reach the dask scheduler "
+                             f"({' '.join(str(exc).split())[:120]}). Check the address, or "
+                             "leave --scheduler out to run on local processes (--jobs N).") \
+                from None
     try:
         vt = screen(cs, args.out, seed=args.seed, n_boot=args.n_boot, alpha=args.alpha,
                     min_scales=args.min_scales, ic=args.ic, n_jobs=args.jobs, client=client,
