@@ -11,8 +11,10 @@ Inputs: valid seed files (the repository's fixtures and small generated files), 
 wrong JSON types at a random place, deleted keys, duplicate keys, deep nesting, huge numbers,
 NaN/Infinity literals, truncation, byte flips, control characters, BOM, CRLF, UTF-16 and gzip.
 
-The number of examples per property is ``EMERGENCE_PROPERTY_EXAMPLES`` (default 25, runs in the
-suite); the long run sets it to 10,000 (see the closing notes and benchmarks/RESULTS.md).
+The number of examples per reader property is ``EMERGENCE_PROPERTY_EXAMPLES`` (default 25, in the
+suite; the CLI property runs a twentieth of it, at least 5). The long run sets it to 10,000:
+``EMERGENCE_PROPERTY_EXAMPLES=10000 nice -n 15 pytest tests/test_properties_hostile.py
+--hypothesis-show-statistics -p no:cacheprovider``.
 """
 
 from __future__ import annotations
@@ -458,7 +460,8 @@ def test_records_property(rows, data):
         p.write_bytes(raw)
         rec = outcome(lambda: read_records(p, task="add"), d)
         if rec is not None:
-            scores = outcome(lambda: rescore(rec, workers=1), d)
+            scores = outcome(lambda: rescore(rec, metrics=["exact_match", "token_edit_distance"],
+                                             workers=1), d)
             if scores is not None and not damaged:
                 # conservation: each record is a scored row (value, or NaN with a note) under
                 # exact match; a missing prediction is not turned into something else
@@ -473,7 +476,7 @@ def test_records_property(rows, data):
 # the CLI entry point
 
 
-@settings(max_examples=max(5, N // 5), deadline=None, database=None, derandomize=N <= 100,
+@settings(max_examples=max(5, N // 20), deadline=None, database=None, derandomize=N <= 100,
           suppress_health_check=list(HealthCheck))
 @given(wide_table(), st.data())
 def test_cli_analyze_property(table, data):
