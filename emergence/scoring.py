@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import math
 import re
 import string
 import warnings
@@ -139,7 +140,7 @@ for _name, _kw in {
         register_metric(_name, **_kw)
 
 #: Exact-match normalisations (see :func:`normalize_text`).
-NORMALIZATIONS: tuple[str, ...] = ("none", "strip", "lower", "squad")
+NORMALIZATIONS: tuple[str, ...] = ("none", "strip", "lower", "squad", "inspect")
 
 _SD = np.dtypes.StringDType()
 _PUNCT = str.maketrans("", "", string.punctuation)
@@ -156,6 +157,32 @@ def _no_gc():
     finally:
         if was:
             gc.enable()
+
+
+def _finite_number(s: str) -> bool:
+    try:
+        return math.isfinite(float(s))
+    except ValueError:
+        return False
+
+
+def _inspect_token(tok: str) -> str:
+    tok = tok.casefold()
+    if not _finite_number(tok):
+        bare = tok.strip(string.whitespace + string.punctuation)
+        tok = bare if _finite_number(bare) else tok.translate(_PUNCT)
+    if _finite_number(tok):
+        tok = str(float(tok))
+    tok = _ARTICLES.sub(" ", tok)
+    return " ".join(tok.split())
+
+
+def _inspect(s: str) -> str:
+    """Inspect's ``exact()`` scorer normalisation: tokens split on spaces and hyphens, each
+    case-folded, stripped of punctuation (numbers kept, ``(3.14)`` -> ``3.14``), numbers written
+    as floats (``4`` -> ``4.0``), articles removed; empty tokens dropped."""
+    toks = [_inspect_token(t) for t in re.split(" |-", s)]
+    return " ".join(t for t in toks if t.strip()).strip()
 
 
 def _squad(s: str) -> str:
@@ -183,6 +210,9 @@ def normalize_text(
         - ``"lower"``: strip and lower-case (lm-eval ``ignore_case: true``).
         - ``"squad"``: lower-case, remove punctuation and the articles a/an/the, collapse
           whitespace (HELM ``quasi_exact_match``, SQuAD ``normalize_answer``).
+        - ``"inspect"``: Inspect's ``exact()`` scorer: per token (split on spaces and hyphens)
+          case-fold, drop punctuation except in numbers, write numbers as floats, drop
+          articles; a target that normalises to nothing never matches.
         - a callable ``str -> str`` applied to every text.
     regex : str, optional
         Keep only the first match of this pattern (the first group if it has one; ``""`` when
@@ -222,6 +252,8 @@ def _normalized(
     check_option(normalize, "normalize", NORMALIZATIONS)
     if normalize == "squad":
         return [_squad(s) for s in arr]
+    if normalize == "inspect":
+        return [_inspect(s) for s in arr]
     if normalize == "strip":
         return [s.strip() for s in arr]
     if normalize == "lower":
@@ -280,13 +312,19 @@ def exact_match(
     if len(predictions) != len(targets):
         raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
     pred = _normalized(predictions, normalize, regex)
+    # Inspect: a target with no content after normalisation never matches
+    never = "\x00" if normalize == "inspect" else None
     if _single(targets):
         tgt = _normalized(targets, normalize)
+        if never:
+            tgt = [t if t else never for t in tgt]
         return np.fromiter(map(str.__eq__, pred, tgt), dtype=bool, count=len(pred)).astype(
             np.float64)
     flat, starts = _explode_targets(targets)
     counts = np.diff(np.append(starts, len(flat)))
     tgt = _normalized(flat, normalize)
+    if never:
+        tgt = [t if t else never for t in tgt]
     rep = [pred[i] for i in np.repeat(np.arange(len(pred)), counts)]
     hit = np.fromiter(map(str.__eq__, rep, tgt), dtype=bool, count=len(tgt)).astype(np.float64)
     return np.maximum.reduceat(hit, starts) if len(hit) else hit
@@ -953,9 +991,12 @@ def rescore(
             empty_target[i] = False
     # per-item facts carried on every score row of the item
     target_tokens = _target_lengths(rec, tokenizer, valid)
-    n_choices = np.array([len(v) if isinstance(v, list) else -1 for v in rec["choice_loglik"]])
-    n_choices = pd.array(np.where((otype == "multiple_choice") & (n_choices >= 0), n_choices,
-                                  None), dtype="Int64")
+    n_scored = np.array([len(v) if isinstance(v, list) else -1 for v in rec["choice_loglik"]])
+    stated = rec["n_choices"].astype("float64").to_numpy()
+    n_choices = np.where(np.isfinite(stated), stated,
+                         np.where((otype == "multiple_choice") & (n_scored >= 0), n_scored,
+                                  np.nan))
+    n_choices = pd.array([None if np.isnan(v) else int(v) for v in n_choices], dtype="Int64")
     parts: list[pd.DataFrame] = []
 
     def emit(mask: np.ndarray, base: str, values: np.ndarray, notes: np.ndarray | None,

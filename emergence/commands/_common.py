@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_report_options", "parse_mapping", "seed_arg", "SEED_MAX"]
+__all__ = ["add_report_options", "parse_mapping", "seed_arg", "SEED_MAX", "add_scale_options",
+           "scale_arg", "add_table_options", "table_kwargs_from_args", "read_inputs"]
 
 #: Largest seed accepted: the verdict engine derives each curve's random stream from a 32-bit
 #: seed, so larger seeds would silently equal smaller ones (2**32 would give the results of 0).
@@ -50,3 +51,88 @@ def parse_mapping(text: str | None, what: str) -> dict[str, str]:
     return out
 
 
+
+
+def add_scale_options(p: argparse.ArgumentParser) -> None:
+    """Add --params and --tokens (declared scale; same meaning on every command)."""
+    p.add_argument("--params", nargs="+", metavar="MODEL=COUNT",
+                   help="declared parameter counts: MODEL=COUNT pairs (or one number for all "
+                   "rows); they replace the files' own counts")
+    p.add_argument("--tokens", nargs="+", metavar="MODEL=COUNT",
+                   help="declared training tokens: MODEL=COUNT pairs (or one number)")
+
+
+def scale_arg(values: list[str] | None, flag: str) -> dict[str, float] | float | None:
+    """Parse ``MODEL=COUNT`` pairs (or one number) given to ``flag``; errors name the flag."""
+    if not values:
+        return None
+    out: dict[str, float] = {}
+    for v in [x for part in values for x in part.split(",") if x.strip()]:
+        if "=" not in v:
+            if len(values) == 1 and "," not in values[0]:
+                try:
+                    return float(v)
+                except ValueError:
+                    pass
+            raise ValueError(f"{flag} expects MODEL=COUNT pairs (e.g. {flag} pythia-160m=1.6e8) "
+                             f"or one number; got {v!r}.")
+        k, n = v.rsplit("=", 1)
+        try:
+            out[k.strip()] = float(n)
+        except ValueError:
+            raise ValueError(f"{flag}: {n!r} (for {k!r}) is not a number.") from None
+    return out
+
+
+def add_table_options(p: argparse.ArgumentParser, *, metric: bool = True) -> None:
+    """Add the CSV-table options (column mapping, sentinels, units, metadata join); ``metric``
+    adds --metric (commands whose --metric selects a metric leave it out)."""
+    g = p.add_argument_group("CSV tables")
+    g.add_argument("--columns", help="column mapping, e.g. model=Model,family=Family,run=seed")
+    g.add_argument("--value-columns", help="wide table: the benchmark columns to read, "
+                   "e.g. exact_match_accuracy,edit_distance")
+    if metric:
+        g.add_argument("--metric", help="metric name for a wide table with one column per task")
+    g.add_argument("--sentinel", type=float, action="append", default=[],
+                   help="value meaning 'missing' (repeatable), e.g. --sentinel -1")
+    g.add_argument("--percent", action="store_true", help="values are percentages")
+    g.add_argument("--metadata", help="model-metadata CSV joined on the model name")
+    g.add_argument("--metadata-columns", help="metadata mapping, e.g. params=Size,tokens=Tokens")
+    g.add_argument("--units", help="multipliers, e.g. params=1e9,tokens=1e12,flops=1e21")
+
+
+def table_kwargs_from_args(args: argparse.Namespace) -> dict:
+    """Keyword arguments of :func:`emergence.io.read_table` from the CSV-table options."""
+    kw: dict = {}
+    if getattr(args, "columns", None):
+        kw["columns"] = parse_mapping(args.columns, "--columns")
+    if getattr(args, "value_columns", None):
+        kw["value_columns"] = [c.strip() for c in args.value_columns.split(",") if c.strip()]
+        kw["layout"] = "wide"
+    if getattr(args, "metric", None) and getattr(args, "_table_metric", True):
+        kw["metric"] = args.metric
+    if getattr(args, "sentinel", None):
+        kw["sentinels"] = tuple(args.sentinel)
+    if getattr(args, "percent", False):
+        kw["percent"] = True
+    if getattr(args, "metadata", None):
+        kw["metadata"] = args.metadata
+        kw["metadata_columns"] = parse_mapping(args.metadata_columns, "--metadata-columns")
+    if getattr(args, "units", None):
+        units = parse_mapping(args.units, "--units")
+        try:
+            kw["units"] = {k: float(v) for k, v in units.items()}
+        except ValueError:
+            raise ValueError(f"--units: multipliers must be numbers; got {units}.") from None
+    return kw
+
+
+def read_inputs(paths: list[str], args: argparse.Namespace, *, progress: bool = True):
+    """Read result files for a command: every format, the CSV-table options, --params and
+    --tokens applied the same way; errors name the CLI flags."""
+    from ..io import read
+
+    return read(paths, progress=progress, params=scale_arg(getattr(args, "params", None),
+                                                           "--params"),
+                tokens=scale_arg(getattr(args, "tokens", None), "--tokens"),
+                scale_flags=("--params", "--tokens"), **table_kwargs_from_args(args))

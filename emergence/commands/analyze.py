@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..schema import SCALE_COLUMNS
-from ._common import add_report_options, parse_mapping
+from ._common import add_report_options, add_scale_options, add_table_options, read_inputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,38 +27,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", default="error", choices=["error", "mean", "separate"],
                    help="several replicate runs (column 'run') per model: error (default), "
                    "average them per scale and show the between-run spread, or one curve per run")
-    g = p.add_argument_group("CSV tables")
-    g.add_argument("--columns", help="column mapping, e.g. model=Model,family=Family")
-    g.add_argument("--metric", help="metric name for a wide table with one column per task")
-    g.add_argument("--sentinel", type=float, action="append", default=[],
-                   help="value meaning 'missing' (repeatable), e.g. --sentinel -1")
-    g.add_argument("--percent", action="store_true", help="values are percentages")
-    g.add_argument("--metadata", help="model-metadata CSV joined on the model name")
-    g.add_argument("--metadata-columns", help="metadata mapping, e.g. params=Size,tokens=Tokens")
-    g.add_argument("--units", help="multipliers, e.g. params=1e9,tokens=1e12,flops=1e21")
+    add_table_options(p)
+    add_scale_options(p)
     add_report_options(p, default_out="emergence-report")
     p.set_defaults(func=handler)
 
 
 def handler(args: argparse.Namespace) -> int:
-    from ..io import read
     from ..report import ReportSection, build_report
 
-    table_kwargs = {}
-    if args.columns:
-        table_kwargs["columns"] = parse_mapping(args.columns, "--columns")
-    if args.metric:
-        table_kwargs["metric"] = args.metric
-    if args.sentinel:
-        table_kwargs["sentinels"] = tuple(args.sentinel)
-    if args.percent:
-        table_kwargs["percent"] = True
-    if args.metadata:
-        table_kwargs["metadata"] = args.metadata
-        table_kwargs["metadata_columns"] = parse_mapping(args.metadata_columns, "--metadata-columns")
-    if args.units:
-        table_kwargs["units"] = {k: float(v) for k, v in parse_mapping(args.units, "--units").items()}
-    table = read(args.paths, progress=not args.quiet, **table_kwargs)
+    table = read_inputs(args.paths, args, progress=not args.quiet)
     step: int | str | None = args.step
     if step == "all":
         step = None

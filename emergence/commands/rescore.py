@@ -1,7 +1,8 @@
 """``emergence rescore LOGS... --metrics ... --out scores.csv``: re-score per-item logs.
 
 Reads lm-eval per-sample logs (any harness generation), BIG-bench ``full-log_*.json``, HELM run
-folders or plain per-item CSV/JSONL records, scores every item under the chosen metrics and writes
+folders, Inspect ``.eval`` logs, lighteval ``details_*.parquet`` or plain per-item CSV/JSONL
+records, scores every item under the chosen metrics and writes
 the tidy table (one row per model x item x metric). Optionally writes per-scale means with
 item-cluster bootstrap intervals (``--aggregate``).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._exceptions import FormatError
-from ._common import seed_arg
+from ._common import add_scale_options, parse_mapping, scale_arg, seed_arg
 
 __all__ = ["register", "handler", "read_any"]
 
@@ -26,12 +27,20 @@ def _kind(path: Path) -> str:
             return "helm"
         if next(path.rglob("full-log_*.json"), None) is not None:
             return "bigbench"
+        if next(path.rglob("*.eval"), None) is not None:
+            return "inspect"
+        if next(path.rglob("details_*.parquet"), None) is not None:
+            return "lighteval"
         return "lm-eval"
     name = path.name
     if name == "scenario_state.json":
         return "helm"
     if name.startswith("full-log_"):
         return "bigbench"
+    if path.suffix == ".eval":
+        return "inspect"
+    if name.startswith("details_") and path.suffix == ".parquet":
+        return "lighteval"
     if name.startswith("samples_") or name.endswith("_write_out_info.json"):
         return "lm-eval"
     if path.suffix.lower() == ".csv":
@@ -47,10 +56,20 @@ def _kind(path: Path) -> str:
     raise FormatError(f"{path}: cannot tell the format; pass --format.")
 
 
-def read_any(paths: list[str], *, fmt: str = "auto", **kwargs) -> pd.DataFrame:
-    """Read per-item logs of any supported format into one records table."""
-    from ..io import bigbench, helm, records, samples
+def read_any(paths: list[str], *, fmt: str = "auto", columns: dict[str, str] | None = None,
+             **kwargs) -> pd.DataFrame:
+    """Read per-item logs of any supported format into one records table.
 
+    ``params`` and ``tokens`` (a number or a mapping model -> number) apply to every format the
+    same way (:func:`emergence.io.apply_scale`); ``columns`` maps a plain records table's columns.
+    """
+    from ..io import apply_scale, bigbench, helm, records, samples
+    from ..io.inspect_evals import load_inspect
+    from ..io.lighteval import load_lighteval
+
+    params = kwargs.pop("params", None)
+    tokens = kwargs.pop("tokens", None)
+    flags = kwargs.pop("flags", {"params": "params", "tokens": "tokens"})
     frames = []
     groups: dict[str, list[Path]] = {}
     for p in map(Path, paths):
@@ -64,28 +83,19 @@ def read_any(paths: list[str], *, fmt: str = "auto", **kwargs) -> pd.DataFrame:
         elif kind == "bigbench":
             frames.append(bigbench.load_full_log(ps))
         elif kind == "helm":
-            frames.append(helm.load_run([p.parent if p.is_file() else p for p in ps],
-                                        params=kwargs.get("params")))
+            frames.append(helm.load_run([p.parent if p.is_file() else p for p in ps]))
+        elif kind == "inspect":
+            frames.append(load_inspect(ps))
+        elif kind == "lighteval":
+            frames.append(load_lighteval(ps, model=kwargs.get("model")))
         elif kind == "records":
-            frames.append(records.read_records(ps, task=kwargs.get("task")))
+            frames.append(records.read_records(ps, task=kwargs.get("task"), columns=columns))
         else:
             raise ValueError(f"unknown --format {kind!r}.")
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out = apply_scale(out, "params", params, flag=flags["params"])
+    out = apply_scale(out, "tokens", tokens, flag=flags["tokens"])
     return records.validate_records(out)
-
-
-def _params(values: list[str] | None) -> dict[str, float] | float | None:
-    if not values:
-        return None
-    out: dict[str, float] = {}
-    for v in values:
-        if "=" not in v:
-            if len(values) == 1:
-                return float(v)
-            raise ValueError(f"--params expects MODEL=COUNT pairs; got {v!r}.")
-        k, n = v.split("=", 1)
-        out[k] = float(n)
-    return out
 
 
 def _tokenizer(spec: str):
@@ -131,12 +141,15 @@ def handler(args: argparse.Namespace) -> int:
             raise ValueError(f"unknown metric(s) {bad}; choose from {', '.join(known)}.")
     kwargs = {}
     if args.format in ("auto", "lm-eval"):
-        kwargs = {"model": args.model, "params": _params(args.params), "filter": args.filter,
+        kwargs = {"model": args.model, "filter": args.filter,
                   "tokens_per_step": args.tokens_per_step}
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if args.task:
         kwargs["task"] = args.task
-    rec = read_any(args.logs, fmt=args.format, **kwargs)
+    rec = read_any(args.logs, fmt=args.format, params=scale_arg(args.params, "--params"),
+                   tokens=scale_arg(args.tokens, "--tokens"),
+                   columns=parse_mapping(args.columns, "--columns") or None,
+                   flags={"params": "--params", "tokens": "--tokens"}, **kwargs)
     for pair in args.attach or []:
         if "=" not in pair:
             raise ValueError(f"--attach expects GEN_TASK=LOGLIK_TASK; got {pair!r}.")
@@ -181,11 +194,13 @@ def register(subparsers) -> None:
     p.add_argument("--metrics", nargs="+", help="metric names (space or comma separated); "
                    "default: every applicable metric")
     p.add_argument("--format", default="auto",
-                   choices=("auto", "lm-eval", "bigbench", "helm", "records"))
+                   choices=("auto", "lm-eval", "bigbench", "helm", "inspect", "lighteval",
+                            "records"))
     p.add_argument("--model", help="model name (default: from the logs)")
     p.add_argument("--family", help="model family for all rows")
-    p.add_argument("--params", nargs="+", metavar="MODEL=COUNT",
-                   help="parameter counts (default: the harness's model_num_parameters)")
+    add_scale_options(p)
+    p.add_argument("--columns", help="column mapping of a plain records table, e.g. "
+                   "item=question_id,prediction=answer")
     p.add_argument("--tokens-per-step", type=float, dest="tokens_per_step",
                    help="training tokens per step (tokens = step x this)")
     p.add_argument("--task", help="task name for files that do not carry it")

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import EmergenceError
-from ._common import seed_arg
+from ._common import add_scale_options, add_table_options, read_inputs, scale_arg, seed_arg
 
 __all__ = ["register"]
 
@@ -100,25 +100,37 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    add_table_options(p, metric=False)
+    add_scale_options(p)
+    p.set_defaults(_table_metric=False)
     p.add_argument("--out", default="scaling-out", help="output folder (default: scaling-out)")
     p.add_argument("--seed", type=seed_arg, default=0, help="bootstrap seed (default: 0)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates (default: 200)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _load(spec: str, quiet: bool) -> pd.DataFrame:
+def _load(spec: str, quiet: bool, args: argparse.Namespace | None = None) -> pd.DataFrame:
     from .. import datasets
+    from ..io import apply_scale
 
     path = Path(spec)
     if not path.exists():
         if spec in datasets.names():
-            return datasets.load(spec)
+            table = datasets.load(spec)
+            if args is not None:
+                table = apply_scale(table, "params", scale_arg(args.params, "--params"),
+                                    flag="--params")
+                table = apply_scale(table, "tokens", scale_arg(args.tokens, "--tokens"),
+                                    flag="--tokens")
+            return table
         raise FileNotFoundError(f"{spec}: no such file, folder or bundled dataset "
                                 f"(bundled: {', '.join(datasets.names())}).")
     if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".gz"):
         head = pd.read_csv(path, nrows=5, sep=None, engine="python")
         if {"N", "loss"} <= set(head.columns):
             return pd.read_csv(path, sep=None, engine="python")
+    if args is not None:
+        return read_inputs([spec], args, progress=not quiet)
     from ..io import read
 
     return read([spec], progress=not quiet)
@@ -161,7 +173,7 @@ def _fit(args) -> int:
     from ..scaling import default_grid, fit_chinchilla, fit_power_law, place_models
     from ..scaling.plots import plot_loss_vs_compute
 
-    table = _load(args.table, args.quiet)
+    table = _load(args.table, args.quiet, args)
     runs = _runs(table, args)
     out = _out(args)
     if args.law == "chinchilla":
@@ -241,7 +253,7 @@ def _backtest(args) -> int:
     from ..scaling import backtest, pooled_curve
     from ..scaling.plots import plot_backtest
 
-    t = _load(args.table, args.quiet)
+    t = _load(args.table, args.quiet, args)
     if args.family:
         t = t[t["family"] == args.family]
     if args.shots is not None:
@@ -267,7 +279,7 @@ def _backtest(args) -> int:
 def _report(args) -> int:
     from ..scaling import report_section
 
-    t = _load(args.table, args.quiet)
+    t = _load(args.table, args.quiet, args)
     res = report_section(t, _out(args), seed=args.seed, n_boot=args.n_boot, cutoff=args.cutoff)
     for f in res["figures"]:
         print(f"figure {f['path']}: {f['title']}")

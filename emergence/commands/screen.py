@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..schema import SCALE_COLUMNS
-from ._common import seed_arg
+from ._common import add_scale_options, add_table_options, read_inputs, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--restart", action="store_true",
                    help="discard finished rows in OUT instead of resuming")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_table_options(p)
+    add_scale_options(p)
     p.set_defaults(func=handler)
 
 
@@ -63,9 +65,7 @@ def handler(args: argparse.Namespace) -> int:
         raise ValueError("give at least one TABLE path or --dataset NAME.")
     parts = []
     if args.tables:
-        from ..io import read
-
-        parts.append(read(args.tables, progress=not args.quiet))
+        parts.append(read_inputs(args.tables, args, progress=not args.quiet))
     if args.dataset:
         from .. import datasets
 

@@ -8,17 +8,24 @@
   of v0.4.0-0.4.2, ``*_write_out_info.json`` of v0.3) -> :func:`emergence.io.samples.load_samples`,
   then re-scored per item under every metric with :func:`emergence.scoring.rescore`.
 
-BIG-bench full logs and HELM runs have their own readers (:mod:`emergence.io.bigbench`,
-:mod:`emergence.io.helm`) because a HELM run spans several files.
+* BIG-bench ``full-log_*.json`` (:mod:`emergence.io.bigbench`), Inspect ``.eval`` logs
+  (:mod:`emergence.io.inspect_evals`, needs ``inspect_ai``) and lighteval
+  ``details_*.parquet`` (:mod:`emergence.io.lighteval`) -> per-item records, re-scored;
+* Every Eval Ever aggregate JSON and instance JSONL (:mod:`emergence.io.eee`) -> tidy rows.
+
+HELM runs have their own reader (:mod:`emergence.io.helm`) because a run spans several files.
+Scale facts the files do not give (or give wrongly) are declared with ``params=`` and
+``tokens=`` (CLI: ``--params``, ``--tokens``) and apply to every format the same way.
 
 Anything else raises :class:`~emergence.FormatError` naming the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .._exceptions import FormatError
@@ -26,7 +33,10 @@ from ..schema import validate
 from ._files import check_file, parse_json, read_text
 from ._paths import expand_paths
 from .bigbench import load_full_log
+from .eee import is_eee_file, read_eee, write_eee
 from .helm import load_run
+from .inspect_evals import is_inspect_log, load_inspect
+from .lighteval import is_lighteval_details, load_lighteval
 from .lm_eval import is_lm_eval_aggregate, read_lm_eval
 from .records import read_records, validate_records
 from .samples import load_samples
@@ -40,6 +50,11 @@ __all__ = [
     "load_samples",
     "load_full_log",
     "load_run",
+    "load_inspect",
+    "load_lighteval",
+    "read_eee",
+    "write_eee",
+    "apply_scale",
     "read_records",
     "validate_records",
 ]
@@ -52,7 +67,8 @@ def _suffix(path: Path) -> str:
 
 
 def detect(path: str | Path) -> str:
-    """Name the format of ``path``: ``"lm-eval-aggregate"``, ``"table"``, ``"per-item"``.
+    """Name the format of ``path``: ``"lm-eval-aggregate"``, ``"table"``, ``"per-item"`` (lm-eval
+    samples), ``"bigbench"``, ``"inspect"``, ``"lighteval"`` or ``"eee"``.
 
     Raises
     ------
@@ -62,6 +78,17 @@ def detect(path: str | Path) -> str:
     path = check_file(path)
     if _suffix(path) in _TABLE_SUFFIXES:
         return "table"
+    if path.suffix == ".eval" or (path.suffix == ".json" and is_inspect_log(path)):
+        return "inspect"
+    if path.suffix == ".parquet":
+        if is_lighteval_details(path):
+            return "lighteval"
+        raise FormatError(f"{path}: a parquet file not named like lighteval details "
+                          "(details_<task>|<shots>_<date>.parquet).")
+    if path.name.startswith("full-log_") and path.suffix == ".json":
+        return "bigbench"
+    if is_eee_file(path):
+        return "eee"
     full = read_text(path)
     text = full.lstrip()
     head = text[:4096]
@@ -84,7 +111,8 @@ def detect(path: str | Path) -> str:
         raise FormatError(
             f"{path}: JSON that is not an lm-evaluation-harness results file (no 'results' "
             "mapping task -> metrics) and not a per-item log this package reads (lm-eval "
-            "samples_*.jsonl / *_write_out_info.json, BIG-bench full-log, HELM). "
+            "samples_*.jsonl / *_write_out_info.json, BIG-bench full-log_*.json, Inspect logs, "
+            "Every Eval Ever files). "
             "Convert it to a CSV table with columns model, task, metric, value."
         )
     if "," in head.split("\n", 1)[0] or "\t" in head.split("\n", 1)[0]:
@@ -106,13 +134,16 @@ def _is_samples_log(path: Path) -> bool:
 
 
 def _readable(f: Path) -> bool:
-    return _suffix(f) in _TABLE_SUFFIXES or f.suffix in (".json", ".jsonl")
+    return _suffix(f) in _TABLE_SUFFIXES or f.suffix in (".json", ".jsonl", ".eval", ".parquet")
 
 
 def read(
     paths: str | Path | Iterable[str | Path],
     *,
     progress: bool = False,
+    params: float | Mapping[str, float] | None = None,
+    tokens: float | Mapping[str, float] | None = None,
+    scale_flags: tuple[str, str] = ("params", "tokens"),
     **table_kwargs,
 ) -> pd.DataFrame:
     """Read result files of any supported format into one tidy table.
@@ -123,6 +154,12 @@ def read(
         Files or directories (searched recursively).
     progress : bool, default=False
         Show a progress bar over files.
+    params, tokens : float or mapping model -> float, optional
+        Declared parameter counts / training tokens: a number for every row, or one per model
+        name. Declared values replace what the files state (lm-eval's parameter count includes
+        embeddings, Inspect logs state none); see :func:`apply_scale`.
+    scale_flags : (str, str), default=("params", "tokens")
+        How errors name ``params`` and ``tokens`` (the CLI passes its flags).
     **table_kwargs
         Passed to :func:`read_table` for CSV/TSV files (column mapping, sentinels, ...).
 
@@ -147,8 +184,9 @@ def read(
     """
     from tqdm.auto import tqdm
 
-    files = expand_paths(paths, _readable, ".json, .jsonl, .csv or .tsv")
-    groups: dict[str, list[Path]] = {"lm-eval-aggregate": [], "table": [], "per-item": []}
+    files = expand_paths(paths, _readable, ".json, .jsonl, .eval, .parquet, .csv or .tsv")
+    kinds = ("lm-eval-aggregate", "table", "per-item", "bigbench", "inspect", "lighteval", "eee")
+    groups: dict[str, list[Path]] = {k: [] for k in kinds}
     for f in files:
         groups[detect(f)].append(f)
     parts: list[pd.DataFrame] = []
@@ -156,15 +194,104 @@ def read(
         parts.append(read_lm_eval(groups["lm-eval-aggregate"], progress=progress))
     for f in tqdm(groups["table"], desc="tables", disable=not progress, unit="file"):
         parts.append(read_table(f, **table_kwargs))
-    if groups["per-item"]:
-        parts.append(_read_per_item(groups["per-item"]))
+    loaders = {"per-item": load_samples, "bigbench": load_full_log, "inspect": load_inspect,
+               "lighteval": load_lighteval}
+    for kind, loader in loaders.items():
+        if groups[kind]:
+            parts.append(_rescored(loader(groups[kind]), params, tokens, scale_flags))
+    if groups["eee"]:
+        parts.append(read_eee(groups["eee"]))
     if not parts:
         raise FormatError(f"nothing to read in {', '.join(map(str, files))}.")
+    table = pd.concat(parts, ignore_index=True)
+    table = apply_scale(table, "params", params, flag=scale_flags[0])
+    table = apply_scale(table, "tokens", tokens, flag=scale_flags[1])
     # identical duplicates are kept here; extract_curves counts them once and lists the copies
-    return validate(pd.concat(parts, ignore_index=True), allow_duplicates=True)
+    return validate(table, allow_duplicates=True)
 
 
-def _read_per_item(files: list[Path]) -> pd.DataFrame:
+def _rescored(records: pd.DataFrame, params: object, tokens: object,
+              flags: tuple[str, str]) -> pd.DataFrame:
     from ..scoring import rescore
 
-    return rescore(load_samples(files))
+    records = apply_scale(records, "params", params, flag=flags[0], strict=False)
+    records = apply_scale(records, "tokens", tokens, flag=flags[1], strict=False)
+    return rescore(records)
+
+
+def apply_scale(
+    frame: pd.DataFrame,
+    column: str,
+    value: float | Mapping[str, float] | None,
+    *,
+    flag: str | None = None,
+    strict: bool = True,
+) -> pd.DataFrame:
+    """Set a scale column (``params``, ``tokens``, ...) from a declared value or per-model mapping.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Tidy table or per-item records (a ``model`` column).
+    column : str
+        Column to set.
+    value : float, mapping model -> float, or None
+        A number for every row, or one per model name; None leaves the column as it is.
+    flag : str, optional
+        Name of the argument in error messages (``"params"``; the CLI passes ``"--params"``).
+    strict : bool, default=True
+        A mapping that names a model the table does not hold is an error (a typo would
+        otherwise leave that model's scale unknown without a word).
+
+    Returns
+    -------
+    DataFrame
+        A copy with the declared values in ``column`` (other models keep theirs).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"model": ["a", "b"], "params": [None, 5.0]})
+    >>> apply_scale(t, "params", {"a": 1e9})["params"].tolist()
+    [1000000000.0, 5.0]
+    """
+    if value is None:
+        return frame
+    name = flag or column
+    out = frame.copy()
+    if isinstance(value, Mapping):
+        models = set(out["model"].astype(str))
+        unknown = sorted(set(map(str, value)) - models)
+        if unknown and strict:
+            shown = ", ".join(sorted(models)[:8])
+            raise FormatError(
+                f"{_arg(name)} names model(s) {unknown[:5]} that the data do not hold; its "
+                f"models are {shown}{', ...' if len(models) > 8 else ''}. Use those names."
+            )
+        hit = out["model"].astype(str).map(lambda m: value.get(m))
+        new = pd.to_numeric(hit, errors="coerce")
+    else:
+        try:
+            new = pd.Series(float(value), index=out.index)
+        except (TypeError, ValueError):
+            raise FormatError(f"{_arg(name)} must be a number or a mapping model -> number; "
+                              f"got {value!r}.") from None
+    old = out[column].astype("float64") if column in out else pd.Series(float("nan"),
+                                                                         index=out.index)
+    changed = new.notna() & ~np.isclose(new.fillna(0), old.fillna(-1.0), rtol=1e-12, atol=0)
+    # values derived from the replaced one (active = params, flops = 6 N D) are derived again
+    if column == "params" and "active_params" in out:
+        derived = out["active_params"].astype("float64")
+        out.loc[changed & (derived.isna() | np.isclose(derived, old)), "active_params"] = np.nan
+    if column in ("params", "active_params", "tokens") and "flops" in out and "tokens" in out:
+        act = out["active_params"].astype("float64") if "active_params" in out else old
+        n = old if column != "tokens" else act
+        d = out["tokens"].astype("float64") if column != "tokens" else old
+        was_6nd = np.isclose(out["flops"].astype("float64"), 6.0 * n * d)
+        out.loc[changed & was_6nd, "flops"] = np.nan
+    out[column] = new.where(new.notna(), old)
+    return out
+
+
+def _arg(name: str) -> str:
+    return name if name.startswith("--") else f"`{name}`"

@@ -85,6 +85,8 @@ RECORD_COLUMNS: dict[str, tuple[str, str]] = {
     "choices": ("object", "list of scored continuations (multiple choice); NA otherwise"),
     "choice_loglik": ("object", "list of summed log-likelihoods (nats) of `choices`"),
     "gold": ("Int64", "index of the correct choice (multiple choice)"),
+    "n_choices": ("Int64", "number of answer options when the log states it (defaults to the "
+                           "number of scored choices of a multiple-choice record)"),
     "choice_values": ("object", "credit for choosing each choice when the source grades by target "
                                 "score (BIG-bench target_scores: fractional, several correct); NA "
                                 "means 1 for the gold choice and 0 otherwise"),
