@@ -851,10 +851,12 @@ def _em_rules(stated: pd.Series, normalize: str | Callable[[str], str]) -> list[
     return rules
 
 
-def _rule_label(rule: str, normalize: str | Callable[[str], str]) -> str:
+def _rule_label(rule: str, normalize: str | Callable[[str], str], stated: bool = True) -> str:
     if callable(normalize):
         return getattr(normalize, "__qualname__", "callable")
-    return rule if normalize != "source" else f"{rule} (the source's rule)"
+    if normalize != "source":
+        return rule
+    return f"{rule} (the source's rule)" if stated else f"{rule} (the source states no rule)"
 
 
 def _target_lengths(rec: pd.DataFrame, tokenizer: str | Callable[[str], Any],
@@ -1059,7 +1061,10 @@ def rescore(
                 v[sel] = exact_match([gen_pred[i] for i in np.flatnonzero(sel)],
                                      [gen_targets[i] for i in np.flatnonzero(sel)],
                                      normalize=fn, regex=regex)
-            label = np.array([_rule_label(r, normalize) for r in rules], dtype=object)
+            stated = rec.loc[gen, "normalize"].notna().to_numpy()
+            label = np.array([_rule_label(r, normalize, st) for r, st in zip(rules, stated,
+                                                                              strict=True)],
+                             dtype=object)
             emit(gen, "exact_match", *na_note(v, pred_na[gen], "no prediction"), norm=label)
         # log-likelihood requests: greedy decoding reproduces the target (where logged)
         greedy_rows = ll_rows & rec["is_greedy"].notna().to_numpy()

@@ -16,7 +16,8 @@ A row becomes:
   every gold index (lighteval counts a prediction right when it is any of them); lighteval's
   ``acc`` is the first-maximum argmax, as here;
 - ``generate_until`` otherwise: ``prediction`` = the first generated text (post-processed when
-  lighteval stored it), targets = the gold choices.
+  lighteval stored it), targets = the gold choices; rows scored with lighteval's ``em`` state its
+  rule, ``normalize="strip"`` (``ExactMatches(strip_strings=True)``).
 
 ``item`` is ``doc.id`` when set, else the row number; ``shots`` comes from the file name; the
 per-sample metrics are kept in ``harness_scores``. Parquet files are read with pandas (pyarrow).
@@ -189,6 +190,9 @@ def load_lighteval(
                     if "metric" in df.columns and row.metric is not None else {}
                 rec.update(base, item=item, input=doc.get("query"),
                            harness_scores=metric or pd.NA)
+                if rec["output_type"] == "generate_until" and "em" in metric:
+                    # lighteval's exact_match ("em"): ExactMatches(strip_strings=True)
+                    rec["normalize"] = "strip"
             except (FormatError, TypeError, ValueError) as exc:
                 rec = dict(base, item=str(i), output_type="generate_until",
                            invalid=str(exc).split(": ", 1)[-1][:200])
