@@ -355,31 +355,29 @@ def _slowing_reason(r) -> str:
     return txt
 
 
-def _scatter_reason(g: pd.DataFrame) -> str:
-    """One sentence on run-to-run versus item-level uncertainty."""
-    ok = g[g["status"] == "ok"]
-    if "tau2" not in ok or not len(ok):
-        return ""
-    src = ok.get("tau2_source", pd.Series(dtype=str)).fillna("")
-    if (src == "runs").any():
-        t = ok.loc[src == "runs", "tau2"]
-        return (f"run-to-run scatter measured from replicate runs (tau^2 = "
-                f"{', '.join(f'{v:.3g}' for v in t)} on the latent scale) and used in the tests")
-    t = pd.to_numeric(ok["tau2"], errors="coerce")
-    return ("one model per scale: model-to-model scatter estimated from the fit (tau^2 = "
-            f"{', '.join('nan' if not np.isfinite(v) else f'{v:.3g}' for v in t)} on the latent "
-            "scale) and simulated in the reference distribution")
+def _fmt_col(v: pd.Series) -> np.ndarray:
+    """:func:`_fmt` over a column."""
+    return np.array([_fmt(float(x)) for x in pd.to_numeric(v, errors="coerce").to_numpy(float)],
+                    dtype=object)
+
+
+def _col(df: pd.DataFrame, name: str, default) -> pd.Series:
+    return df[name] if name in df else pd.Series(default, index=df.index)
 
 
 def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     """Group verdicts across metrics from per-curve rows with q-values.
 
+    Every reason is built once per row with column operations; one pass over the groups then
+    only joins them, so a screen of many thousands of curves finishes in seconds.
+
     Parameters
     ----------
     rows : DataFrame
-        Output of :meth:`VerdictTable.to_frame` (one row per curve).
+        Output of :meth:`VerdictTable.to_frame` (one row per curve), with the flags of the
+        q-value step.
     alpha : float, default=0.05
-        FDR level used on the q-values.
+        FDR level used on the q-values (the flags already apply it).
 
     Returns
     -------
@@ -387,81 +385,114 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
         One row per (family, model, task, shots, x_name): ``verdict``, ``reasons`` and the
         metrics in each role.
     """
-    out = []
     gcols = [c for c in GROUP_COLS if c in rows]
-    for key, g in rows.groupby(gcols, dropna=False, sort=True):
-        reasons: list[str] = []
-        ok = g[g["status"] == "ok"]
-        under = g[g["status"] == "underpowered"]
-        err = g[g["status"] == "error"]
-        for _, r in under.iterrows():
-            reasons.append(f"{r['metric']}: underpowered ({r['reason']})")
-        for _, r in err.iterrows():
-            reasons.append(f"{r['metric']}: not tested ({r['reason']})")
-        genuine, slow, other = [], [], []
-        for _, r in ok.iterrows():
-            if r["degenerate_of"]:
-                other.append(f"{r['metric']}: equals a function of {r['degenerate_of']} on these "
-                             "items (two values per item), so it can neither confirm nor refute")
-                continue
-            if r["sharp"]:
-                continue  # BLEU/ROUGE are sharp in per-token error: never evidence on their own
-            if r["break_counts"]:
-                genuine.append(f"{r['metric']}: accelerating {r['pblrt_kind']} in latent "
-                               f"competence at 10^{r['pblrt_psi']:.2f} survives against the "
-                               f"smooth {r['null_model']} null (p={_fmt(r['pblrt_p'])}, "
-                               f"q={_fmt(r['pblrt_q'])})")
-            if r["slowing"]:
-                slow.append(_slowing_reason(r))
-        usable = ok[(ok["degenerate_of"] == "") & ~ok["sharp"].astype(bool)]
-        below = ok[ok["below_chance"]]
-        if len(below):
-            other.append(f"{', '.join(below['metric'])}: below chance at "
-                         f"{int(below['below_chance_scales'].max())} scale(s): the chance floor "
-                         "does not hold, so the chance-floored link is not an explanation")
-        apparent = ok[(ok["apparent_break"] & ~ok["below_chance"])
-                      | (ok["sharp"] & ok["break_survives"])]
+    if not len(rows):
+        return pd.DataFrame()
+    df = rows.reset_index(drop=True)
+    n = len(df)
+    status = df["status"].astype(str).to_numpy()
+    ok = status == "ok"
+    metric = df["metric"].astype(str).to_numpy(dtype=object)
+    reason = _col(df, "reason", "").fillna("").astype(str).to_numpy(dtype=object)
+    sharp = _col(df, "sharp", False).fillna(False).astype(bool).to_numpy()
+    degen_of = _col(df, "degenerate_of", "").fillna("").astype(str).to_numpy(dtype=object)
+    degen = degen_of != ""
+    flag = {c: _col(df, c, False).fillna(False).astype(bool).to_numpy() & ok
+            for c in ("break_counts", "slowing", "below_chance", "apparent_break",
+                      "break_survives")}
+    usable = ok & ~degen & ~sharp
+    null_model = _col(df, "null_model", "").fillna("").astype(str).to_numpy(dtype=object)
+    p_txt, q_txt = _fmt_col(_col(df, "pblrt_p", np.nan)), _fmt_col(_col(df, "pblrt_q", np.nan))
+    nq_txt = _fmt_col(_col(df, "naive_q", np.nan))
+    psi = pd.to_numeric(_col(df, "pblrt_psi", np.nan), errors="coerce").to_numpy(float)
+    kind = _col(df, "pblrt_kind", "").fillna("").astype(str).to_numpy(dtype=object)
+    nkind = _col(df, "naive_kind", "").fillna("").astype(str).to_numpy(dtype=object)
+    empty = np.full(n, "", dtype=object)
+    r_pre = np.where(status == "underpowered", metric + ": underpowered (" + reason + ")",
+                     np.where(status == "error", metric + ": not tested (" + reason + ")", empty))
+    gen = usable & flag["break_counts"]
+    psi_txt = np.array([f"{v:.2f}" if np.isfinite(v) else "nan" for v in psi], dtype=object)
+    r_gen = np.where(gen, metric + ": accelerating " + kind + " in latent competence at 10^"
+                     + psi_txt + " survives against the smooth " + null_model + " null (p="
+                     + p_txt + ", q=" + q_txt + ")", empty)
+    slow = usable & flag["slowing"]
+    r_slow = empty.copy()
+    if slow.any():
+        sub = df.loc[slow].assign(break_dominated=_col(df, "break_dominated", False)[slow])
+        r_slow[slow] = [_slowing_reason(r) for r in sub.to_dict("records")]
+    r_degen = np.where(ok & degen, metric + ": equals a function of " + degen_of + " on these "
+                       "items (two values per item), so it can neither confirm nor refute", empty)
+    app = (flag["apparent_break"] & ~flag["below_chance"]) | (sharp & flag["break_survives"])
+    r_app = np.where(app & sharp, metric + ": break (q=" + q_txt + ") under a metric that is "
+                     "sharp in per-token error (Schaeffer et al. 2023), not evidence of a "
+                     "transition by itself",
+                     np.where(app, metric + ": apparent accelerating " + nkind + " against a "
+                              "straight line (q=" + nq_txt + ") is explained by smooth latent "
+                              "competence (" + null_model + "; accelerating break p=" + p_txt
+                              + ", q=" + q_txt + ")", empty))
+    below_n = pd.to_numeric(_col(df, "below_chance_scales", 0), errors="coerce").fillna(0) \
+        .astype(int).to_numpy()
+    tau2 = pd.to_numeric(_col(df, "tau2", np.nan), errors="coerce").to_numpy(float)
+    runs_src = _col(df, "tau2_source", "").fillna("").astype(str).to_numpy() == "runs"
+    tau_txt = np.array(["nan" if not np.isfinite(v) else f"{v:.3g}" for v in tau2], dtype=object)
+    notes = _col(df, "notes", "").fillna("").astype(str).to_numpy(dtype=object)
+    pq = pd.to_numeric(_col(df, "pblrt_q", np.nan), errors="coerce").to_numpy(float)
+    has_tau = "tau2" in df
+    gid = df.groupby(gcols, dropna=False, sort=True).ngroup().to_numpy()
+    order = np.argsort(gid, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, np.diff(gid[order]) != 0, True])
+    keys = df[gcols].to_numpy(dtype=object)
+    out = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        ix = order[lo:hi]
+        oki = ix[ok[ix]]
+        pre = ([r_pre[i] for i in ix if status[i] == "underpowered"]
+               + [r_pre[i] for i in ix if status[i] == "error"])
+        other = [r_degen[i] for i in ix if r_degen[i]]
+        bc = oki[flag["below_chance"][oki]]
+        if len(bc):
+            other.append(f"{', '.join(metric[bc])}: below chance at {int(below_n[bc].max())} "
+                         "scale(s): the chance floor does not hold, so the chance-floored link "
+                         "is not an explanation")
+        slows = [r_slow[i] for i in ix if r_slow[i]]
+        genuine = [r_gen[i] for i in ix if r_gen[i]]
+        apparent = [r_app[i] for i in ix if r_app[i]]
         if genuine:
             verdict = "candidate genuine transition"
-            reasons = genuine + slow + other + reasons
-            quiet = usable[~usable["break_counts"]]
-            if len(quiet):
-                reasons.append(f"no surviving break under {', '.join(quiet['metric'])}")
-        elif len(apparent):
+            reasons = genuine + slows + other + pre
+            quiet = [metric[i] for i in oki if usable[i] and not flag["break_counts"][i]]
+            if quiet:
+                reasons.append(f"no surviving break under {', '.join(quiet)}")
+        elif apparent:
             verdict = "metric artifact"
-            pre = []
-            for _, r in apparent.iterrows():
-                if r["sharp"]:
-                    pre.append(f"{r['metric']}: break (q={_fmt(r['pblrt_q'])}) under a metric that "
-                               "is sharp in per-token error (Schaeffer et al. 2023), not evidence "
-                               "of a transition by itself")
-                    continue
-                pre.append(f"{r['metric']}: apparent accelerating {r['naive_kind']} against a "
-                           f"straight line (q={_fmt(r['naive_q'])}) is explained by smooth latent "
-                           f"competence ({r['null_model']}; accelerating break p="
-                           f"{_fmt(r['pblrt_p'])}, q={_fmt(r['pblrt_q'])})")
-            reasons = pre + slow + other + reasons
-        elif len(ok) == 0:
+            reasons = apparent + slows + other + pre
+        elif len(oki) == 0:
             verdict = "underpowered"
-            if not reasons:
-                reasons.append("no metric could be tested")
+            reasons = pre or ["no metric could be tested"]
         else:
             verdict = "no transition"
-            reasons = ["no accelerating break against a straight line or smooth latent "
-                       f"competence under {', '.join(ok['metric'])}"] + slow + other + reasons
-        limits = {n for ns in g["notes"].fillna("") for n in str(ns).split("; ") if n}
-        sc = _scatter_reason(g)
-        if sc:
-            reasons.append(sc)
-        rec = dict(zip(gcols, key if isinstance(key, tuple) else (key,), strict=True))
+            reasons = (["no accelerating break against a straight line or smooth latent "
+                        f"competence under {', '.join(metric[oki])}"] + slows + other + pre)
+        if has_tau and len(oki):
+            rs = oki[runs_src[oki]]
+            if len(rs):
+                reasons.append("run-to-run scatter measured from replicate runs (tau^2 = "
+                               f"{', '.join(tau_txt[rs])} on the latent scale) and used in the "
+                               "tests")
+            else:
+                reasons.append("one model per scale: model-to-model scatter estimated from the "
+                               f"fit (tau^2 = {', '.join(tau_txt[oki])} on the latent scale) "
+                               "and simulated in the reference distribution")
+        limits = {m for i in ix for m in notes[i].split("; ") if m}
+        rec = dict(zip(gcols, keys[ix[0]], strict=True))
         rec.update(
             verdict=verdict,
             reasons="; ".join(reasons),
-            metrics=", ".join(g["metric"]),
-            metrics_tested=int(len(ok)),
-            min_pblrt_q=float(ok["pblrt_q"].min()) if len(ok) else np.nan,
-            null_models="; ".join(f"{r['metric']}: {r.get('null_model', '')}"
-                                  for _, r in ok.iterrows()),
+            metrics=", ".join(metric[ix]),
+            metrics_tested=int(len(oki)),
+            min_pblrt_q=float(np.nanmin(pq[oki])) if len(oki) and np.isfinite(pq[oki]).any()
+            else np.nan,
+            null_models="; ".join(f"{metric[i]}: {null_model[i]}" for i in oki),
             limits="; ".join(sorted(limits)),
         )
         out.append(rec)
