@@ -310,14 +310,14 @@ def plot_curve(
     trans = ax.get_yaxis_transform()
     if show_chance and np.isfinite(curve.chance):
         ax.axhline(curve.chance, color="0.45", ls=":", lw=1.2, label="chance")
-        ax.text(0.01, curve.chance, f"chance {curve.chance:g}", transform=trans, fontsize=6.5,
-                color="0.35", va="bottom", ha="left")
+        ax.text(0.99, curve.chance, f"chance {curve.chance:g} ", transform=trans, fontsize=6.5,
+                color="0.35", va="top", ha="right")
         ylo, yhi = min(ylo, curve.chance), max(yhi, curve.chance)
     lim = resolution_limit(curve) if show_resolution else float("nan")
     if np.isfinite(lim) and ylo <= lim <= yhi:
         ax.axhline(lim, color="#e67e22", ls=(0, (1, 2)), lw=1.0,
                    label=f"resolution limit ({RESOLUTION_RULE})")
-        ax.text(0.99, lim, f"resolution limit {lim:.3g}", transform=trans, fontsize=6.5,
+        ax.text(0.99, lim, f"resolution limit {lim:.3g} ", transform=trans, fontsize=6.5,
                 color="#ca6f1e", va="bottom", ha="right")
     shown, _ = lines_within_data(curve, fits, interval=interval, alpha=alpha)
     for name, f in shown.groupby("model", sort=False):

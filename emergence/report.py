@@ -811,12 +811,15 @@ def build_report(
                             note += ("; " if note else "") + (
                                 f"not drawn: {', '.join(dropped)} line outside the data's range")
                         for name, f in kept.groupby("model", sort=False):
-                            line_rows.append({**c.key, "section": sec.title, "line": name,
+                            # "null" would read back as a missing value from CSV
+                            line_rows.append({**c.key, "section": sec.title,
+                                              "line": "smooth null" if name == "null" else name,
                                               "drawn": True, "psi": f["psi"].iloc[0]
                                               if "psi" in f.columns else np.nan,
                                               "x_min": f["x"].min(), "x_max": f["x"].max(),
                                               "y_min": f["y"].min(), "y_max": f["y"].max()})
-                        line_rows.extend({**c.key, "section": sec.title, "line": name,
+                        line_rows.extend({**c.key, "section": sec.title,
+                                          "line": "smooth null" if name == "null" else name,
                                           "drawn": False} for name in dropped)
                     notes[c.metric] = note
                     drawn[c.metric] = note

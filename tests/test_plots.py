@@ -69,7 +69,7 @@ def test_plot_curve_axes_labels_and_lines():
     np.testing.assert_allclose(np.asarray(high_caps.get_ydata(), float), hi, rtol=1e-12)
     chance = [ln for ln in ax.lines if ln.get_label() == "chance"]
     assert len(chance) == 1 and set(chance[0].get_ydata()) == {0.25}
-    assert "chance 0.25" in [t.get_text() for t in ax.texts]  # the line is labelled in place
+    assert "chance 0.25" in [t.get_text().strip() for t in ax.texts]  # labelled in place
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert set(labels) == {"observed (95% wilson interval)", "chance",
                            "resolution limit (chance + 3/n)", "below chance (hollow)"}
