@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_option", "check_interval", "check_rng", "format_rows", "sha256_file"]
+__all__ = ["check_option", "check_interval", "check_rng", "format_rows", "sha256_file", "how",
+           "cli_mode"]
+
+#: True while a command of the ``emergence`` CLI runs: messages then give fixes as flags.
+_CLI: ContextVar[bool] = ContextVar("emergence_cli", default=False)
+
+
+def how(python: str, cli: str | None = None) -> str:
+    """A fix as the user would type it: ``cli`` (a flag) under the CLI, else ``python``.
+
+    Examples
+    --------
+    >>> how("ties='mean'", "--ties mean")
+    "ties='mean'"
+    >>> with cli_mode():
+    ...     how("ties='mean'", "--ties mean")
+    '--ties mean'
+    """
+    return cli if (cli is not None and _CLI.get()) else python
+
+
+@contextmanager
+def cli_mode() -> Iterator[None]:
+    """Run a block as the CLI: :func:`how` returns flags."""
+    token = _CLI.set(True)
+    try:
+        yield
+    finally:
+        _CLI.reset(token)
 
 
 def check_option(value: Any, name: str, options: Iterable[Any]) -> Any:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from ._exceptions import EmergenceError
+from ._validation import cli_mode
 
 __all__ = ["main", "build_parser", "error_text"]
 
@@ -78,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with cli_mode():
+            return int(args.func(args) or 0)
     except (EmergenceError, ValueError, OSError) as exc:
         print(f"emergence {args.command}: error: {error_text(exc)}", file=sys.stderr)
         return 2

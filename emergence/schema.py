@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ._exceptions import DataExclusionWarning, SchemaError
-from ._validation import format_rows
+from ._validation import format_rows, how
 
 __all__ = [
     "COLUMNS",
@@ -300,7 +300,7 @@ def validate(
         bad = df[col].isna() | (df[col].str.strip() == "")
         if bad.any():
             raise SchemaError(
-                f"{where}column '{col}' is empty in rows {format_rows(df.index[bad])}; every row "
+                f"{where}column '{col}' is empty in {_at(df, df.index[bad], where)}; every row "
                 f"needs a {col}."
             )
     # without a family, all models of the table form one family (one curve per task and metric)
@@ -327,7 +327,7 @@ def validate(
     neg_se = df["stderr"].notna() & (df["stderr"] < 0)
     if neg_se.any():
         raise SchemaError(
-            f"{where}column 'stderr' is negative in rows {format_rows(df.index[neg_se])}; "
+            f"{where}column 'stderr' is negative in {_at(df, df.index[neg_se], where)}; "
             "use NaN when unknown (a -1 sentinel must be declared to the loader)."
         )
 
@@ -336,7 +336,7 @@ def validate(
     inf = np.isinf(df["value"])
     if inf.any():
         raise SchemaError(
-            f"{where}column 'value' is infinite in rows {format_rows(df.index[inf])}; "
+            f"{where}column 'value' is infinite in {_at(df, df.index[inf], where)}; "
             "replace with NaN (and a note) or a finite value."
         )
 
@@ -344,6 +344,21 @@ def validate(
     df = _check_duplicates(df, where, allow_duplicates)
     extra = [c for c in df.columns if c not in COLUMNS]
     return df[list(COLUMNS) + extra]
+
+
+def _at(df: pd.DataFrame, idx: object, where: str = "") -> str:
+    """Rows by their file lines (``source``) when the table records them, else by row label."""
+    idx = list(idx)
+    src = df.loc[idx, "source"] if "source" in df.columns else pd.Series(pd.NA, index=idx)
+    if len(idx) and src.notna().all():
+        parts = [str(x).rsplit(":", 1) for x in src]
+        files = {p[0] for p in parts if len(p) == 2 and p[1].isdigit()}
+        if len(files) == 1 and all(len(p) == 2 and p[1].isdigit() for p in parts):
+            f = files.pop()
+            lines = "lines " + format_rows([p[1] for p in parts], limit=6)
+            return lines if where.startswith(f) else f"{f} {lines}"
+        return "rows " + format_rows(src.astype(str).tolist(), limit=3)
+    return "rows " + format_rows(idx)
 
 
 def _check_ranges(df: pd.DataFrame, where: str) -> None:
@@ -359,25 +374,27 @@ def _check_ranges(df: pd.DataFrame, where: str) -> None:
         if info.upper == 1.0 and above.any() and (v[above] <= 100).all():
             within = v.index[(v <= 1) & (v >= 0)]
             mixed = (
-                f" while rows {format_rows(within)} are fractions (mixed units)" if len(within) else ""
+                f" while {_at(df, within, where)} are fractions (mixed units)" if len(within) else ""
             )
             raise SchemaError(
-                f"{where}metric '{metric}' is a fraction in [0, 1] but rows {format_rows(rows_a)} "
+                f"{where}metric '{metric}' is a fraction in [0, 1] but {_at(df, rows_a, where)} "
                 f"hold {v[above].head(3).round(4).tolist()}, which look like percentages{mixed}. "
-                "Divide by 100 (read_table(..., percent=True) does this per column) or declare "
-                "the metric's range with emergence.schema.register_metric."
+                f"Divide by 100 ({how('read_table(..., percent=True)', '--percent')} does this per "
+                f"column) or declare the metric's range "
+                f"({how('emergence.schema.register_metric', '--metric-info')})."
             )
         if below.any():
             vals = sorted(set(v[below].round(6).tolist()))[:3]
             raise SchemaError(
-                f"{where}metric '{metric}' must be >= {info.lower}; rows {format_rows(rows_b)} "
+                f"{where}metric '{metric}' must be >= {info.lower}; {_at(df, rows_b, where)} "
                 f"hold {vals}. If these are missing-value sentinels, declare them "
-                f"(read_table(..., sentinels=({vals[0]:g},))); else fix the values."
+                f"({how(f'read_table(..., sentinels=({vals[0]:g},))', f'--sentinel {vals[0]:g}')})"
+                "; else fix the values."
             )
         raise SchemaError(
-            f"{where}metric '{metric}' must be <= {info.upper}; rows {format_rows(rows_a)} hold "
+            f"{where}metric '{metric}' must be <= {info.upper}; {_at(df, rows_a, where)} hold "
             f"{v[above].head(3).tolist()}. Fix the values or declare the range with "
-            "emergence.schema.register_metric."
+            f"{how('emergence.schema.register_metric', '--metric-info')}."
         )
 
 
@@ -394,7 +411,7 @@ def _check_duplicates(df: pd.DataFrame, where: str, allow: bool) -> pd.DataFrame
             label = {a: b for a, b in label.items() if not pd.isna(b)}
             raise SchemaError(
                 f"{where}duplicate rows for {label} with different values "
-                f"{vals.tolist()} (rows {format_rows(g.index)}). Keep one row per key: "
+                f"{vals.tolist()} ({_at(df, g.index, where)}). Keep one row per key: "
                 "distinguish them by 'step', 'shots', 'family' or 'run' (replicate runs), or "
                 "remove the stale one."
             )

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._exceptions import SchemaError
-from ._validation import check_option, format_rows
+from ._validation import check_option, format_rows, how
 from .schema import KEY, SCALE_COLUMNS, MetricInfo, metric_info, validate
 
 __all__ = ["Curve", "CurveSet", "extract_curves", "compact_excluded", "chance_level", "CHANCE"]
@@ -223,6 +223,14 @@ class CurveSet:
         return "\n".join(lines)
 
 
+_RUNS_MEAN = "runs='mean'"
+_RUNS_SEP = "runs='separate'"
+
+
+def _fix_ties() -> str:
+    return how("ties='mean'", "--ties mean")
+
+
 def _final_steps(df: pd.DataFrame) -> pd.Series:
     """Boolean mask: the last checkpoint of each model (rows with no step count as final)."""
     step = df["step"].astype("float64")
@@ -341,9 +349,9 @@ def extract_curves(
                 gk = dict(zip(group_cols + [point_col], many.index[0], strict=True))
                 raise SchemaError(
                     f"{gk} has {int(many.iloc[0])} replicate runs (column 'run'). Averaging "
-                    "them is a choice: pass runs='mean' (CLI: --runs mean) to average per scale "
+                    f"them is a choice: pass {how(_RUNS_MEAN, '--runs mean')} to average per scale "
                     "and keep the per-run values for the between-run spread, or "
-                    "runs='separate' (--runs separate) for one curve per run."
+                    f"{how(_RUNS_SEP, '--runs separate')} for one curve per run."
                 )
             if len(many):
                 multi_run = many.index.droplevel(point_col).unique()
@@ -459,7 +467,7 @@ def _split_curves(
             raise SchemaError(
                 f"tied scales for {gk}: points {labels[tmask].tolist()} share {x} values "
                 f"{sorted(set(xs[tmask].tolist()))}. Give distinct scales, choose another x, or "
-                "pass ties='mean' to average them."
+                f"pass {_fix_ties()} to average them."
             )
         slow[ag[tied]] = True
         keep = ~tied & ~slow[ag]
@@ -634,7 +642,7 @@ def _build_curve(
             raise SchemaError(
                 f"tied scales for {gk}: points {labels} share {x} values "
                 f"{sorted(set(xv[tied].tolist()))}. Give distinct scales, choose another x, or "
-                "pass ties='mean' to average them."
+                f"pass {_fix_ties()} to average them."
             )
         notes.append(f"tied scales averaged: {labels}")
         agg = agg.assign(_lab=agg["_point"].astype(str))

@@ -94,3 +94,29 @@ def test_corrupt_value_in_records_is_flagged_with_its_line(tmp_path, capsys):
     assert bad["value"].isna().all() and bad["note"].str.startswith("invalid value").all()
     assert set(bad["source"].str.rsplit(":", n=1).str[1]) == {"3", "4"}  # file lines
     assert s[s["item"].isin([0, 3])]["value"].notna().all()
+
+
+def test_errors_give_flags_at_the_cli_and_arguments_in_python(tmp_path, capsys):
+    from emergence._exceptions import SchemaError
+
+    p = tmp_path / "t.csv"
+    pd.DataFrame({"model": ["a", "b", "c"], "task": "t", "metric": "acc",
+                  "value": [42.0, 55.0, 61.0], "params": [1e8, 1e9, 1e10]}).to_csv(p, index=False)
+    with pytest.raises(SchemaError) as err:
+        read(p)
+    msg = str(err.value)
+    assert "read_table(..., percent=True)" in msg and "lines 2, 3, 4 hold" in msg
+    assert main(["analyze", str(p), "--quiet", "--no-verdicts", "--out", str(tmp_path / "o")]) == 2
+    cli = capsys.readouterr().err
+    assert "--percent" in cli and "read_table" not in cli and "lines 2, 3, 4" in cli
+    q = tmp_path / "neg.csv"
+    pd.DataFrame({"model": ["a", "b"], "task": "t", "metric": "acc", "value": [-1, 0.5],
+                  "params": [1e8, 1e9]}).to_csv(q, index=False)
+    assert main(["analyze", str(q), "--quiet", "--no-verdicts", "--out", str(tmp_path / "o")]) == 2
+    assert "--sentinel -1" in capsys.readouterr().err
+    # ties: the CLI names --ties, Python names ties=
+    r = tmp_path / "tied.csv"
+    pd.DataFrame({"model": ["a", "b", "c"], "task": "t", "metric": "acc", "value": [0.2, 0.3, 0.4],
+                  "params": [1e8, 1e8, 1e9]}).to_csv(r, index=False)
+    assert main(["analyze", str(r), "--quiet", "--no-verdicts", "--out", str(tmp_path / "o")]) == 2
+    assert "pass --ties mean" in capsys.readouterr().err
