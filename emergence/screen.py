@@ -327,22 +327,26 @@ def _run_local(n_jobs: int, chunks: list, kwargs: dict, write) -> None:
     terminated at once (no waiting for running chunks)."""
     pool = multiprocessing.get_context().Pool(n_jobs, initializer=_worker_init,
                                               initargs=(os.getpid(),))
-    pending = []
+    results = []
+    taken: set[int] = set()  # chunks handed to write() (even if a Ctrl-C cut it short)
     try:
-        pending = [pool.apply_async(_run_chunk, (ch, kwargs, hs)) for ch, hs in chunks]
+        results = [pool.apply_async(_run_chunk, (ch, kwargs, hs)) for ch, hs in chunks]
+        pending = list(range(len(results)))
         while pending:
-            pending[0].wait(0.05)
+            results[pending[0]].wait(0.05)
             still = []
-            for r in pending:
-                if r.ready():
-                    write(r.get())
+            for i in pending:
+                if results[i].ready():
+                    taken.add(i)
+                    write(results[i].get())
                 else:
-                    still.append(r)
+                    still.append(i)
             pending = still
         pool.close()
     except BaseException:
-        for r in pending:  # chunks that finished while we were interrupted
-            if r.ready() and r.successful():
+        for i, r in enumerate(results):  # chunks that finished while we were interrupted
+            if i not in taken and r.ready() and r.successful():
+                taken.add(i)
                 write(r.get())
         pool.terminate()
         raise
