@@ -255,9 +255,9 @@ def _normalized(
     if normalize == "inspect":
         return [_inspect(s) for s in arr]
     if normalize == "strip":
-        return [s.strip() for s in arr]
+        return list(map(str.strip, arr))
     if normalize == "lower":
-        return [s.strip().lower() for s in arr]
+        return list(map(str.lower, map(str.strip, arr)))
     return arr
 
 
@@ -318,7 +318,8 @@ def exact_match(
         tgt = _normalized(targets, normalize)
         if never:
             tgt = [t if t else never for t in tgt]
-        return np.fromiter(map(str.__eq__, pred, tgt), dtype=bool, count=len(pred)).astype(
+        # bools are 0/1 ints: bytes() collects them in C
+        return np.frombuffer(bytes(map(str.__eq__, pred, tgt)), dtype=np.uint8).astype(
             np.float64)
     flat, starts = _explode_targets(targets)
     counts = np.diff(np.append(starts, len(flat)))
@@ -404,18 +405,48 @@ class _Codes(dict):
     """Token -> one private character, so token sequences become plain strings.
 
     Strings are not tracked by the garbage collector and rapidfuzz compares them in its fastest
-    path; the distance between two encoded strings is the token-level distance.
+    path; the distance between two encoded strings is the token-level distance. Codes start at
+    U+0100, so the characters below are free for separators.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.next = 0x100
+
     def __missing__(self, key: Any) -> str:
-        code = len(self) + 0x100
-        if code >= 0xD800:  # skip the surrogate block
-            code += 0x800
+        code = self.next
+        if code == 0xD800:  # skip the surrogate block
+            code = 0xE000
         if code > 0x10FFFF:
             raise OverflowError("more than 1.1 million distinct tokens")
+        self.next = code + 1
         ch = chr(code)
         self[key] = ch
         return ch
+
+
+def _encode_words(texts: list[str], codes: _Codes) -> list[str]:
+    """Whitespace tokens -> code strings, for the whole batch at once.
+
+    Repeated texts are encoded once; the texts are joined with a NUL token, split
+    in one call, mapped token by token through ``codes`` and split back on the NUL's code.
+    """
+    # encode distinct texts only when a sample says they repeat (targets repeat per model)
+    sample = texts[:: max(1, len(texts) // 2000)]
+    distinct = list(dict.fromkeys(texts)) if len(set(sample)) < 0.7 * len(sample) else texts
+    joined = " \x00 ".join(distinct)
+    if joined.count("\x00") != len(distinct) - 1:  # a text holds a NUL: one text at a time
+        get = codes.__getitem__
+        enc = ["".join(map(get, s.split())) for s in distinct]
+    else:
+        codes["\x00"] = "\x01"
+        try:
+            enc = "".join(map(codes.__getitem__, joined.split())).split("\x01")
+        finally:
+            del codes["\x00"]
+    if distinct is texts:
+        return enc
+    return list(map(dict(zip(distinct, enc, strict=True)).__getitem__, texts))
 
 
 def _encode(texts: Sequence[Any], tokenizer: str | Callable[[str], Any],
@@ -425,9 +456,10 @@ def _encode(texts: Sequence[Any], tokenizer: str | Callable[[str], Any],
         return clean
     if tokenizer == "digits":
         return ["".join(s.split()) for s in clean]
-    get = codes.__getitem__
     if tokenizer == "whitespace":
-        return ["".join(map(get, s.split())) for s in clean]
+        with _no_gc():
+            return _encode_words(clean, codes)
+    get = codes.__getitem__
     toks = tokenize(clean, tokenizer)
     return ["".join(map(get, t)) for t in toks]
 
@@ -448,15 +480,20 @@ def _edit(
         return np.empty(0, dtype=np.float64)
     if tokenizer == "auto":
         # per item, by its target: numeric answers digit by digit, other text by words
-        flat_t, st = _explode_targets(targets)
-        num = np.fromiter((bool(_NUMERIC.match(flat_t[i])) for i in st), dtype=bool,
-                          count=len(st))
+        if _single(targets):
+            first = _clean(targets)
+        else:
+            flat_t, st = _explode_targets(targets)
+            first = [flat_t[i] for i in st]
+        num = np.array(list(map(bool, map(_NUMERIC.match, first))), dtype=bool)
+        if num.all() or not num.any():
+            return _edit(predictions, targets, "digits" if num.all() else "whitespace",
+                         normalized, workers)
         out = np.empty(len(predictions), dtype=np.float64)
         for mode, m in (("digits", num), ("whitespace", ~num)):
-            if m.any():
-                idx = np.flatnonzero(m)
-                out[idx] = _edit([predictions[i] for i in idx], [targets[i] for i in idx], mode,
-                                 normalized, workers)
+            idx = np.flatnonzero(m).tolist()
+            out[idx] = _edit([predictions[i] for i in idx], [targets[i] for i in idx], mode,
+                             normalized, workers)
         return out
     single = _single(targets)
     if single:

@@ -230,3 +230,24 @@ def test_optional_sharp_metrics(random_pairs):
     s = rescore(_records(), metrics=["bleu", "rougeL"])
     assert set(s["metric"]) == {"bleu", "rougeL"}
     assert metric_info("bleu").sharp and metric_info("rougeL").sharp
+
+
+def test_edit_distance_batch_encoding_edge_cases():
+    """Repeated texts (encoded once), texts holding NUL, empty texts and multi-target items
+    give the reference distances."""
+    rng = np.random.default_rng(3)
+    words = ["a", "b", "c", "\x00", "x\x00y", "é", ""]
+    base = [" ".join(rng.choice(words, rng.integers(0, 5))) for _ in range(60)]
+    preds = [base[i] for i in rng.integers(0, 60, 5000)]  # many repeats
+    tgts = [base[i] for i in rng.integers(0, 60, 5000)]
+    ref = [levenshtein(p.split(), t.split()) for p, t in zip(preds, tgts, strict=True)]
+    np.testing.assert_array_equal(token_edit_distance(preds, tgts, tokenizer="whitespace"), ref)
+    clean = [p.replace("\x00", "") for p in preds]
+    ref_c = [levenshtein(p.split(), t.split()) for p, t in zip(clean, tgts, strict=True)]
+    np.testing.assert_array_equal(token_edit_distance(clean, tgts, tokenizer="whitespace"),
+                                  ref_c)
+    multi = [[t, "a b"] for t in tgts[:200]]
+    ref_m = [min(levenshtein(p.split(), t.split()) for t in ts)
+             for p, ts in zip(clean[:200], multi, strict=True)]
+    np.testing.assert_array_equal(token_edit_distance(clean[:200], multi,
+                                                      tokenizer="whitespace"), ref_m)
