@@ -51,7 +51,7 @@ from .stats.bootstrap import pblrt_test
 from .stats.davies import davies_test
 from .stats.ic import ic_table
 from .stats.intervals import binomial_test_chance
-from .stats.latent import latent_break_test, latent_kind, value_resolution
+from .stats.latent import SHAPES, latent_break_test, latent_kind, value_resolution
 from .stats.multiple import fdr
 from .stats.paired import adjacent_mcnemar_test
 from .stats.scores import emergence_score, emergence_score_interval
@@ -217,8 +217,15 @@ def assess_curve(
             shape = ("power law" if main.shape_nu == 0 and main.shape_floor == 0 else
                      f"nu={main.shape_nu:g}" + (f", floor CE={main.shape_floor:.3g}"
                                                 if main.shape_floor > 0 else ""))
+            lens_known = not any(n.startswith("target lengths unknown") for n in main.notes)
+            why = (f"smooth latent competence with {shape} chosen by profile likelihood among "
+                   f"{len(SHAPES)} shapes, seen through the exact {kind.replace('_', ' ')} link"
+                   + ("" if kind not in ("exact_match", "edit_distance", "loglik") else
+                      " with each item's target length" if lens_known else
+                      " with one unit per answer (target lengths unknown)")
+                   + (f" and chance {d.chance:g}" if kind in ("multiple_choice", "brier") else ""))
             row.update(
-                null_model=f"latent ({shape})", link=f"{kind} -> ln CE",
+                null_model=f"latent ({shape})", link=f"{kind} -> ln CE", null_why=why,
                 pblrt_stat=main.statistic, pblrt_p=main.pvalue,
                 pblrt_p_two_sided=main.pvalue_two_sided,
                 pblrt_kind=main.best_kind, pblrt_psi=main.psi, pblrt_effect=main.effect,
@@ -241,7 +248,9 @@ def assess_curve(
             notes.append(f"{curve.metric}: no declared relation to per-token competence, so the "
                          "smooth null is a straight line in the metric itself")
             row.update(
-                null_model="linear", link="identity", pblrt_stat=main.statistic,
+                null_model="linear", link="identity",
+                null_why="a straight line in the metric itself (no declared relation to per-token "
+                "competence)", pblrt_stat=main.statistic,
                 pblrt_p=main.pvalue, pblrt_p_two_sided=main.pvalue_two_sided,
                 pblrt_kind=main.best_kind, pblrt_psi=main.psi, pblrt_effect=main.effect,
                 pblrt_effect_direction=main.effect_direction,
@@ -402,6 +411,7 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
                       "break_survives")}
     usable = ok & ~degen & ~sharp
     null_model = _col(df, "null_model", "").fillna("").astype(str).to_numpy(dtype=object)
+    null_why = _col(df, "null_why", "").fillna("").astype(str).to_numpy(dtype=object)
     p_txt, q_txt = _fmt_col(_col(df, "pblrt_p", np.nan)), _fmt_col(_col(df, "pblrt_q", np.nan))
     nq_txt = _fmt_col(_col(df, "naive_q", np.nan))
     psi = pd.to_numeric(_col(df, "pblrt_psi", np.nan), errors="coerce").to_numpy(float)
@@ -492,7 +502,8 @@ def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             metrics_tested=int(len(oki)),
             min_pblrt_q=float(np.nanmin(pq[oki])) if len(oki) and np.isfinite(pq[oki]).any()
             else np.nan,
-            null_models="; ".join(f"{metric[i]}: {null_model[i]}" for i in oki),
+            null_models="; ".join(f"{metric[i]}: {null_model[i]}"
+                                  + (f" ({null_why[i]})" if null_why[i] else "") for i in oki),
             limits="; ".join(sorted(limits)),
         )
         out.append(rec)

@@ -101,6 +101,8 @@ def _reference_combine(rows: pd.DataFrame) -> pd.DataFrame:
             metrics_tested=int(len(ok)),
             min_pblrt_q=float(ok["pblrt_q"].min()) if len(ok) else np.nan,
             null_models="; ".join(f"{r['metric']}: {r.get('null_model', '')}"
+                                  + (f" ({r['null_why']})" if isinstance(r.get("null_why"), str)
+                                     and r.get("null_why") else "")
                                   for _, r in ok.iterrows()),
             limits="; ".join(sorted(limits)),
         )
