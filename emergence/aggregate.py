@@ -143,9 +143,9 @@ class BootstrapAggregates:
 
 
 def _item_curves(scores: pd.DataFrame, x: str, along: str, on_mismatch: str,
-                 metrics: Sequence[str] | None, min_scales: int):
+                 metrics: Sequence[str] | None, min_scales: int, runs: str = "error"):
     cs = extract_curves(scores, x=x, along=along, on_mismatch=on_mismatch, metrics=metrics,
-                        min_scales=min_scales)
+                        min_scales=min_scales, runs=runs)
     curves = [c for c in cs if c.items is not None]
     return curves, cs.excluded
 
@@ -160,6 +160,7 @@ def item_bootstrap(
     seed: int | np.random.Generator | np.random.SeedSequence | None = None,
     on_mismatch: str = "error",
     metrics: Sequence[str] | None = None,
+    runs: str = "error",
 ) -> BootstrapAggregates:
     """Per-scale means of per-item scores with item-cluster bootstrap percentile intervals.
 
@@ -178,6 +179,10 @@ def item_bootstrap(
         Items differing between scales: raise listing the missing items, or keep the common items
         (the count dropped is noted and the rows reported in ``excluded``).
     metrics : list of str, optional
+    runs : {"error", "mean", "separate"}, default="error"
+        Replicate runs (column ``run``, e.g. Inspect epochs): see
+        :func:`emergence.tidy.extract_curves`; with ``"mean"`` each item's score is its mean
+        over the runs before the item bootstrap.
 
     Returns
     -------
@@ -204,7 +209,7 @@ def item_bootstrap(
     check_interval(level, "level", 0.0, 1.0)
     if int(n_boot) < 2:
         raise ValueError(f"`n_boot` must be at least 2; got {n_boot!r}.")
-    curves, excluded = _item_curves(scores, x, along, on_mismatch, metrics, 1)
+    curves, excluded = _item_curves(scores, x, along, on_mismatch, metrics, 1, runs)
     if not curves:
         raise ValueError("no per-item curves in the table (is the 'item' column set?).")
     rng = check_rng(seed)

@@ -68,6 +68,7 @@ def demo_sections(*, quick: bool = False) -> list[ReportSection]:
         ReportSection(
             "Model lab: GPT-2 family on arithmetic, per item (lm-evaluation-harness logs)",
             lab, x="params", tasks=LAB_TASKS[:2] if quick else LAB_TASKS, metrics=LAB_METRICS,
+            runs="mean",  # the lab trains several seeds per size: averaged, spread shown
             description="Seven GPT-2 models (4k to 614k parameters) trained on the same 3M "
             "arithmetic tokens and evaluated per item through lm-evaluation-harness 0.4.13 "
             "(bundled logs of `emergence lab run --preset paper`). The same generations under "

@@ -172,7 +172,7 @@ def handler(args: argparse.Namespace) -> int:
         print(f"  NaN ({n}): {reason}")
     if args.aggregate:
         agg = item_bootstrap(scores, x=args.x, n_boot=args.n_boot, seed=args.seed,
-                             on_mismatch=args.on_mismatch)
+                             on_mismatch=args.on_mismatch, runs=args.runs)
         apath = Path(args.aggregate)
         apath.parent.mkdir(parents=True, exist_ok=True)
         agg.to_frame().to_csv(apath, index=False)
@@ -224,4 +224,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--on-mismatch", default="error", choices=("error", "intersect"),
                    dest="on_mismatch")
+    p.add_argument("--runs", default="error", choices=("error", "mean", "separate"),
+                   help="--aggregate with replicate runs (e.g. Inspect epochs): error (default), "
+                   "average each item over runs, or one curve per run")
     p.set_defaults(func=handler)

@@ -106,3 +106,36 @@ def test_analyze_and_rescore_commands_read_inspect_logs(logs, tmp_path, capsys):
     # a model name that is not in the logs is an error naming the flag
     assert main(["rescore", str(logs), "--out", str(out), "--params", "mockllm/huge=1e9"]) == 2
     assert "--params names model(s) ['mockllm/huge']" in capsys.readouterr().err
+
+
+def test_epochs_are_replicate_runs(tmp_path, capsys):
+    """Inspect epochs (repeated generations of each sample) become the ``run`` column."""
+    from inspect_ai import Task
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+    from inspect_ai.scorer import exact
+    from inspect_ai.solver import generate
+
+    outs = []
+    for a in ["2", "5", "2", "4"]:  # sample q0 twice, then q1 twice (epoch order may vary)
+        o = ModelOutput.from_content(model="mockllm/m", content=a)
+        o.usage = ModelUsage(input_tokens=8, output_tokens=1, total_tokens=9)
+        outs.append(o)
+    task = Task(dataset=[Sample(input="1+1?", target="2", id="q0"),
+                         Sample(input="2+2?", target="4", id="q1")],
+                solver=generate(), scorer=exact(), name="toy", epochs=2)
+    inspect_eval(task, model=get_model("mockllm/m", custom_outputs=outs),
+                 log_dir=str(tmp_path / "logs"), display="none")
+    rec = load_inspect(tmp_path / "logs")
+    assert sorted(rec["run"].unique()) == ["1", "2"] and len(rec) == 4
+    out = tmp_path / "s.csv"
+    args = ["rescore", str(tmp_path / "logs"), "--out", str(out), "--params", "1e6",
+            "--aggregate", str(tmp_path / "agg.csv"), "--n-boot", "20",
+            "--metrics", "exact_match"]
+    assert main(args) == 2
+    assert "--runs mean" in capsys.readouterr().err
+    assert main(args + ["--runs", "mean"]) == 0
+    agg = pd.read_csv(tmp_path / "agg.csv")
+    s = pd.read_csv(out)
+    assert agg["mean"].iloc[0] == pytest.approx(s["value"].mean())
