@@ -141,6 +141,20 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:120]
 
 
+def _img_size(path: Path) -> str:
+    """``width``/``height`` attributes that show a 200 dpi PNG at its printed size (half its
+    pixels in CSS pixels), read from the PNG header; empty when the file cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+    except OSError:
+        return ""
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return ""
+    w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return f" width='{w // 2}' height='{h // 2}'"
+
+
 def _figure_name(*key) -> str:
     """File name of one figure: a readable slug plus a hash of the exact key, so that names
     differing only in characters the slug drops (``x/y``, ``x-y``, ``x y``) get distinct files."""
@@ -629,6 +643,7 @@ class _Task:
     headline: str = ""
     rows: list = field(default_factory=list)
     figure: str = ""
+    size: str = ""
     drawn: dict = field(default_factory=dict)
 
     @property
@@ -666,7 +681,8 @@ def _scaling_section(sec: ReportSection, out: Path, *, seed: int, anchor: str) -
         link = f" <a href='{html.escape(svg)}'>SVG</a>" if svg else ""
         parts.append(
             f"<details class='task' id='{fid}' open><summary>{html.escape(f['title'])}</summary>"
-            f"{flag}<figure><img src='{html.escape(rel)}' alt='{html.escape(f['title'])}'>"
+            f"{flag}<figure><img src='{html.escape(rel)}'{_img_size(sub / f['path'])} "
+            f"alt='{html.escape(f['title'])}'>"
             f"<figcaption>{html.escape(f.get('caption', ''))}{link}</figcaption></figure>"
             "</details>")
         figs.append(sub / f["path"])
@@ -831,6 +847,7 @@ def build_report(
             plt.close(g_.figure)
             figures.append(paths[0])
             tk.figure = f"figures/{name}"
+            tk.size = _img_size(paths[0])
             for c in curves:
                 all_points.append(curve_points(c, interval=interval).assign(section=sec.title))
             tk.drawn = drawn
@@ -886,10 +903,10 @@ def build_report(
         figures.append(mp[0])
         map_html = (
             "<figure id='verdict-map'><a href='figures/verdict_map.svg'><img "
-            "src='figures/verdict_map.png' alt='verdict of every task (rows) under every metric "
-            "(columns)'></a><figcaption>Every task (rows, grouped by section; the left column "
-            "is the task's verdict) under every metric (columns): the outcome of that curve's "
-            "tests. Blank: metric not shown for the task. Click a task in the tables or the "
+            f"src='figures/verdict_map.png'{_img_size(mp[0])} alt='verdict of every task (rows) "
+            "under every metric (columns)'></a><figcaption>Every task (rows, grouped by section; "
+            "the left column is the task's verdict) under every metric (columns): the outcome "
+            "of that curve's tests. Blank: metric not shown for the task. Click a task in the tables or the "
             "navigation to see its figure.</figcaption></figure>")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     links = " ".join(f"<a href='{p.relative_to(out).as_posix()}'>{html.escape(k)}</a>"
@@ -945,7 +962,8 @@ def _task_html(tk: _Task, scores: pd.DataFrame, alpha: float) -> str:
     return (
         f"<details class='task' id='{tk.anchor}'{opened}><summary>{head} "
         f"{_badge(tk.verdict) if tk.verdict else ''}</summary>"
-        f"{why}<figure id='{fig_id}'><a href='{tk.figure}.svg'><img src='{tk.figure}.png' "
+        f"{why}<figure id='{fig_id}'><a href='{tk.figure}.svg'><img src='{tk.figure}.png'"
+        f"{tk.size} "
         f"alt='{e(tk.task)}: every metric against scale'></a>"
         f"<figcaption>{back}<a href='{tk.figure}.svg'>SVG</a> &middot; marks as in the "
         "<a href='#key'>key</a>: the break line is the one the verdict cites; untested curves "
