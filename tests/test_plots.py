@@ -121,3 +121,27 @@ def test_sideplot_one_panel_per_metric():
 def test_sideplot_empty():
     with pytest.raises(ValueError, match="`curves` is empty"):
         sideplot([])
+
+
+def test_save_figure_png_equals_savefig_tight(tmp_path):
+    """save_figure lays the figure out once for PNG and SVG; the PNG is pixel-identical to
+    matplotlib's bbox_inches="tight", and the figure keeps its layout engine."""
+    import warnings
+
+    from PIL import Image
+
+    from emergence.plots import save_figure, sideplot
+    from emergence.simulate import simulate_family
+    from emergence.tidy import extract_curves
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cs = extract_curves(simulate_family("power_law", n_items=50, seed=1), x="params").curves
+    fig = sideplot(list(cs), title="three metrics").figure
+    engine = fig.get_layout_engine()
+    fig.savefig(tmp_path / "ref.png", dpi=200, bbox_inches="tight")
+    png, svg = save_figure(fig, tmp_path / "fig")
+    assert fig.get_layout_engine() is engine
+    assert svg.read_text().lstrip().startswith("<?xml")
+    ref = np.asarray(Image.open(tmp_path / "ref.png"))
+    np.testing.assert_array_equal(np.asarray(Image.open(png)), ref)
