@@ -311,6 +311,14 @@ def exact_match(
     """
     if len(predictions) != len(targets):
         raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
+    if (regex is None and isinstance(normalize, str) and normalize in ("none", "strip")
+            and set(map(type, predictions)) <= {str} and set(map(type, targets)) <= {str}):
+        # plain strings, one target each: compare in C without intermediate lists
+        p_it, t_it = iter(predictions), iter(targets)
+        if normalize == "strip":
+            p_it, t_it = map(str.strip, p_it), map(str.strip, t_it)
+        return np.frombuffer(bytes(map(str.__eq__, p_it, t_it)), dtype=np.uint8).astype(
+            np.float64)
     pred = _normalized(predictions, normalize, regex)
     # Inspect: a target with no content after normalisation never matches
     never = "\x00" if normalize == "inspect" else None
