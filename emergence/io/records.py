@@ -518,6 +518,9 @@ def read_records(
             df["source"] = [f"{p}:[{i}]" for i in range(len(df))]
         else:
             raise FormatError(f"{p}: unknown extension '{suffix}'; use .csv, .jsonl or .json.")
+        if not len(df):
+            raise FormatError(f"{p}: holds no records (a header without rows, or an empty "
+                              "list); is the file truncated?")
         ren = {k: v for k, v in _PLAIN_ALIASES.items() if k in df.columns and v not in df.columns}
         ren.update(columns or {})
         df = df.rename(columns=ren)

@@ -156,3 +156,14 @@ def test_cli_errors_are_short_and_unexpected_oserrors_exit_2(tmp_path, capsys):
     assert main(["analyze", str(p), "--quiet", "--no-verdicts",
                  "--out", str(tmp_path / ("x" * 300))]) == 2
     assert "File name too long" in capsys.readouterr().err
+
+
+def test_records_file_with_header_only_is_an_error(tmp_path):
+    # found by the long property run: a CSV cut after its header gave an empty table that
+    # rescore then refused with a ValueError naming no file
+    from emergence.io.records import read_records
+
+    p = tmp_path / "recs.csv"
+    p.write_text("model,item,prediction,target\n")
+    with pytest.raises(FormatError, match=r"recs\.csv: holds no records"):
+        read_records(p, task="t")
