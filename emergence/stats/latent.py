@@ -428,19 +428,22 @@ def _wls(Z, W, x, cols):
     return rss0, red, coef, (b0, b1), (c0, c1)
 
 
-def _moment_tau2(rss: np.ndarray, a: np.ndarray, x: np.ndarray, dof: int) -> np.ndarray:
-    """Method-of-moments (DerSimonian-Laird) scatter variance on the latent scale.
+def _moment_tau2(rss: np.ndarray, a: np.ndarray, x: np.ndarray, dof: int,
+                 c: np.ndarray) -> np.ndarray:
+    """Method-of-moments (DerSimonian-Laird) model-to-model scatter.
 
-    With true variances ``1/a_s + tau^2``, ``E[sum a_s r_s^2] = dof + tau^2 sum a_s (1 - h_s)``
-    (``h`` the leverages of the weighted line fit; for a fit with ``dof < S - 2`` the sum is
-    scaled by ``dof / (S - 2)``), so ``tau^2 = max(0, (RSS - dof) / sum a (1 - h))``.
+    Scatter adds ``c_s tau^2`` to the variance of ``eta_s`` (``c = 1``: a variance on the shape's
+    own scale). With true variances ``1/a_s + c_s tau^2``,
+    ``E[sum a_s r_s^2] = dof + tau^2 sum a_s c_s (1 - h_s)`` (``h`` the leverages of the weighted
+    line fit; for a fit with ``dof < S - 2`` the sum is scaled by ``dof / (S - 2)``), so
+    ``tau^2 = max(0, (RSS - dof) / sum a c (1 - h))``.
     """
     Sw = a.sum(axis=1)
     Sx = (a * x).sum(axis=1)
     Sxx = (a * x * x).sum(axis=1)
     det = Sw * Sxx - Sx**2
     h = a * (Sxx[:, None] - 2 * x * Sx[:, None] + x * x * Sw[:, None]) / det[:, None]
-    tr = (a * (1.0 - h)).sum(axis=1) * dof / max(x.size - 2, 1)
+    tr = (a * c * (1.0 - h)).sum(axis=1) * dof / max(x.size - 2, 1)
     return np.maximum(rss - dof, 0.0) / np.maximum(tr, 1e-300)
 
 
@@ -453,7 +456,7 @@ class _Setup:
     overdisp: np.ndarray | None   # edit distance: empirical / substitution-model variance
     binary: bool
     runs: int = 1
-    tau2_runs: float | None = None
+    tau2_runs: float | None = None   # variance of ln CE between runs (per run)
     est_disp: bool = False        # item counts unknown: quasi-binomial dispersion estimated
 
 
@@ -479,6 +482,12 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
     E = np.stack([p[2] for p in parts])                             # (G, B)
     var_g = np.concatenate([var_ce] * G)
     a = 1.0 / np.maximum(var_g * deta**2, 1e-300)  # item-noise weights on the eta scale
+    if setup.tau2_runs is not None:
+        # scatter measured from runs on ln CE, carried to each shape's eta (delta method)
+        c = (deta * np.concatenate([ce] * G)) ** 2
+    else:
+        # scatter estimated from the fit: a variance on each shape's own eta scale
+        c = np.ones_like(a)
     rss0a, reda, _, _, _ = _wls(eta, a, setup.x, cols)
     if setup.est_disp:
         # unknown item counts: the item noise is p(1 - p)/n with n unknown, so its scale is
@@ -491,12 +500,12 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
         w = a / phi_alt[:, None]
     else:
         if setup.tau2_runs is not None:
-            t_alt = np.full(G * B, setup.tau2_runs / setup.runs)
+            t_alt = np.full(G * B, float(setup.tau2_runs) / setup.runs)
             t_null = t_alt
         else:
-            t_alt = _moment_tau2((rss0a[:, None] - reda).min(axis=1), a, setup.x, df1)
-            t_null = _moment_tau2(rss0a, a, setup.x, S - 2)
-        w = 1.0 / (1.0 / a + t_alt[:, None])
+            t_alt = _moment_tau2((rss0a[:, None] - reda).min(axis=1), a, setup.x, df1, c)
+            t_null = _moment_tau2(rss0a, a, setup.x, S - 2, c)
+        w = 1.0 / (1.0 / a + t_alt[:, None] * c)
     rss0, red, coef, (b0, b1), (c0, c1) = _wls(eta, w, setup.x, cols)
     # log-likelihood of the means (Jacobian of eta(y) included), up to constants
     jac = np.log(np.abs(deta / np.concatenate([dmu] * G)))
@@ -508,6 +517,26 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
                         coef=coef[sl], b0=b0[sl], b1=b1[sl], c0=c0[sl], c1=c1[sl],
                         base=base[sl], E=E[g], tau2=t_null[sl], tau2_alt=t_alt[sl]))
     return out
+
+
+def _runs_tau2(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
+               binary: bool) -> float:
+    """Run-to-run variance of ``ln CE`` from replicate runs.
+
+    The spread of the runs' ``ln CE`` at every scale minus the item noise of one run (delta
+    method), averaged over scales and floored at 0.
+    """
+    ce_r = link.to_ce(runs)                                   # (R, S)
+    dmu = link.dmean(ce_r)
+    if binary:
+        v = link.binary_var(ce_r, n)
+        if overdisp is not None:
+            v = v * overdisp
+    else:
+        v = np.broadcast_to(var_fixed, runs.shape)
+    item = (v / dmu**2 / ce_r**2).mean(axis=0)
+    between = np.log(ce_r).var(axis=0, ddof=1)
+    return max(float(np.mean(between - item)), 0.0)
 
 
 def _stats(fits):
@@ -564,7 +593,9 @@ class LatentBreakResult(TestResult):
     null_params : ndarray
         ``(b0, b1)`` of the null line on the ``eta`` scale.
     tau2 : float
-        Model-to-model scatter variance on the ``eta`` scale used in the simulation.
+        Model-to-model scatter: estimated from the fit, a variance on the fitted shape's ``eta``
+        scale; measured from replicate runs, the variance of ``ln CE`` between runs (of one run;
+        the simulation uses ``tau2 / n_runs`` for their mean).
     tau2_source : str
         ``"runs"`` (measured from replicate runs per scale) or ``"null fit"`` (estimated).
     best_kind, psi, effect : accelerating break on the observed curve (``"none"`` if no
@@ -782,18 +813,11 @@ def latent_break_test(
         if var_fixed is not None and items is not None:
             # items are means over runs: their variance already shrank by the number of runs
             var_fixed = var_fixed * nrun
-        setup_1 = _Setup(link, x, nitem, var_fixed, overdisp, binary)
-        # between-run variance on the eta scale of the power-law shape, minus item noise
-        ce_r = link.to_ce(runs)
-        eta_r, deta_r, _ = _shape_eta(ce_r, 0.0, 0.0)
-        fits_1 = _fit_all(setup_1, runs, np.zeros((1, S)), ((0.0, 0.0),), 1)
-        item_v = (1.0 / fits_1[0]["a"]).mean(axis=0)
-        between = eta_r.var(axis=0, ddof=1)
-        tau2_runs = float(max(np.mean(between - item_v), 0.0))
+        tau2_runs = _runs_tau2(link, runs, nitem, var_fixed, overdisp, binary)
         setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, runs=nrun,
                        tau2_runs=tau2_runs)
-        notes.append(f"{nrun} runs per scale: run-to-run scatter measured directly "
-                     f"(tau^2 = {tau2_runs:.3g} on the latent scale)")
+        notes.append(f"{nrun} runs per scale: run-to-run scatter measured directly from their "
+                     f"spread (variance {tau2_runs:.3g} of ln CE per run)")
     kinds = ("hinge", "step") if alternative == "both" else (alternative,)
     cols, ckind, cpsi = _columns(x, kinds)
     df1 = max(S - 4, 1)
@@ -806,10 +830,12 @@ def latent_break_test(
     nu0, e0 = shapes[g0]
     b0, b1 = float(f0["b0"][0]), float(f0["b1"][0])
     E0 = float(f0["E"][0])
-    tau2 = float(f0["tau2"][0]) if tau2_runs is None else tau2_runs / nrun
+    # per-model scatter (per run when runs are given); the mean of nrun runs has 1/nrun of it
+    tau2 = float(f0["tau2"][0]) if tau2_runs is None else float(tau2_runs)
+    tau2_sim = tau2 if tau2_runs is None else tau2 / nrun
     phi = 1.0
     if setup.est_disp:
-        phi, tau2 = tau2, 0.0
+        phi, tau2, tau2_sim = tau2, 0.0, 0.0
         notes.append(f"item noise scaled by the dispersion around the smooth null ({phi:.3g} "
                      f"times a binomial with {1 / resolution:.0f} items)")
     eta0 = b0 + b1 * x
@@ -844,8 +870,13 @@ def latent_break_test(
             break_params={k: v for k, v in (("accelerating", up), ("decelerating", dn))
                           if v is not None}, eta=eta_obs, item_sigma=sigma, weights=w_obs)
     # --- parametric bootstrap under the fitted null ---------------------------------------
-    eta_s = eta0[None, :] + np.sqrt(tau2) * rng.standard_normal((n_boot, S))
-    ce_s = _shape_ce(eta_s, nu0, E0)
+    # model-to-model scatter around the fitted null (measured from runs: on ln CE; estimated
+    # from the fit: on the fitted shape's eta scale), then item-level noise
+    eps = rng.standard_normal((n_boot, S))
+    if tau2_runs is not None:
+        ce_s = ce0[None, :] * np.exp(np.sqrt(tau2_sim) * eps)
+    else:
+        ce_s = _shape_ce(eta0[None, :] + np.sqrt(tau2_sim) * eps, nu0, E0)
     mu_s = link.mean(ce_s)
     if binary:
         if kind in ("exact_match", "multiple_choice") and link.lengths.size > 1:
