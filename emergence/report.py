@@ -1053,6 +1053,20 @@ def _summary_html(tasks: list[_Task], sec_names: dict[int, str], map_html: str) 
     parts = ["<section id='summary'>",
              f"<p class='counts'>{len(judged)} tasks judged in {len(secs)} sections: {line}. "
              "<a href='#key'>What the verdicts mean</a>.</p>"]
+    under = [t for t in judged if t.verdict == "underpowered"]
+    if under:
+        parts.append(f"<p>{_badge('underpowered')} {len(under)} tasks have too few scales, or "
+                     "too few resolvably above chance, to test (not evidence either way): "
+                     + ", ".join(f"<a href='#{t.anchor}'>{e(t.who)} / {e(t.name)}</a>"
+                                 for t in under) + ".</p>")
+    none = [t for t in judged if t.verdict == "no transition"]
+    if none:
+        sat = sum(any(cited_break(r) and cited_break(r)["direction"] == "decelerating"
+                      for _, r in t.rows) for t in none)
+        parts.append(f"<p>{_badge('no transition')} {len(none)} tasks show no accelerating "
+                     "break against a straight line or smooth competence"
+                     + (f"; in {sat} of them improvement slows down (saturation)" if sat else "")
+                     + ". They are listed per section below.</p>")
     top = [t for t in judged if t.verdict in ("candidate genuine transition", "metric artifact")]
     if top:
         body = []
@@ -1069,24 +1083,10 @@ def _summary_html(tasks: list[_Task], sec_names: dict[int, str], map_html: str) 
                     f"<td class='nw'><a href='#{t.anchor}'>{e(t.who)} / {e(t.name)}</a> "
                     f"&middot; <a href='#fig-{t.anchor}'>figure</a></td>"
                     f"<td class='why'>{e(t.headline)}</td></tr>")
-        parts.append("<h3>Candidates and artifacts, and why</h3><div class='scroll'>"
+        parts.append("<div class='scroll'>"
                      "<table class='tbl'><thead><tr><th>verdict</th><th>task</th>"
-                     "<th>why, in short</th></tr></thead><tbody>" + "".join(body)
+                     "<th>candidates and artifacts: why, in short</th></tr></thead><tbody>" + "".join(body)
                      + "</tbody></table></div>")
-    under = [t for t in judged if t.verdict == "underpowered"]
-    if under:
-        parts.append(f"<p>{_badge('underpowered')} {len(under)} tasks have too few scales, or "
-                     "too few resolvably above chance, to test (not evidence either way): "
-                     + ", ".join(f"<a href='#{t.anchor}'>{e(t.who)} / {e(t.name)}</a>"
-                                 for t in under) + ".</p>")
-    none = [t for t in judged if t.verdict == "no transition"]
-    if none:
-        sat = sum(any(cited_break(r) and cited_break(r)["direction"] == "decelerating"
-                      for _, r in t.rows) for t in none)
-        parts.append(f"<p>{_badge('no transition')} {len(none)} tasks show no accelerating "
-                     "break against a straight line or smooth competence"
-                     + (f"; in {sat} of them improvement slows down (saturation)" if sat else "")
-                     + ". They are listed per section below.</p>")
     parts.append(map_html)
     parts.append("</section>")
     return "".join(parts)
