@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import datasets
-from .report import Report, ReportSection, build_report
+from .analysis import DEFAULT_N_BOOT, DEFAULT_SEED, analyze
+from .report import Report, ReportSection, render_report
 
 __all__ = ["demo_sections", "run_demo", "PYTHIA_TASKS", "EMERGENT_TASKS", "LAB_TASKS",
            "LAB_METRICS"]
@@ -95,16 +96,20 @@ def demo_sections(*, quick: bool = False) -> list[ReportSection]:
 def run_demo(
     out_dir: str | Path = "emergence-report",
     *,
-    seed: int = 0,
-    n_boot: int = 999,
+    seed: int = DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
     verdicts: bool = True,
     quick: bool = False,
     interval: str = "wilson",
     progress: bool = True,
 ) -> Report:
-    """Write the demo report on the bundled data to ``out_dir``; returns the :class:`Report`."""
+    """Write the demo report on the bundled data to ``out_dir``; returns the :class:`Report`.
+
+    ``seed`` and ``n_boot`` reach every test, verdict and scaling fit of the report.
+    """
     sections = demo_sections(quick=quick)
     if not verdicts:
         sections = [ReportSection(**{**s.__dict__, "verdicts": False}) for s in sections]
-    return build_report(sections, out_dir=out_dir, title="emergence demo: published scaling data",
-                        seed=seed, n_boot=n_boot, interval=interval, progress=progress)
+    an = analyze(sections, seed=seed, n_boot=n_boot, interval=interval, progress=progress)
+    return render_report(an, out_dir=out_dir, title="emergence demo: published scaling data",
+                         progress=progress)

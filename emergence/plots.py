@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .stats.intervals import proportion_interval
+from .analysis import curve_points
 from .tidy import Curve
 
 __all__ = ["curve_points", "plot_curve", "sideplot", "SCALE_LABELS", "figure_style", "save_figure",
@@ -43,67 +43,6 @@ SCALE_LABELS = {
     "flops": "training FLOPs",
     "step": "training step",
 }
-
-
-def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = 0.05) -> pd.DataFrame:
-    """Points of a curve with interval bounds, as plotted and tabulated.
-
-    Proportions with known item counts get binomial intervals (``interval`` method, statsmodels);
-    other metrics with a reported standard error get ``value +/- z * stderr``; otherwise the bounds
-    are NaN and ``interval_method`` says ``"none"``.
-
-    Returns
-    -------
-    DataFrame
-        Columns: the curve key, ``label``, ``x``, ``value``, ``low``, ``high``,
-        ``interval_method``, ``n_items``, ``stderr``, ``n_runs`` and ``run_sd`` (number of
-        replicate runs averaged into ``value`` and their standard deviation, the between-run
-        spread; NaN for single-run curves).
-    """
-    from scipy.stats import norm
-
-    y = curve.y
-    low = np.full_like(y, np.nan)
-    high = np.full_like(y, np.nan)
-    method = np.array(["none"] * y.size, dtype=object)
-    n = curve.n_items
-    if curve.info.is_proportion:
-        ok = np.isfinite(n) & (n > 0)
-        if ok.any():
-            count = np.rint(y[ok] * n[ok])
-            res = proportion_interval(count, n[ok], method=interval, alpha=alpha)
-            low[ok], high[ok] = res.low, res.high
-            method[ok] = interval
-    z = norm.ppf(1 - alpha / 2)
-    se_ok = np.isfinite(curve.stderr) & (method == "none")
-    low[se_ok] = y[se_ok] - z * curve.stderr[se_ok]
-    high[se_ok] = y[se_ok] + z * curve.stderr[se_ok]
-    method[se_ok] = "normal (reported stderr)"
-    out = pd.DataFrame(
-        {
-            "label": list(curve.labels),
-            "x": curve.x,
-            "value": y,
-            "low": low,
-            "high": high,
-            "interval_method": method,
-            "n_items": n,
-            "stderr": curve.stderr,
-            "n_runs": np.nan,
-            "run_sd": np.nan,
-        }
-    )
-    if curve.runs is not None:
-        ok = np.isfinite(curve.runs)
-        k = ok.sum(axis=0)
-        out["n_runs"] = k.astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.array([np.std(curve.runs[ok[:, j], j], ddof=1) if k[j] > 1 else np.nan
-                           for j in range(curve.runs.shape[1])])
-        out["run_sd"] = sd
-    for k, v in reversed(list(curve.key.items())):
-        out.insert(0, k, v)
-    return out
 
 
 #: Resolution rule drawn on proportion panels: values within ``3/n`` of chance are not resolved

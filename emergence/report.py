@@ -1,8 +1,10 @@
 """HTML report: per task, every metric side by side against log scale, with intervals, chance,
-Emergence Scores, excluded rows and (when the statistics engine is available) verdicts.
+Emergence Scores, excluded rows and verdicts.
 
-The report is built from result tables; rounding happens only when the HTML is written. Every
-table in the page is also written as CSV under ``tables/``.
+The report renders an :class:`emergence.analysis.Analysis` (:func:`render_report`); it computes
+nothing of its own. :func:`build_report` is :func:`emergence.analysis.analyze` followed by
+:func:`render_report`. Rounding happens only when the HTML is written. Every table in the page is
+also written as CSV under ``tables/``.
 
 Examples
 --------
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import importlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,64 +36,31 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import __version__  # noqa: E402
 from ._csvsafe import write_csv  # noqa: E402
-from .plots import SCALE_LABELS, curve_points, sideplot  # noqa: E402
-from .stats.scores import emergence_score  # noqa: E402
-from .tidy import Curve, compact_excluded, extract_curves  # noqa: E402
+from ._version import __version__  # noqa: E402
+from .analysis import (  # noqa: E402
+    DEFAULT_ALPHA,
+    DEFAULT_N_BOOT,
+    DEFAULT_SEED,
+    Analysis,
+    Section,
+    _finite,
+    _get,
+    _match,
+    _true,
+    analyze,
+    cited_break,
+    curve_outcome,
+    emergence_scores,
+)
+from .plots import SCALE_LABELS, sideplot  # noqa: E402
+from .tidy import Curve, compact_excluded  # noqa: E402
 
-__all__ = ["ReportSection", "Report", "build_report", "emergence_scores"]
+__all__ = ["ReportSection", "Report", "build_report", "render_report", "emergence_scores",
+           "cited_break", "curve_outcome"]
 
-
-@dataclass(frozen=True)
-class ReportSection:
-    """One part of a report: a table, the scale axis and which curves to show.
-
-    Attributes
-    ----------
-    title : str
-    table : DataFrame
-        Tidy table.
-    x : str
-        Scale column for the x axis.
-    along : {"size", "step"}
-        Curves across models or across checkpoints (see :func:`emergence.tidy.extract_curves`).
-    tasks, metrics, families, models : list of str, optional
-        Restrict the curves shown.
-    step : "final", int or None
-        Checkpoint selection for ``along="size"``.
-    ties : {"error", "mean"}
-        How tied scales are handled.
-    runs : {"error", "mean", "separate"}
-        How replicate runs (column ``run``) are handled (see
-        :func:`emergence.tidy.extract_curves`).
-    min_scales : int
-        Curves with fewer scales are reported as excluded.
-    description : str
-        Paragraph shown under the title (HTML-escaped).
-    verdicts : bool
-        Run the statistics engine on the curves when it is available.
-    kind : {"curves", "scaling"}
-        ``"curves"``: side-by-side metric panels per task (the fields above apply).
-        ``"scaling"``: loss-law fits, compute-optimal placement and backtests of the table
-        (:func:`emergence.scaling.report_section`).
-    """
-
-    title: str
-    table: pd.DataFrame
-    x: str = "params"
-    along: str = "size"
-    tasks: Sequence[str] | None = None
-    metrics: Sequence[str] | None = None
-    families: Sequence[str] | None = None
-    models: Sequence[str] | None = None
-    step: int | str | None = "final"
-    ties: str = "error"
-    runs: str = "error"
-    min_scales: int = 3
-    description: str = ""
-    verdicts: bool = True
-    kind: str = "curves"
+#: The sections of a report are the sections of its analysis.
+ReportSection = Section
 
 
 @dataclass(frozen=True)
@@ -162,39 +130,6 @@ def _figure_name(*key) -> str:
     return _slug("-".join(str(k) for k in key))[:100] + f"-{digest}.png"
 
 
-def emergence_scores(curves: Sequence[Curve]) -> pd.DataFrame:
-    """Emergence Score of each curve (values oriented so that higher is better).
-
-    Curves with fewer than 3 scales get NaN and a note. See
-    :func:`emergence.stats.scores.emergence_score` for the floor on the denominator.
-    """
-    rows = []
-    for c in curves:
-        row = {**c.key, "n_scales": c.n_scales}
-        if c.n_scales < 3:
-            row.update(score=np.nan, unfloored_score=np.nan, floor_rule="", note="< 3 scales")
-        else:
-            sign = 1.0 if c.info.higher_is_better else -1.0
-            se = c.stderr if np.all(np.isfinite(c.stderr)) else None
-            n = c.n_items if np.all(np.isfinite(c.n_items)) else None
-            r = emergence_score(c.x, sign * c.y, stderr=se, n_items=n)
-            row.update(score=r.score, unfloored_score=r.unfloored_score,
-                       floor_rule=r.floor_rule, note="")
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _engine():
-    """The verdict module when it provides ``assess``; else None."""
-    try:
-        mod = importlib.import_module("emergence.verdict")
-    except ImportError:
-        return None
-    if hasattr(mod, "assess"):
-        return mod
-    return None
-
-
 # ---------------------------------------------------------------------------------------------
 # reading the verdict table (every number shown comes from its columns)
 
@@ -258,143 +193,6 @@ VERDICT_COLORS = {
     "underpowered": "#b7950b",
     "no transition": "#7f8c8d",
 }
-
-
-def _get(row, col, default=np.nan):
-    """A column of a verdict row, tolerating its absence (the table's columns evolve)."""
-    if row is None:
-        return default
-    v = row.get(col, default) if hasattr(row, "get") else default
-    return default if v is None else v
-
-
-def _true(v) -> bool:
-    try:
-        return bool(v) and not (isinstance(v, float) and np.isnan(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def _finite(v) -> bool:
-    try:
-        return bool(np.isfinite(float(v)))
-    except (TypeError, ValueError):
-        return False
-
-
-def curve_outcome(row) -> str:
-    """Label of one curve's test outcome, read from a verdict row (see :data:`OUTCOMES`).
-
-    Uses the row's ``outcome`` column when the verdict table provides one; otherwise the flags
-    that :func:`emergence.verdict.assess` sets (``break_counts``, ``apparent_break``,
-    ``break_survives`` with ``sharp``, ``slowing``, ``below_chance``, ``degenerate_of``).
-    """
-    given = _get(row, "outcome", None)
-    if isinstance(given, str) and given:
-        return given
-    status = str(_get(row, "status", ""))
-    if status == "underpowered":
-        return "underpowered"
-    if status != "ok":
-        return "not tested"
-    dup = _get(row, "degenerate_of", "")
-    if isinstance(dup, str) and dup:
-        return "duplicate of another metric"
-    sharp = _true(_get(row, "sharp", False))
-    if _true(_get(row, "break_counts", False)) and not sharp:
-        return "accelerating break"
-    if _true(_get(row, "accelerating", False)) and not sharp:
-        return "accelerating curvature"
-    below = _true(_get(row, "below_chance", False))
-    if (_true(_get(row, "apparent_break", False)) and not below) or (
-            sharp and _true(_get(row, "break_survives", False))):
-        return "apparent jump, smooth null explains it"
-    if _true(_get(row, "slowing", False)):
-        return "slowdown (saturation)"
-    if below:
-        return "below chance"
-    return "no break"
-
-
-def cited_break(row, alpha: float = 0.05) -> dict | None:
-    """The break a curve's verdict text cites, read from its verdict row, or None.
-
-    Reads the ``cited_break`` column (``"accelerating"``, ``"decelerating"`` or ``"none"``) with
-    ``pblrt_kind``/``pblrt_psi`` or ``decel_kind``/``decel_psi`` (``cited_break_kind`` and
-    ``cited_break_psi`` when the table has them). Tables without ``cited_break``: an
-    accelerating break that counts (``break_counts``), else a significant slowdown
-    (``decel_q <= alpha``).
-
-    Returns
-    -------
-    dict or None
-        ``{"direction": "accelerating" | "decelerating", "kind": str, "psi": float}``.
-    """
-    if row is None or str(_get(row, "status", "")) != "ok":
-        return None
-    direction = _get(row, "cited_break", None)
-    if not isinstance(direction, str):
-        if _true(_get(row, "break_counts", False)):
-            direction = "accelerating"
-        elif _finite(_get(row, "decel_q")) and float(_get(row, "decel_q")) <= alpha:
-            direction = "decelerating"
-        else:
-            direction = "none"
-    if direction not in ("accelerating", "decelerating"):
-        return None
-    pre = "pblrt" if direction == "accelerating" else "decel"
-    kind = _get(row, "cited_break_kind", None)
-    kind = kind if isinstance(kind, str) else _get(row, f"{pre}_kind", "")
-    psi = _get(row, "cited_break_psi")
-    psi = psi if _finite(psi) else _get(row, f"{pre}_psi")
-    if not isinstance(kind, str) or kind not in ("hinge", "step") or not _finite(psi):
-        return None
-    return {"direction": direction, "kind": kind, "psi": float(psi)}
-
-
-_FIT_PSI = re.compile(r"at 10\^(-?\d+(?:\.\d+)?)")
-
-
-def _lines_for(engine, curve: Curve, row, alpha: float) -> tuple[pd.DataFrame | None, str]:
-    """Fitted lines to draw for one curve and a note on what is drawn.
-
-    Only tested curves get lines: the smooth null, plus the break the verdict cites (accelerating
-    or slowing). The lines come from ``engine.fitted_lines``; a break line is drawn only when it
-    sits where the verdict row says (its ``psi`` within 0.01 decade).
-    """
-    status = str(_get(row, "status", ""))
-    if row is None:
-        return None, "not assessed: no fitted line"
-    if status == "underpowered":
-        return None, "underpowered: not tested, no fitted line"
-    if status != "ok":
-        return None, "not tested: no fitted line"
-    if not hasattr(engine, "fitted_lines"):
-        return None, ""
-    cb = cited_break(row, alpha)
-    try:
-        fl = engine.fitted_lines(curve, which=cb["direction"] if cb else "none")
-    except TypeError:  # an engine without the ``which`` argument
-        fl = engine.fitted_lines(curve)
-    if fl is None or not len(fl):
-        return None, "no fitted line"
-    null = fl[fl["model"] == "null"].assign(model="null")
-    null = null.assign(label="fitted smooth null")
-    parts = [null]
-    note = "no break cited: dashed line is the smooth null"
-    if cb is not None:
-        brk = fl[fl["model"] == "break"]
-        m = _FIT_PSI.search(str(brk["fit"].iloc[0])) if len(brk) and "fit" in brk else None
-        if m and abs(float(m.group(1)) - cb["psi"]) <= 0.01:
-            word = "faster improvement" if cb["direction"] == "accelerating" else \
-                "improvement slows"
-            parts.append(brk.assign(model=cb["direction"], psi=cb["psi"],
-                                    label=f"cited break: {word}"))
-            note = f"cited: {cb['direction']} {cb['kind']} at 10^{cb['psi']:.2f}"
-        else:
-            note = (f"cited {cb['direction']} {cb['kind']} at 10^{cb['psi']:.2f}: the refit "
-                    "does not reproduce it, so no break line is drawn")
-    return pd.concat(parts, ignore_index=True), note
 
 
 def _split_reasons(text: str, metrics: Sequence[str]) -> list[str]:
@@ -614,19 +412,6 @@ def _headline(tk: _Task, xlabel: str, alpha: float) -> str:
     return "; ".join(parts)
 
 
-def _match(df: pd.DataFrame, key: dict) -> pd.DataFrame:
-    """Rows of ``df`` whose identity columns equal ``key`` (None/NaN match each other)."""
-    sel = df
-    for k, v in key.items():
-        if k not in sel.columns:
-            continue
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            sel = sel[sel[k].isna()]
-        else:
-            sel = sel[sel[k] == v]
-    return sel
-
-
 @dataclass
 class _Task:
     """One task block of a curve section (internal)."""
@@ -658,12 +443,12 @@ class _Task:
 # ---------------------------------------------------------------------------------------------
 
 
-def _scaling_section(sec: ReportSection, out: Path, *, seed: int, anchor: str) -> dict:
+def _scaling_section(sec: Section, out: Path, *, seed: int, n_boot: int, anchor: str) -> dict:
     """Scaling-law part of the report: figures, tables and notes from emergence.scaling."""
     from .scaling import report_section
 
     sub = out / anchor  # each scaling section in its own folder: file names do not collide
-    res = report_section(sec.table, sub, seed=seed)
+    res = report_section(sec.table, sub, seed=seed, n_boot=n_boot)
     parts = [f"<h2 id='{anchor}'>{html.escape(sec.title)}</h2>"]
     if sec.description:
         parts.append(f"<p>{html.escape(sec.description)}</p>")
@@ -697,22 +482,18 @@ def _scaling_section(sec: ReportSection, out: Path, *, seed: int, anchor: str) -
 
 
 def build_report(
-    sections: Sequence[ReportSection],
+    sections: Sequence[Section],
     *,
     out_dir: str | Path = "emergence-report",
     title: str = "emergence report",
     interval: str = "wilson",
-    seed: int = 0,
-    n_boot: int = 999,
+    seed: int = DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
+    alpha: float = DEFAULT_ALPHA,
     progress: bool = True,
 ) -> Report:
-    """Write the HTML report (``index.html``, ``figures/*.png`` and ``.svg``, ``tables/*.csv``).
-
-    The page answers first: verdict counts, a table of every candidate and artifact with its
-    main reason and a map of every task's outcome under each metric; then a key to the verdicts
-    and columns, and one folding block per task with its figure, reasons and per-curve tests.
-    Every number shown is read from the tables of :func:`emergence.verdict.assess` (and the
-    scaling results); the page needs no JavaScript.
+    """Analyse ``sections`` and write the HTML report: :func:`emergence.analysis.analyze`, then
+    :func:`render_report`.
 
     Parameters
     ----------
@@ -722,9 +503,46 @@ def build_report(
     interval : str, default="wilson"
         Binomial interval method for proportions (``"wilson"`` or ``"jeffreys"``, ...).
     seed : int, default=0
-        Seed for every bootstrap in the statistics engine.
+        Seed for every bootstrap (tests, verdicts and scaling fits).
     n_boot : int, default=999
-        Bootstrap replicates for the statistics engine.
+        Bootstrap replicates for every test and scaling fit.
+    alpha : float, default=0.05
+        False discovery rate of the verdicts.
+    progress : bool, default=True
+        Show progress bars.
+
+    Returns
+    -------
+    Report
+    """
+    an = analyze(sections, seed=seed, n_boot=n_boot, alpha=alpha, interval=interval,
+                 progress=progress)
+    return render_report(an, out_dir=out_dir, title=title, progress=progress)
+
+
+def render_report(
+    analysis: Analysis,
+    *,
+    out_dir: str | Path = "emergence-report",
+    title: str = "emergence report",
+    progress: bool = True,
+) -> Report:
+    """Write the HTML report of an :class:`~emergence.analysis.Analysis` (``index.html``,
+    ``figures/*.png`` and ``.svg``, ``tables/*.csv``).
+
+    The page answers first: verdict counts, a table of every candidate and artifact with its
+    main reason and a map of every task's outcome under each metric; then a key to the verdicts
+    and columns, and one folding block per task with its figure, reasons and per-curve tests.
+    Every number shown is read from the analysis (its verdict tables, fitted lines, Emergence
+    Scores and points); nothing is tested or fitted here, except the figures of
+    ``kind="scaling"`` sections, which the scaling writer fits with the analysis's ``seed`` and
+    ``n_boot``. The page needs no JavaScript.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    out_dir : path, default="emergence-report"
+    title : str
     progress : bool, default=True
         Show progress bars.
 
@@ -734,14 +552,15 @@ def build_report(
     """
     from tqdm.auto import tqdm
 
-    from .plots import plot_verdict_map, save_figure
+    from .plots import lines_within_data, plot_verdict_map, save_figure
 
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    engine = _engine()
+    interval = analysis.interval
+    alpha = analysis.alpha
     figures: list[Path] = []
-    all_points, all_scores, all_excl, all_verd, all_curve_verd = [], [], [], [], []
+    all_curve_verd = []
     tables: dict[str, Path] = {}
     sec_html: list[str] = []
     nav: list[str] = []
@@ -749,12 +568,13 @@ def build_report(
     cells: list[dict] = []
     line_rows: list[dict] = []
     sec_names: dict[int, str] = {}
-    alpha = 0.05
-    for si, sec in enumerate(sections):
+    for si, sa in enumerate(analysis.sections):
+        sec = sa.section
         anchor = f"s{si}"
         sec_names[si] = sec.title
         if sec.kind == "scaling":
-            part = _scaling_section(sec, out, seed=seed, anchor=anchor)
+            part = _scaling_section(sec, out, seed=analysis.seed, n_boot=analysis.n_boot,
+                                    anchor=anchor)
             sec_html.append(part["html"])
             figures.extend(part["figures"])
             tables.update(part["tables"])
@@ -763,40 +583,24 @@ def build_report(
             nav.append(f"<a class='sec' href='#{anchor}'>{html.escape(sec.title)}</a>"
                        f"<ul>{items}</ul>")
             continue
-        table = sec.table
-        if sec.families is not None:
-            table = table[table["family"].isin(sec.families)]
-        if sec.models is not None:
-            table = table[table["model"].isin(sec.models)]
-        cs = extract_curves(
-            table, x=sec.x, along=sec.along, step=sec.step, ties=sec.ties,
-            min_scales=sec.min_scales, runs=sec.runs,
-            tasks=list(sec.tasks) if sec.tasks is not None else None,
-            metrics=list(sec.metrics) if sec.metrics is not None else None,
-        )
-        excl = cs.excluded.assign(section=sec.title)
-        all_excl.append(excl)
-        scores = emergence_scores(cs.curves).assign(section=sec.title)
-        all_scores.append(scores)
-        verd = pd.DataFrame()
-        group_verd = pd.DataFrame()
-        if sec.verdicts and engine is not None and cs.curves:
-            vt = engine.assess(cs.curves, seed=seed, n_boot=n_boot, progress=progress)
-            alpha = float(getattr(vt, "alpha", alpha))
-            verd = vt.to_frame().assign(section=sec.title)
-            group_verd = vt.verdicts().assign(section=sec.title)
-            all_verd.append(group_verd)
+        excl = sa.excluded
+        scores = sa.scores
+        verd = sa.curve_verdicts
+        group_verd = sa.verdicts
+        if not verd.empty:
             all_curve_verd.append(verd)
+        curves_all = list(sa.curves)
+        pos = {id(c): i for i, c in enumerate(curves_all)}
         groups: dict[tuple, list[int]] = {}
-        for i, c in enumerate(cs.curves):
+        for i, c in enumerate(curves_all):
             groups.setdefault((c.family, c.model, c.task, c.shots), []).append(i)
         sec_tasks: list[_Task] = []
         for k, ((fam, model, task, shots), idx) in enumerate(tqdm(
                 groups.items(), desc=sec.title[:30], disable=not progress, unit="fig")):
             # discontinuous metrics first, their continuous counterparts beside them
-            idx = sorted(idx, key=lambda i: (cs.curves[i].info.kind != "discontinuous",
-                                             cs.curves[i].metric))
-            curves = [cs.curves[i] for i in idx]
+            idx = sorted(idx, key=lambda i: (curves_all[i].info.kind != "discontinuous",
+                                             curves_all[i].metric))
+            curves = [curves_all[i] for i in idx]
             tk = _Task(si, f"{anchor}-t{k}", fam, model, task, shots)
             key = {"family": fam, "model": model, "task": task, "shots": shots}
             if not group_verd.empty:
@@ -811,16 +615,12 @@ def build_report(
                     tk.headline = h if isinstance(h, str) else ""
             fits, notes, drawn = {}, {}, {}
             for c in curves:
-                row = None
-                if not verd.empty:
-                    r = _match(verd, {**key, "metric": c.metric})
-                    row = r.iloc[0] if len(r) else None
+                i = pos[id(c)]
+                row = sa.row_of(c)
                 tk.rows.append((c, row))
-                if engine is not None and row is not None:
-                    lines, note = _lines_for(engine, c, row, alpha)
+                if row is not None:
+                    lines, note = sa.lines[i], sa.line_notes[i]
                     if lines is not None:
-                        from .plots import lines_within_data
-
                         kept, dropped = lines_within_data(c, lines, interval=interval)
                         fits[c.metric] = kept
                         if dropped:
@@ -840,7 +640,7 @@ def build_report(
                     notes[c.metric] = note
                     drawn[c.metric] = note
                     cells.append({"section": si, "anchor": tk.anchor, "metric": c.metric,
-                                  "outcome": curve_outcome(row)})
+                                  "outcome": sa.outcomes[i]})
             g_ = sideplot(curves, interval=interval, fits=fits or None, notes=notes or None)
             name = _figure_name(si, model or fam, task, shots)[:-4]  # .png and .svg
             paths = save_figure(g_.figure, out / "figures" / name)
@@ -848,14 +648,12 @@ def build_report(
             figures.append(paths[0])
             tk.figure = f"figures/{name}"
             tk.size = _img_size(paths[0])
-            for c in curves:
-                all_points.append(curve_points(c, interval=interval).assign(section=sec.title))
             tk.drawn = drawn
             if tk.verdict and not tk.headline:
                 tk.headline = _headline(tk, SCALE_LABELS.get(sec.x, sec.x), alpha)
             sec_tasks.append(tk)
         tasks_all.extend(sec_tasks)
-        sec_html.append(_section_html(sec, anchor, sec_tasks, excl, len(cs.curves), scores,
+        sec_html.append(_section_html(sec, anchor, sec_tasks, excl, len(curves_all), scores,
                                       alpha))
         many_who = len({t.who for t in sec_tasks}) > 1
         items = "".join(
@@ -867,10 +665,10 @@ def build_report(
             for t in sec_tasks)
         nav.append(f"<a class='sec' href='#{anchor}'>{html.escape(sec.title)}</a>"
                    f"<ul>{items}</ul>")
-    points = pd.concat(all_points, ignore_index=True) if all_points else pd.DataFrame()
-    scores = pd.concat(all_scores, ignore_index=True) if all_scores else pd.DataFrame()
-    excluded = pd.concat(all_excl, ignore_index=True) if all_excl else pd.DataFrame()
-    verdicts = pd.concat(all_verd, ignore_index=True) if all_verd else pd.DataFrame()
+    points = analysis.points
+    scores = analysis.scores
+    excluded = analysis.excluded
+    verdicts = analysis.verdicts
     tables.update({
         "points": out / "tables" / "points.csv",
         "emergence_scores": out / "tables" / "emergence_scores.csv",

@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from ..report import ReportSection, build_report
+    from ..analysis import Section, analyze
+    from ..report import render_report
 
     table = read_inputs(args.paths, args, progress=not args.quiet)
     step: int | str | None = args.step
@@ -45,7 +46,7 @@ def handler(args: argparse.Namespace) -> int:
             step = int(step)
         except ValueError:
             raise ValueError(f"--step must be 'final', 'all' or an integer; got {args.step!r}.") from None
-    sec = ReportSection(
+    sec = Section(
         f"{', '.join(args.paths)[:80]} across {'training' if args.along == 'step' else 'size'}",
         table, x=args.x, along=args.along, step=step, ties=args.ties, runs=args.runs,
         min_scales=args.min_scales,
@@ -53,7 +54,8 @@ def handler(args: argparse.Namespace) -> int:
         metrics=args.metrics.split(",") if args.metrics else None,
         verdicts=not args.no_verdicts,
     )
-    rep = build_report([sec], out_dir=args.out, title="emergence report", seed=args.seed,
-                       n_boot=args.n_boot, interval=args.interval, progress=not args.quiet)
+    an = analyze([sec], seed=args.seed, n_boot=args.n_boot, interval=args.interval,
+                 progress=not args.quiet)
+    rep = render_report(an, out_dir=args.out, title="emergence report", progress=not args.quiet)
     print(rep.summary())
     return 0

@@ -1,0 +1,116 @@
+"""The analysis layer: one call computes what the report shows; the report only renders it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emergence import analysis as analysis_mod
+from emergence import verdict
+from emergence.analysis import Analysis, Section, SectionAnalysis, analyze, emergence_scores
+from emergence.report import ReportSection, render_report
+
+
+def _table() -> pd.DataFrame:
+    """Two tasks, eight sizes: a sharp accuracy beside its smooth log-likelihood."""
+    x = np.geomspace(1e7, 1e10, 8)
+    lx = np.log10(x)
+    rows = []
+    for task, mid in (("jump", 8.8), ("flat", 20.0)):
+        acc = 0.25 + 0.7 / (1 + np.exp(-6 * (lx - mid)))
+        for i, (xi, a) in enumerate(zip(x, acc, strict=True)):
+            common = {"family": "f", "model": f"m{i}", "task": task, "params": xi}
+            rows.append({**common, "metric": "acc", "value": a, "n_items": 400})
+            rows.append({**common, "metric": "target_loglik", "value": -3.0 + 0.4 * (lx[i] - 7)})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def an() -> Analysis:
+    return analyze([Section("synthetic", _table()), Section("nothing tested", _table(),
+                                                             verdicts=False)],
+                   seed=3, n_boot=19, progress=False)
+
+
+def test_analyze_returns_typed_frozen_result(an):
+    assert isinstance(an, Analysis) and all(isinstance(s, SectionAnalysis) for s in an.sections)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        an.n_boot = 5  # type: ignore[misc]
+    assert (an.seed, an.n_boot, an.alpha) == (3, 19, 0.05)
+    frame = an.to_frame()
+    assert len(frame) == sum(len(s.curves) for s in an.sections) == 8
+    assert {"section", "task", "metric", "n_scales", "score", "outcome", "lines"} <= set(frame)
+    assert "synthetic: 4 curves" in an.summary() and "n_boot=19" in an.summary()
+    # the Emergence Scores are the analysis layer's, one per curve
+    s0 = an.sections[0]
+    pd.testing.assert_frame_equal(s0.scores.drop(columns="section"), emergence_scores(s0.curves))
+    assert len(an.points) == 8 * 8
+
+
+def test_fitted_lines_only_for_tested_curves(an):
+    tested, untested = an.sections
+    assert len(tested.curve_verdicts) == 4 and tested.verdicts["verdict"].notna().all()
+    for c, lines, note in zip(tested.curves, tested.lines, tested.line_notes, strict=True):
+        row = tested.row_of(c)
+        if row["status"] == "ok":
+            assert lines is not None and "null" in set(lines["model"])
+        else:
+            assert lines is None and note
+    assert untested.curve_verdicts.empty and all(x is None for x in untested.lines)
+    assert set(untested.outcomes) == {""}
+
+
+def test_defaults_are_passed_through(monkeypatch):
+    seen = {}
+    real = verdict.assess
+
+    def spy(curves, **kw):
+        seen.update(kw)
+        return real(curves, **kw)
+
+    monkeypatch.setattr(verdict, "assess", spy)
+    t = _table()
+    an = analyze(t[t["task"] == "jump"], seed=7, n_boot=23, alpha=0.1, progress=False)
+    assert (seen["seed"], seen["n_boot"], seen["alpha"]) == (7, 23, 0.1)
+    assert (an.seed, an.n_boot, an.alpha) == (7, 23, 0.1)
+
+
+def test_scaling_sections_get_the_same_n_boot_and_seed(monkeypatch, tmp_path):
+    import emergence.scaling as scaling
+
+    seen = {}
+
+    def fake_section(table, out_dir, **kw):
+        seen.update(kw)
+        return {"title": "scaling", "figures": [], "tables": [], "notes": ["recorded"]}
+
+    monkeypatch.setattr(scaling, "report_section", fake_section)
+    an = analyze([ReportSection("laws", _table(), kind="scaling")], seed=5, n_boot=41,
+                 progress=False)
+    render_report(an, out_dir=tmp_path, progress=False)
+    assert (seen["seed"], seen["n_boot"]) == (5, 41)
+
+
+def test_report_renders_an_analysis_without_computing(an, monkeypatch, tmp_path):
+    def refuse(*a, **k):
+        raise AssertionError("the report must not compute")
+
+    for name in ("assess", "assess_curve", "fitted_lines"):
+        monkeypatch.setattr(verdict, name, refuse)
+    monkeypatch.setattr(analysis_mod, "analyze", refuse)
+    monkeypatch.setattr(analysis_mod, "emergence_scores", refuse)
+    rep = render_report(an, out_dir=tmp_path, progress=False)
+    page = rep.index.read_text(encoding="utf-8")
+    assert "synthetic" in page and "nothing tested" in page
+    assert len(rep.figures) == 4 + 1  # one per task and section, and the verdict map
+    pd.testing.assert_frame_equal(rep.scores, an.scores)
+    lines = pd.read_csv(rep.tables["figure_lines"])
+    assert set(lines["section"]) == {"synthetic"}  # untested curves draw no line
+
+
+def test_bad_input_names_the_argument():
+    with pytest.raises(TypeError, match="table_or_sections"):
+        analyze(["not a section"], progress=False)
