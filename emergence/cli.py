@@ -10,32 +10,27 @@ Exit codes: 0 success, 2 bad input (message on stderr), 1 unexpected failure.
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
 
-from . import __version__
 from ._exceptions import EmergenceError
 from ._validation import cli_mode
+from ._version import __version__
 
 __all__ = ["main", "build_parser", "error_text"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every command found in :mod:`emergence.commands`."""
+    """Build the argument parser with every command of :mod:`emergence.commands`."""
     parser = argparse.ArgumentParser(
         prog="emergence",
         description="Test whether emergent abilities of language models survive a change of metric.",
     )
     parser.add_argument("--version", action="version", version=f"emergence {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from . import commands
+    from .commands import analyze, datasets, demo, lab, rescore, scaling, screen
 
-    for mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if mod.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{commands.__name__}.{mod.name}")
+    for module in (analyze, datasets, demo, lab, rescore, scaling, screen):  # listed, not discovered
         module.register(sub)
     return parser
 

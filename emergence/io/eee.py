@@ -411,6 +411,6 @@ def write_eee(
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return str(__version__)
