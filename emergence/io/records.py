@@ -529,6 +529,12 @@ def read_records(
                 raise SchemaError(f"{p}: no 'task' column; pass task='...'.")
             df["task"] = task
         if "output_type" not in df.columns:
+            if not {"prediction", "target_loglik", "choice_loglik"} & set(df.columns):
+                raise FormatError(
+                    f"{p}: no 'prediction', 'target_loglik' or 'choice_loglik' column, so "
+                    f"nothing to score (columns: {list(map(str, df.columns))[:8]}). Rename the "
+                    "column that holds the model's output to 'prediction'."
+                )
             df["output_type"] = _infer_output_type(df)
         if "item" in df.columns:
             df["item"] = df["item"].map(lambda v: v if _is_na(v) else str(v))

@@ -167,3 +167,14 @@ def test_records_file_with_header_only_is_an_error(tmp_path):
     p.write_text("model,item,prediction,target\n")
     with pytest.raises(FormatError, match=r"recs\.csv: holds no records"):
         read_records(p, task="t")
+
+
+def test_records_without_any_output_column_is_an_error(tmp_path):
+    # found by the long property run: a damaged header ('qrediction') made every row a
+    # log-likelihood request without a log-likelihood
+    from emergence.io.records import read_records
+
+    p = tmp_path / "recs.csv"
+    p.write_text("model,item,qrediction,target\nm1,0,7,42\n")
+    with pytest.raises(FormatError, match=r"recs\.csv: no 'prediction', 'target_loglik' or"):
+        read_records(p, task="t")
