@@ -88,52 +88,12 @@ def save_figure(fig: plt.Figure, path: str | Path, *, dpi: int = 200,
     """
     base = Path(path)
     base = base.with_suffix("") if base.suffix.lower() in (".png", ".svg", ".pdf") else base
-    bbox = _tight_bbox(fig, dpi) if len(formats) > 1 else None
     out = []
-    # with the box given and no layout engine (a finished tight_layout leaves a placeholder that
-    # does nothing), savefig skips its own layout pass: one pass for every format instead of one
-    # per format; the PNG is pixel-identical to bbox_inches="tight"
-    engine = fig.get_layout_engine()
-    try:
-        if bbox is not None:
-            fig._layout_engine = None
-        for fmt in formats:
-            p = base.with_name(base.name + "." + fmt)
-            fig.savefig(p, dpi=dpi, bbox_inches="tight" if bbox is None else bbox)
-            out.append(p)
-    finally:
-        if bbox is not None:
-            fig._layout_engine = engine
+    for fmt in formats:
+        p = base.with_name(base.name + "." + fmt)
+        fig.savefig(p, dpi=dpi, bbox_inches="tight")
+        out.append(p)
     return out
-
-
-def _tight_bbox(fig: plt.Figure, dpi: float):
-    """The box ``savefig(bbox_inches="tight")`` computes at ``dpi`` (a layout pass without
-    rendering, then the tight box padded by ``savefig.pad_inches``). None, so that savefig
-    computes it itself, unless the figure has no layout engine or only the placeholder a
-    finished ``tight_layout`` leaves, and matplotlib's Agg canvas."""
-    from matplotlib.layout_engine import PlaceHolderLayoutEngine
-
-    engine = fig.get_layout_engine()
-    if not (engine is None or type(engine) is PlaceHolderLayoutEngine):
-        return None
-    if not hasattr(fig, "_layout_engine") or not hasattr(fig.canvas, "get_renderer"):
-        return None
-    pad = plt.rcParams["savefig.pad_inches"]
-    if not isinstance(pad, (int, float)):
-        return None
-    old = fig.dpi
-    try:
-        fig.dpi = dpi
-        renderer = fig.canvas.get_renderer()
-        disabled = getattr(renderer, "_draw_disabled", None)
-        if disabled is None:
-            return None
-        with disabled():
-            fig.draw(renderer)
-        return fig.get_tightbbox(renderer).padded(pad)
-    finally:
-        fig.dpi = old
 
 
 def _use_log_y(curve_or_metric) -> bool:

@@ -124,8 +124,8 @@ def test_sideplot_empty():
 
 
 def test_save_figure_png_equals_savefig_tight(tmp_path):
-    """save_figure lays the figure out once for PNG and SVG; the PNG is pixel-identical to
-    matplotlib's bbox_inches="tight", and the figure keeps its layout engine."""
+    """save_figure writes the PNG pixel-identical to matplotlib's bbox_inches="tight" at 200 dpi
+    and an SVG beside it, and leaves the figure's layout engine as it was."""
     import warnings
 
     from PIL import Image
