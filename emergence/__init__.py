@@ -23,13 +23,16 @@ from typing import TYPE_CHECKING, Any
 from ._exceptions import (
     ConvergenceWarning,
     DataExclusionWarning,
+    DeclarationError,
     EmergenceError,
     FormatError,
     NotFittedError,
     SchemaError,
+    UnknownMetricError,
 )
 from ._version import __version__
-from .schema import metric_info, validate
+from .registry import MetricInfo, metric_info
+from .schema import validate
 from .tidy import Curve, CurveSet, extract_curves
 
 #: Public verbs loaded on first use (see ``__getattr__``).
@@ -86,10 +89,13 @@ __all__ = [
     "Curve",
     "CurveSet",
     "DataExclusionWarning",
+    "DeclarationError",
     "EmergenceError",
     "FormatError",
+    "MetricInfo",
     "NotFittedError",
     "SchemaError",
+    "UnknownMetricError",
     "Analysis",
     "Section",
     "analyze",

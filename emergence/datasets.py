@@ -17,6 +17,11 @@ The copies are built from the published files by ``scripts/build_benchmarks_data
 calls :func:`build`); provenance (repository, commit, license, sha256 of every source file and
 every bundled file) is in ``PROVENANCE.json`` beside them.
 
+Chance levels are declared per task, with their source, in ``chance.csv`` beside the data
+(:func:`declared_chance`); :func:`load` puts them in a ``chance`` column of the accuracy rows,
+so curves of a bundled dataset say ``chance_source="declared"``. The lab dataset needs none:
+its per-item logs give the number of choices. Nothing is inferred from a task's name.
+
 Examples
 --------
 >>> from emergence import datasets
@@ -25,6 +30,8 @@ Examples
 >>> df = datasets.load("obsscaling-emergent")
 >>> int(df["model"].nunique())
 84
+>>> float(declared_chance("obsscaling-base").set_index("task").loc["HellaSwag", "chance"])
+0.25
 """
 
 from __future__ import annotations
@@ -39,10 +46,12 @@ from ._exceptions import EmergenceError
 from ._validation import sha256_file
 from .io.lm_eval import read_lm_eval
 from .io.tables import infer_n_items, read_table
+from .registry import find_metric_info
 from .scale import moe_size
 from .schema import COLUMNS, validate
 
-__all__ = ["names", "load", "info", "describe", "build", "data_dir", "DATASETS"]
+__all__ = ["names", "load", "info", "describe", "build", "data_dir", "declared_chance",
+           "DATASETS"]
 
 #: The model lab's bundled per-item logs (emergence.lab.load_bundled); files in lab/.
 LAB = "lab-gpt2"
@@ -81,16 +90,20 @@ _OBS_UNITS = {"params": 1e9, "tokens": 1e12, "flops": 1e21}
 
 
 def data_dir() -> Path:
-    """Folder holding the bundled files (``benchmarks_data/`` of the source tree)."""
+    """Folder holding the bundled files (``benchmarks_data/`` of the source tree).
+
+    The folder beside this source tree comes first (a checkout reads its own data even when
+    another checkout is installed in editable mode), then the installed package data.
+    """
+    p = Path(__file__).resolve().parent.parent / "benchmarks_data"
+    if (p / "PROVENANCE.json").exists():
+        return p
     try:
         p = Path(str(resources.files("emergence.benchmarks_data")))
         if (p / "PROVENANCE.json").exists():
             return p
     except ModuleNotFoundError:
         pass
-    p = Path(__file__).resolve().parent.parent / "benchmarks_data"
-    if (p / "PROVENANCE.json").exists():
-        return p
     raise EmergenceError(
         "bundled data not found: reinstall the package (pip install .) or build it with "
         "python scripts/build_benchmarks_data.py."
@@ -187,7 +200,36 @@ def load(name: str, *, verify: bool = True) -> pd.DataFrame:
             )
     dtypes = {c: d for c, (d, _) in COLUMNS.items() if d == "string"}
     df = pd.read_csv(path, dtype=dtypes)
-    return validate(df, name=str(path))
+    return validate(_with_chance(df, name), name=str(path))
+
+
+def declared_chance(name: str) -> pd.DataFrame:
+    """Chance levels declared for a bundled dataset's tasks: ``task, chance, source``.
+
+    A task listed with NaN chance is one whose chance level is stated to be unknown (the
+    source says why). Tasks not listed have none declared.
+
+    Examples
+    --------
+    >>> t = declared_chance("pythia-v1").set_index("task")
+    >>> float(t.loc["piqa", "chance"]), t.loc["piqa", "source"][:4]
+    (0.5, 'PIQA')
+    """
+    if name not in DATASETS:
+        raise EmergenceError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}.")
+    tab = pd.read_csv(data_dir() / "chance.csv", dtype={"dataset": str, "task": str, "source": str})
+    return tab[tab["dataset"] == name].drop(columns="dataset").reset_index(drop=True)
+
+
+def _with_chance(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Put the declared chance of each task in a ``chance`` column (accuracy-like rows only)."""
+    tab = declared_chance(name).dropna(subset=["chance"])
+    if not len(tab):
+        return df
+    latents = {m: getattr(find_metric_info(m), "latent", None) for m in df["metric"].unique()}
+    applies = df["metric"].map(latents).isin(["multiple_choice", "exact_match"])
+    chance = df["task"].map(dict(zip(tab["task"], tab["chance"], strict=True)))
+    return df.assign(chance=chance.where(applies).astype("float64"))
 
 
 def _relative_source(df: pd.DataFrame, root: Path) -> pd.DataFrame:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ._exceptions import DataExclusionWarning, SchemaError
 from ._validation import format_rows, how
+from .registry import MetricFacts, MetricInfo, as_metric_facts, find_metric_info, metric_info
 
 __all__ = [
     "COLUMNS",
@@ -35,9 +35,9 @@ __all__ = [
     "DEFAULT_FAMILY",
     "REQUIRED",
     "SCALE_COLUMNS",
+    "OPTIONAL_COLUMNS",
     "MetricInfo",
     "metric_info",
-    "register_metric",
     "empty",
     "validate",
     "excluded_rows",
@@ -72,6 +72,14 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "note": ("string", "why a row is flagged (missing value, sentinel, ...); <NA> when clean"),
 }
 
+#: Columns kept (and checked) when a table has them; they are not added when absent.
+OPTIONAL_COLUMNS: dict[str, tuple[str, str]] = {
+    "n_choices": ("Int64", "number of answer choices of a multiple-choice item as read from a "
+                  "per-item log (or of every item of an aggregate row); chance = mean of 1/k"),
+    "chance": ("float64", "chance level declared for the row's task and metric by whoever wrote "
+               "the table (e.g. the bundled datasets); NaN when not declared"),
+}
+
 #: Columns a frame must provide before :func:`validate` fills the rest.
 REQUIRED: tuple[str, ...] = ("model", "task", "metric", "value")
 
@@ -90,114 +98,6 @@ SCALE_COLUMNS: tuple[str, ...] = (
     "flops",
     "step",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class MetricInfo:
-    """What is known about a metric.
-
-    Attributes
-    ----------
-    name : str
-        Base metric name (lm-eval filter suffix removed).
-    lower, upper : float
-        Range of valid values (``-inf``/``inf`` when unbounded).
-    higher_is_better : bool
-        Orientation of the metric.
-    kind : {"discontinuous", "continuous", "unknown"}
-        Discontinuous metrics (accuracy, exact match, multiple-choice grade) score each item 0 or 1.
-    sharp : bool
-        Continuous but known to be sharp in per-token error (BLEU, ROUGE; Schaeffer et al. 2023).
-    """
-
-    name: str
-    lower: float
-    upper: float
-    higher_is_better: bool
-    kind: str
-    sharp: bool = False
-
-    @property
-    def is_proportion(self) -> bool:
-        """True for metrics that are a share of items (binomial intervals apply)."""
-        return self.kind == "discontinuous" and self.lower == 0.0 and self.upper == 1.0
-
-
-_INF = math.inf
-_METRICS: dict[str, MetricInfo] = {}
-
-
-def register_metric(
-    name: str,
-    *,
-    lower: float = -_INF,
-    upper: float = _INF,
-    higher_is_better: bool = True,
-    kind: str = "continuous",
-    sharp: bool = False,
-) -> MetricInfo:
-    """Declare a metric's range, orientation and kind so analyses treat it correctly.
-
-    Examples
-    --------
-    >>> from emergence.schema import register_metric, metric_info
-    >>> _ = register_metric("my_score", lower=0, upper=10, higher_is_better=True)
-    >>> metric_info("my_score").upper
-    10.0
-    """
-    if kind not in ("discontinuous", "continuous", "unknown"):
-        raise ValueError(f"`kind` must be 'discontinuous', 'continuous' or 'unknown'; got {kind!r}.")
-    info = MetricInfo(name, float(lower), float(upper), bool(higher_is_better), kind, bool(sharp))
-    _METRICS[name] = info
-    return info
-
-
-for _n in ("acc", "acc_norm", "exact_match", "em", "multiple_choice_grade", "exact_str_match",
-           "pass@1", "acc_bytes", "acc_mutual_info", "mc1", "mc2", "pct_stereotype"):
-    register_metric(_n, lower=0, upper=1, kind="discontinuous")
-for _n in ("ppl", "perplexity", "word_perplexity", "byte_perplexity"):
-    register_metric(_n, lower=1, upper=_INF, higher_is_better=False)
-register_metric("bits_per_byte", lower=0, higher_is_better=False)
-register_metric("bleu", lower=0, upper=100, sharp=True)
-for _n in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
-    register_metric(_n, lower=0, upper=100, sharp=True)
-register_metric("brier_score", lower=0, upper=2, higher_is_better=False)
-register_metric("brier", lower=0, upper=2, higher_is_better=False)
-register_metric("likelihood_difference", lower=0, higher_is_better=False)
-for _n in ("loglik", "log_likelihood", "target_loglik", "loglik_per_token"):
-    register_metric(_n, upper=0, higher_is_better=True)
-for _n in ("p_correct", "p_vocab", "p_choices", "p_token"):
-    register_metric(_n, lower=0, upper=1)
-register_metric("edit_distance", lower=0, higher_is_better=False)
-register_metric("token_edit_distance", lower=0, higher_is_better=False)
-register_metric("normalized_edit_distance", lower=0, upper=1, higher_is_better=False)
-
-
-def _base_name(metric: str) -> str:
-    base = metric.split(",", 1)[0]
-    for suffix in ("_stderr",):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    return base
-
-
-def metric_info(metric: str) -> MetricInfo:
-    """Return the :class:`MetricInfo` of ``metric`` (lm-eval ``,filter`` suffixes are ignored).
-
-    Unknown metrics get ``kind="unknown"``, unbounded range and ``higher_is_better=True``; declare
-    them with :func:`register_metric`.
-
-    Examples
-    --------
-    >>> metric_info("exact_match,strict-match").kind
-    'discontinuous'
-    >>> metric_info("ppl").higher_is_better
-    False
-    """
-    base = _base_name(str(metric))
-    if base in _METRICS:
-        return _METRICS[base]
-    return MetricInfo(base, -_INF, _INF, True, "unknown")
 
 
 def empty() -> pd.DataFrame:
@@ -239,6 +139,7 @@ def validate(
     *,
     name: str | None = None,
     allow_duplicates: bool = False,
+    metric_facts: MetricFacts | None = None,
 ) -> pd.DataFrame:
     """Check a table against the tidy schema and return a normalised copy.
 
@@ -255,11 +156,18 @@ def validate(
         Name of the table (usually its file) used in error messages.
     allow_duplicates : bool, default=False
         Keep exact duplicate rows. Duplicates of the key with *different* values always raise.
+    metric_facts : mapping, optional
+        Declared facts of metrics the built-in table does not know (or overrides), name ->
+        :class:`~emergence.registry.MetricInfo` or spec string such as
+        ``"lower,continuous,0:inf"``. Values of known or declared metrics are checked against
+        their range; metrics known to neither are kept unchecked here, and analyses
+        (:func:`emergence.tidy.extract_curves`) refuse them until declared.
 
     Returns
     -------
     DataFrame
-        Columns in :data:`COLUMNS` order, then any extra columns.
+        Columns in :data:`COLUMNS` order, then the :data:`OPTIONAL_COLUMNS` present, then any
+        extra columns.
 
     Raises
     ------
@@ -277,8 +185,14 @@ def validate(
     ... except Exception as e:
     ...     print(type(e).__name__)
     SchemaError
+
+    >>> neg = pd.DataFrame({"model": ["a", "b"], "task": "t", "metric": "acc,norm",
+    ...                     "value": [-0.2, 0.4]})          # chance-normalised: real negatives
+    >>> validate(neg)["value"].tolist()
+    [-0.2, 0.4]
     """
     where = f"{name}: " if name else ""
+    facts = as_metric_facts(metric_facts)
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"{where}expected a pandas DataFrame; got {type(frame).__name__}.")
     missing = [c for c in REQUIRED if c not in frame.columns]
@@ -295,6 +209,10 @@ def validate(
             df[col] = pd.Series(fill, index=df.index, dtype=dtype)
         else:
             df[col] = _coerce(df, col, dtype, where)
+    for col, (dtype, _) in OPTIONAL_COLUMNS.items():
+        if col in df.columns:
+            df[col] = _coerce(df, col, dtype, where)
+    _check_optional(df, where)
 
     for col in ("model", "task", "metric"):
         bad = df[col].isna() | (df[col].str.strip() == "")
@@ -340,10 +258,11 @@ def validate(
             "replace with NaN (and a note) or a finite value."
         )
 
-    _check_ranges(df, where)
+    _check_ranges(df, where, facts)
     df = _check_duplicates(df, where, allow_duplicates)
-    extra = [c for c in df.columns if c not in COLUMNS]
-    return df[list(COLUMNS) + extra]
+    opt = [c for c in OPTIONAL_COLUMNS if c in df.columns]
+    extra = [c for c in df.columns if c not in COLUMNS and c not in OPTIONAL_COLUMNS]
+    return df[list(COLUMNS) + opt + extra]
 
 
 def _at(df: pd.DataFrame, idx: object, where: str = "") -> str:
@@ -361,9 +280,42 @@ def _at(df: pd.DataFrame, idx: object, where: str = "") -> str:
     return "rows " + format_rows(idx)
 
 
-def _check_ranges(df: pd.DataFrame, where: str) -> None:
+def _check_optional(df: pd.DataFrame, where: str) -> None:
+    if "n_choices" in df.columns:
+        k = df["n_choices"]
+        bad = k.notna() & (k < 1)
+        if bad.any():
+            raise SchemaError(
+                f"{where}column 'n_choices' must be at least 1; rows {format_rows(df.index[bad])} "
+                f"hold {k[bad].head(3).tolist()}. Use <NA> when the number of choices is unknown."
+            )
+    if "chance" in df.columns:
+        c = df["chance"]
+        bad = c.notna() & ~((c >= 0) & (c < 1))
+        if bad.any():
+            raise SchemaError(
+                f"{where}column 'chance' must be in [0, 1) (1/k for k answer choices); rows "
+                f"{format_rows(df.index[bad])} hold {c[bad].head(3).tolist()}. Use NaN when no "
+                "chance level is declared."
+            )
+
+
+def _declare(metric: object, spec: str) -> str:
+    """How to declare a metric's facts, as the user types it (argument or flag)."""
+    return how(f"metric_facts={{'{metric}': '{spec}'}}", f"--metric-info '{metric}={spec}'")
+
+
+def _with_range(info: MetricInfo, rng: str) -> str:
+    words = info.spec().split(",")
+    words[2] = rng
+    return ",".join(words)
+
+
+def _check_ranges(df: pd.DataFrame, where: str, facts: dict[str, MetricInfo]) -> None:
     for metric, idx in df.groupby("metric", sort=False).groups.items():
-        info = metric_info(str(metric))
+        info = find_metric_info(str(metric), facts)
+        if info is None:
+            continue  # unknown metrics are refused by the analyses until declared
         v = df.loc[idx, "value"]
         below = v < info.lower - 1e-9
         above = v > info.upper + 1e-9
@@ -381,7 +333,7 @@ def _check_ranges(df: pd.DataFrame, where: str) -> None:
                 f"hold {v[above].head(3).round(4).tolist()}, which look like percentages{mixed}. "
                 f"Divide by 100 ({how('read_table(..., percent=True)', '--percent')} does this per "
                 f"column) or declare the metric's range "
-                f"({how('emergence.schema.register_metric', '--metric-info')})."
+                f"({_declare(metric, _with_range(info, '0:100'))})."
             )
         if below.any():
             vals = sorted(set(v[below].round(6).tolist()))[:3]
@@ -393,8 +345,8 @@ def _check_ranges(df: pd.DataFrame, where: str) -> None:
             )
         raise SchemaError(
             f"{where}metric '{metric}' must be <= {info.upper}; {_at(df, rows_a, where)} hold "
-            f"{v[above].head(3).tolist()}. Fix the values or declare the range with "
-            f"{how('emergence.schema.register_metric', '--metric-info')}."
+            f"{v[above].head(3).tolist()}. Fix the values or declare the range "
+            f"({_declare(metric, info.spec())}, with the right LO:HI)."
         )
 
 

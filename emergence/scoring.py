@@ -61,7 +61,8 @@ from rapidfuzz.distance import Levenshtein
 from ._exceptions import DataExclusionWarning
 from ._validation import check_option
 from .io.records import validate_records
-from .schema import metric_info, register_metric, validate
+from .registry import metric_info
+from .schema import validate
 
 __all__ = [
     "METRICS",
@@ -122,22 +123,6 @@ APPLIES_TO: dict[str, frozenset[str]] = {
     "bleu": frozenset({"generate_until"}),
     "rougeL": frozenset({"generate_until"}),
 }
-
-# every name is declared in emergence.schema already; keep them declared if that list changes
-for _name, _kw in {
-    "exact_match": {"lower": 0, "upper": 1, "kind": "discontinuous"},
-    "multiple_choice_grade": {"lower": 0, "upper": 1, "kind": "discontinuous"},
-    "token_edit_distance": {"lower": 0, "higher_is_better": False},
-    "normalized_edit_distance": {"lower": 0, "upper": 1, "higher_is_better": False},
-    "target_loglik": {"upper": 0},
-    "loglik_per_token": {"upper": 0},
-    "p_vocab": {"lower": 0, "upper": 1},
-    "p_token": {"lower": 0, "upper": 1},
-    "p_choices": {"lower": 0, "upper": 1},
-    "brier_score": {"lower": 0, "upper": 2, "higher_is_better": False},
-}.items():
-    if metric_info(_name).kind == "unknown":
-        register_metric(_name, **_kw)
 
 #: Exact-match normalisations (see :func:`normalize_text`).
 NORMALIZATIONS: tuple[str, ...] = ("none", "strip", "lower", "squad", "inspect")

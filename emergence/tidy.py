@@ -17,67 +17,27 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ._exceptions import SchemaError
+from ._exceptions import DeclarationError, SchemaError
 from ._validation import check_option, format_rows, how
-from .schema import KEY, SCALE_COLUMNS, MetricInfo, metric_info, validate
+from .registry import (
+    CHANCE_SOURCES,
+    MetricFacts,
+    MetricInfo,
+    as_chance_map,
+    as_metric_facts,
+    check_metrics,
+    find_metric_info,
+    resolve_chance,
+)
+from .schema import KEY, SCALE_COLUMNS, validate
 
-__all__ = ["Curve", "CurveSet", "extract_curves", "compact_excluded", "chance_level", "CHANCE"]
-
-#: Chance level of known tasks (share correct by guessing). Tasks not listed have NaN chance.
-CHANCE: dict[str, float] = {
-    # Pythia / lm-eval v0.3 tasks
-    "arc_easy": 0.25,
-    "arc_challenge": 0.25,
-    "piqa": 0.5,
-    "sciq": 0.25,
-    "winogrande": 0.5,
-    "wsc": 0.5,
-    "logiqa": 0.25,
-    "lambada_openai": 0.0,
-    # Observational Scaling Laws tables
-    "MMLU": 0.25,
-    "ARC-C": 0.25,
-    "HellaSwag": 0.25,
-    "Winograd": 0.5,
-    "XWinograd": 0.5,
-    "GSM8K": 0.0,
-    "HumanEval": 0.0,
-    "parsinlu_qa": 0.25,
-    "word_unscrambling": 0.0,
-    "ipa_transliterate": 0.0,
-    "arithmetic_3ds": 0.0,
-    "arithmetic_3da": 0.0,
-    "arithmetic_2dm": 0.0,
-    "arithmetic_2da": 0.0,
-    # the model lab (emergence.lab): 4-choice variant of 3-digit addition
-    "add_3d_mc": 0.25,
-}
-
-
-def chance_level(task: str, metric: str) -> float:
-    """Chance level of ``task`` under ``metric`` (NaN when unknown or not a proportion).
-
-    MMLU subtasks (``hendrycksTest-*``, ``mmlu_*``) have four choices.
-
-    Examples
-    --------
-    >>> chance_level("piqa", "acc")
-    0.5
-    >>> chance_level("hendrycksTest-anatomy", "acc_norm")
-    0.25
-    """
-    if not metric_info(metric).is_proportion:
-        return float("nan")
-    if task in CHANCE:
-        return CHANCE[task]
-    if task.startswith(("hendrycksTest-", "mmlu_", "mmlu")):
-        return 0.25
-    return float("nan")
+__all__ = ["Curve", "CurveSet", "extract_curves", "compact_excluded"]
 
 
 @dataclass(frozen=True)
@@ -99,9 +59,10 @@ class Curve:
         Per-item scores, shape (n_items, n_scales), same items at every scale.
     item_ids : tuple of str or None
     chance : float
-        Chance level (NaN when unknown).
+        Chance level (NaN when unknown or not applicable).
     notes : tuple of str
-        Handling applied while building the curve (ties averaged, items intersected, ...).
+        Handling applied while building the curve (ties averaged, items intersected, where the
+        chance level comes from, ...).
     item_lengths : ndarray or None
         Target length in tokens of each item (from a ``target_tokens`` column), aligned with
         ``item_ids``; the latent links of exact match and edit distance use it.
@@ -113,6 +74,23 @@ class Curve:
         Run label of each row of ``runs``.
     run : str or None
         The run of a curve built per run (``runs="separate"`` in :func:`extract_curves`).
+    facts : MetricInfo
+        Direction, kind, range and latent link of the metric: the built-in entry or the caller's
+        declaration. Left out, it is looked up in the built-in table (and a metric the table
+        does not know raises :class:`~emergence.UnknownMetricError` when the curve is tested).
+    chance_source : {"data", "declared", "definition", "not applicable", "unknown"}
+        Where ``chance`` comes from. Left out, it is "declared" when ``chance`` is given and
+        "unknown" otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emergence.registry import MetricInfo
+    >>> c = Curve("f", "t", "val_bpb", None, "params", np.array([1e8, 1e9]),
+    ...           np.array([1.2, 1.0]), np.full(2, np.nan), np.full(2, np.nan), ("a", "b"),
+    ...           facts=MetricInfo.parse("val_bpb", "lower,continuous,0:inf,loss"))
+    >>> c.info.higher_is_better, c.chance_source
+    (False, 'unknown')
     """
 
     family: str
@@ -134,6 +112,21 @@ class Curve:
     runs: np.ndarray | None = None
     run_ids: tuple[str, ...] | None = None
     run: str | None = None
+    facts: MetricInfo | None = None
+    chance_source: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.facts is None:
+            object.__setattr__(self, "facts", find_metric_info(self.metric))
+        elif not isinstance(self.facts, MetricInfo):
+            raise TypeError(f"`facts` must be a MetricInfo; got {type(self.facts).__name__}.")
+        src = self.chance_source
+        if src is None:
+            src = "declared" if np.isfinite(self.chance) else "unknown"
+        elif src not in CHANCE_SOURCES:
+            raise ValueError(f"`chance_source` must be one of {', '.join(CHANCE_SOURCES)}; got "
+                             f"{src!r}.")
+        object.__setattr__(self, "chance_source", src)
 
     @property
     def n_scales(self) -> int:
@@ -147,8 +140,16 @@ class Curve:
 
     @property
     def info(self) -> MetricInfo:
-        """Range, orientation and kind of the curve's metric."""
-        return metric_info(self.metric)
+        """Range, orientation, kind and latent link of the curve's metric (:attr:`facts`).
+
+        Raises
+        ------
+        UnknownMetricError
+            The metric is not built in and the curve was built without ``facts``.
+        """
+        if self.facts is not None:
+            return self.facts
+        return check_metrics([self.metric], function="extract_curves")[self.metric]
 
     @property
     def key(self) -> dict[str, object]:
@@ -251,6 +252,8 @@ def extract_curves(
     metrics: list[str] | None = None,
     progress: bool | None = None,
     runs: str = "error",
+    metric_facts: MetricFacts | None = None,
+    chance: Mapping[str, float] | None = None,
 ) -> CurveSet:
     """Split a tidy table into curves.
 
@@ -285,6 +288,20 @@ def extract_curves(
         the caller makes), average them per scale (``"mean"``: ``y`` is the mean over runs and
         the per-run values are kept in :attr:`Curve.runs` for the between-run spread), or build
         one curve per run (``"separate"``). A table with one run per model is unaffected.
+    metric_facts : mapping, optional
+        Facts of metrics the built-in table (:data:`emergence.registry.BUILTIN_METRICS`) does not
+        know, or overrides of its entries: metric name -> spec string
+        (``"lower,continuous,0:inf,loss"``: direction, kind, range, latent link) or
+        :class:`~emergence.registry.MetricInfo`. Each curve carries its metric's facts in
+        :attr:`Curve.facts`.
+    chance : mapping task -> float, optional
+        Declared chance levels (``{"hellaswag": 0.25}``) for multiple-choice tasks whose data do
+        not give the number of choices. The number of choices in per-item data (column
+        ``n_choices``, filled by :func:`emergence.scoring.rescore` from the logs) takes
+        precedence; then this declaration; then a ``chance`` column of the table; else the
+        chance level is unknown (NaN, ``chance_source="unknown"``). Exact match has chance 0 by
+        definition. Each curve says where its chance came from in ``chance_source`` and
+        ``notes``.
 
     Returns
     -------
@@ -295,17 +312,56 @@ def extract_curves(
 
     Raises
     ------
+    UnknownMetricError
+        A metric of the (filtered) table is neither built in nor in ``metric_facts``; the
+        message names the argument that declares it.
+    DeclarationError
+        A malformed declaration, or ``chance`` names a task the table does not have.
     SchemaError
         Unknown ``x`` column, tied scales (with ``ties="error"``), item mismatch (with
         ``on_mismatch="error"``), several rows per scale with ``step=None``, or several runs
         per model with ``runs="error"``.
+
+    Examples
+    --------
+    A loss the built-in table does not know is declared, not guessed:
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"model": ["a", "b", "c"], "task": "lm", "metric": "val_bpb",
+    ...                    "value": [1.3, 1.1, 1.0], "params": [1e7, 1e8, 1e9]})
+    >>> try:
+    ...     extract_curves(df)
+    ... except Exception as e:
+    ...     print(type(e).__name__)
+    UnknownMetricError
+    >>> c = extract_curves(df, metric_facts={"val_bpb": "lower,continuous,0:inf,loss"}).curves[0]
+    >>> c.facts.higher_is_better, c.chance_source
+    (False, 'not applicable')
+
+    Chance is read from the data or declared, never taken from a task's name:
+
+    >>> acc = df.assign(metric="acc", value=[0.25, 0.3, 0.6], task="hellaswag")
+    >>> extract_curves(acc).curves[0].chance_source
+    'unknown'
+    >>> c = extract_curves(acc, chance={"hellaswag": 0.25}).curves[0]
+    >>> c.chance, c.chance_source
+    (0.25, 'declared')
     """
     check_option(x, "x", SCALE_COLUMNS)
     check_option(runs, "runs", ("error", "mean", "separate"))
     check_option(along, "along", ("size", "step"))
     check_option(ties, "ties", ("error", "mean"))
     check_option(on_mismatch, "on_mismatch", ("error", "intersect"))
-    df = validate(data, allow_duplicates=True)
+    facts = as_metric_facts(metric_facts)
+    declared = as_chance_map(chance)
+    df = validate(data, allow_duplicates=True, metric_facts=facts)
+    if declared:
+        absent = sorted(set(declared) - set(df["task"].astype(str)))
+        if absent:
+            have = sorted(set(df["task"].astype(str)))
+            raise DeclarationError(
+                f"chance (chance= / --chance) declares task(s) {absent} that the table does not "
+                f"have; its tasks: {', '.join(have[:20])}{' ...' if len(have) > 20 else ''}.")
     excluded: list[pd.DataFrame] = []
 
     def drop(mask: pd.Series, reason) -> None:
@@ -320,6 +376,7 @@ def extract_curves(
         df = df[df["task"].isin(tasks)]
     if metrics is not None:
         df = df[df["metric"].isin(metrics)]
+    infos = check_metrics(df["metric"].astype(str).unique(), facts, function="extract_curves")
     drop(df.duplicated(list(KEY), keep="first"),
          "identical duplicate of another row (counted once)")
     drop(df["value"].isna(), "no value: " + df["note"].fillna("NaN").astype(str))
@@ -357,7 +414,7 @@ def extract_curves(
                 multi_run = many.index.droplevel(point_col).unique()
     show = len(df) >= 100_000 if progress is None else progress
     curves, dropped = _split_curves(df, group_cols, x, point_col, ties, on_mismatch, min_scales,
-                                    show, multi_run)
+                                    show, infos, declared, multi_run)
     excluded.extend(dropped)
     excluded = [e for e in excluded if len(e)]
     exc = pd.concat(excluded, ignore_index=True) if excluded else pd.DataFrame(
@@ -419,6 +476,8 @@ def _split_curves(
     on_mismatch: str,
     min_scales: int,
     progress: bool,
+    infos: dict[str, MetricInfo],
+    declared: dict[str, float],
     multi_run: pd.Index | None = None,
 ) -> tuple[list[Curve], list[pd.DataFrame]]:
     """All curves of ``df`` with one ``groupby``: aggregate-only curves without tied scales are
@@ -481,7 +540,8 @@ def _split_curves(
         for g_id, g in zip(slow_ids, (g for _, g in sdf.groupby(gid[slow[gid]], sort=True)),
                            strict=True):
             gk = _group_key(g, group_cols, 0)
-            curve, dropped = _build_curve(g, gk, x, point_col, ties, on_mismatch)
+            curve, dropped = _build_curve(g, gk, x, point_col, ties, on_mismatch,
+                                          infos[str(gk["metric"])], declared.get(str(gk["task"])))
             if dropped is not None and len(dropped):
                 excluded.append(dropped)
             if curve is None:
@@ -517,14 +577,15 @@ def _split_curves(
         ni = pd.to_numeric(a["n_items"], errors="coerce").to_numpy(float)
         labels = a[point_col].astype(str).tolist()
         keys = {c: a[c].iloc[starts].tolist() for c in group_cols}
-        chance_of: dict[tuple[str, str], float] = {}
+        nch = a["n_choices"].astype("float64").to_numpy() if "n_choices" in a else None
+        tch = a["chance"].astype("float64").to_numpy() if "chance" in a else None
         for k in tqdm(np.flatnonzero(~short), desc="curves", unit="curve", disable=not progress,
                       mininterval=0.5, leave=False):
             s, e = starts[k], ends[k]
             task, metric = str(keys["task"][k]), str(keys["metric"][k])
-            tm = (task, metric)
-            if tm not in chance_of:
-                chance_of[tm] = chance_level(task, metric)
+            ch = resolve_chance(infos[metric], n_choices=None if nch is None else nch[s:e],
+                                declared=declared.get(task), declared_by="chance= / --chance",
+                                table=None if tch is None else tch[s:e])
             shots = keys["shots"][k]
             out.append((int(ag[s]), Curve(
                 family=str(keys["family"][k]),
@@ -538,8 +599,11 @@ def _split_curves(
                 n_items=ni[s:e],
                 labels=tuple(labels[s:e]),
                 model=str(keys["model"][k]) if "model" in keys else None,
-                chance=chance_of[tm],
+                chance=ch.value,
+                notes=(ch.note,) if ch.source != "not applicable" else (),
                 run=str(keys["run"][k]) if "run" in keys else None,
+                facts=infos[metric],
+                chance_source=ch.source,
             )))
     out.sort(key=lambda t: t[0])
     return [c for _, c in out], excluded
@@ -552,6 +616,8 @@ def _build_curve(
     point_col: str,
     ties: str,
     on_mismatch: str,
+    info: MetricInfo,
+    declared_chance: float | None,
 ) -> tuple[Curve | None, pd.DataFrame | None]:
     notes: list[str] = []
     per_point = "model" if point_col == "model" else "step"
@@ -582,6 +648,7 @@ def _build_curve(
     dropped = None
     items_mat = None
     item_ids = None
+    n_choices = None
     if len(itm) and len(agg):
         # per-item rows carry more than the aggregates of the same curve: they take precedence
         superseded = agg.copy()
@@ -612,6 +679,9 @@ def _build_curve(
             notes.append(f"{len(union - common)} items not present at every scale were dropped")
         wide = itm.pivot_table(index="item", columns=per_point, values="value", aggfunc="mean")
         item_ids = tuple(str(i) for i in wide.index)
+        if "n_choices" in itm.columns:
+            k = itm["n_choices"].astype("float64").groupby(itm["item"]).first()
+            n_choices = k.reindex(list(wide.index)).to_numpy(float)
         rows = []
         for p, s in itm.groupby(per_point, dropna=False, sort=False):
             first = s.iloc[0]
@@ -624,9 +694,16 @@ def _build_curve(
         items_mat = wide
     else:
         agg = agg.assign(_point=agg[per_point])
+        if "n_choices" in agg.columns:
+            n_choices = agg["n_choices"].astype("float64").to_numpy()
 
     if agg.empty:
         return None, dropped
+    table_chance = g["chance"].astype("float64").to_numpy() if "chance" in g.columns else None
+    ch = resolve_chance(info, n_choices=n_choices, declared=declared_chance,
+                        declared_by="chance= / --chance", table=table_chance)
+    if ch.source != "not applicable":
+        notes.append(ch.note)
     dup = agg["_point"].duplicated(keep=False)
     if dup.any():
         raise SchemaError(
@@ -690,11 +767,13 @@ def _build_curve(
         model=str(gk["model"]) if "model" in gk else None,
         items=items,
         item_ids=item_ids,
-        chance=chance_level(str(gk["task"]), str(gk["metric"])),
+        chance=ch.value,
         notes=tuple(notes),
         item_lengths=item_lengths,
         runs=runs,
         run_ids=run_ids,
         run=None if pd.isna(gk.get("run", pd.NA)) else str(gk["run"]),
+        facts=info,
+        chance_source=ch.source,
     )
     return curve, dropped

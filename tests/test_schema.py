@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence import SchemaError
-from emergence.schema import COLUMNS, excluded_rows, metric_info, register_metric, validate
+from emergence import SchemaError, UnknownMetricError
+from emergence.schema import COLUMNS, excluded_rows, metric_info, validate
 
 
 def base(**kw):
@@ -73,11 +73,11 @@ def test_nonpositive_params_rejected():
         validate(base(params=[1e8, 0, 1e9]))
 
 
-def test_metric_info_and_register():
+def test_metric_info_builtin_and_declared():
     assert metric_info("acc,none").is_proportion
     assert metric_info("exact_match,strict-match").kind == "discontinuous"
     assert not metric_info("ppl").higher_is_better
     assert metric_info("bleu").sharp
-    assert metric_info("something_new").kind == "unknown"
-    register_metric("my_loss", lower=0, higher_is_better=False)
-    assert metric_info("my_loss").higher_is_better is False
+    with pytest.raises(UnknownMetricError, match="metric_facts="):
+        metric_info("something_new")
+    assert metric_info("my_loss", {"my_loss": "lower,continuous,0:inf"}).higher_is_better is False

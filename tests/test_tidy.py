@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from emergence import SchemaError
-from emergence.tidy import chance_level, extract_curves
+from emergence.tidy import extract_curves
 
 
 def table(**kw):
@@ -109,11 +109,16 @@ def test_missing_items_between_scales():
     assert sorted(cs.excluded["model"]) == ["a", "c"]  # q7 of a and c, reported
 
 
-def test_chance_levels():
-    assert chance_level("piqa", "acc") == 0.5
-    assert chance_level("hendrycksTest-anatomy", "acc") == 0.25
-    assert np.isnan(chance_level("piqa", "ppl"))
-    assert np.isnan(chance_level("unknown_task", "acc"))
+def test_chance_is_never_taken_from_a_task_name():
+    # piqa is a 2-choice task, but nothing in this table says so: chance stays unknown
+    df = pd.DataFrame({"model": ["a", "b", "c"], "task": "piqa", "metric": ["acc"] * 3,
+                       "value": [0.5, 0.6, 0.7], "params": [1e8, 1e9, 1e10]})
+    c = extract_curves(df).curves[0]
+    assert np.isnan(c.chance) and c.chance_source == "unknown"
+    c = extract_curves(df, chance={"piqa": 0.5}).curves[0]
+    assert c.chance == 0.5 and c.chance_source == "declared"
+    ppl = extract_curves(df.assign(metric="ppl", value=[30.0, 20.0, 10.0])).curves[0]
+    assert np.isnan(ppl.chance) and ppl.chance_source == "not applicable"
 
 
 def test_bad_x():

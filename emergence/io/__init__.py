@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import FormatError
+from ..registry import MetricFacts
 from ..schema import validate
 from ._files import check_file, parse_json, read_text
 from ._paths import expand_paths
@@ -144,6 +145,7 @@ def read(
     params: float | Mapping[str, float] | None = None,
     tokens: float | Mapping[str, float] | None = None,
     scale_flags: tuple[str, str] = ("params", "tokens"),
+    metric_facts: MetricFacts | None = None,
     **table_kwargs,
 ) -> pd.DataFrame:
     """Read result files of any supported format into one tidy table.
@@ -160,6 +162,9 @@ def read(
         embeddings, Inspect logs state none); see :func:`apply_scale`.
     scale_flags : (str, str), default=("params", "tokens")
         How errors name ``params`` and ``tokens`` (the CLI passes its flags).
+    metric_facts : mapping, optional
+        Declared facts of metrics the built-in table does not know (see
+        :mod:`emergence.registry`); their values are checked against the declared range.
     **table_kwargs
         Passed to :func:`read_table` for CSV/TSV files (column mapping, sentinels, ...).
 
@@ -193,7 +198,7 @@ def read(
     if groups["lm-eval-aggregate"]:
         parts.append(read_lm_eval(groups["lm-eval-aggregate"], progress=progress))
     for f in tqdm(groups["table"], desc="tables", disable=not progress, unit="file"):
-        parts.append(read_table(f, **table_kwargs))
+        parts.append(read_table(f, metric_facts=metric_facts, **table_kwargs))
     loaders = {"per-item": load_samples, "bigbench": load_full_log, "inspect": load_inspect,
                "lighteval": load_lighteval}
     for kind, loader in loaders.items():
@@ -207,7 +212,7 @@ def read(
     table = apply_scale(table, "params", params, flag=scale_flags[0])
     table = apply_scale(table, "tokens", tokens, flag=scale_flags[1])
     # identical duplicates are kept here; extract_curves counts them once and lists the copies
-    return validate(table, allow_duplicates=True)
+    return validate(table, allow_duplicates=True, metric_facts=metric_facts)
 
 
 def _rescored(records: pd.DataFrame, params: object, tokens: object,

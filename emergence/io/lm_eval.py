@@ -17,6 +17,11 @@ excluded by analyses that need it.
 
 ``n_items`` is taken from ``n-samples`` (v0.4) or, for v0.3 accuracies, recovered from the
 reported standard error: lm-eval reports ``se = sqrt(p(1-p)/(n-1))``, so ``n = p(1-p)/se^2 + 1``.
+
+``n_choices`` (the number of answer choices, from which analyses take the chance level) is set
+when a v0.4 file's ``configs`` give a multiple-choice task its choices as a list
+(``doc_to_choice: ["no", "yes"]``); choices given by a template are only known from the per-sample
+logs (:mod:`emergence.io.samples`).
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import FormatError
+from ..registry import find_metric_info
 from ..scale import PYTHIA_TOKENS_PER_STEP, parse_pythia_name, parse_step, pythia_size
-from ..schema import metric_info, validate
+from ..schema import validate
 from ._files import guarded, load_json, now_reading
 from ._paths import expand_paths
 
@@ -139,8 +145,8 @@ def _bad_value_note(raw: Any, value: float, metric: str) -> str | None:
         return f"value {str(raw)[:40]!r} is not a number"
     if not math.isfinite(value):
         return f"value {raw!r} is not finite"
-    info = metric_info(metric)
-    if not info.lower - 1e-9 <= value <= info.upper + 1e-9:
+    info = find_metric_info(metric)  # unknown metrics: analyses refuse them until declared
+    if info is not None and not info.lower - 1e-9 <= value <= info.upper + 1e-9:
         return f"value {value:g} is outside the range [{info.lower:g}, {info.upper:g}] of {metric}"
     return None
 
@@ -193,6 +199,7 @@ def _rows_from_obj(
     tokens = step * tps if (step is not None and tps is not None) else math.nan
     nshot = _mapping(obj, "n-shot", path)
     nsamples = _mapping(obj, "n-samples", path)
+    configs = obj.get("configs") if isinstance(obj.get("configs"), Mapping) else {}
     default_shots = cfg.get("num_fewshot")
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
@@ -204,6 +211,7 @@ def _rows_from_obj(
                                   f"found {type(metrics).__name__}.")
             shots = _shots(nshot.get(task, default_shots), path, task)
             ns = nsamples.get(task) or {}
+            k_choices = _config_choices(configs.get(task))
             n_eff = _finite_positive(ns.get("effective")) if isinstance(ns, Mapping) else math.nan
             if not np.isfinite(n_eff):
                 n_eff = _finite_positive(metrics.get("sample_len"))
@@ -227,7 +235,8 @@ def _rows_from_obj(
                     se = math.nan
                 n_items = n_eff
                 inferred = False
-                if not np.isfinite(n_items) and metric_info(metric).is_proportion:
+                info = find_metric_info(metric)
+                if not np.isfinite(n_items) and info is not None and info.is_proportion:
                     n_items = _infer_n(value, se)
                     inferred = bool(np.isfinite(n_items))
                 rows.append(
@@ -251,7 +260,19 @@ def _rows_from_obj(
                         "note": note,
                     }
                 )
+                if k_choices is not None:
+                    rows[-1]["n_choices"] = k_choices  # the task config lists its choices
     return rows
+
+
+def _config_choices(cfg: Any) -> int | None:
+    """Number of answer choices a v0.4 task config states (``doc_to_choice`` given as a list)."""
+    if not isinstance(cfg, Mapping) or cfg.get("output_type") != "multiple_choice":
+        return None
+    choices = cfg.get("doc_to_choice")
+    if isinstance(choices, list) and len(choices) >= 2:
+        return len(choices)
+    return None
 
 
 def _harmonise_n_items(df: pd.DataFrame) -> pd.DataFrame:

@@ -33,7 +33,8 @@ import pandas as pd
 
 from .._exceptions import SchemaError
 from .._validation import check_option, format_rows
-from ..schema import COLUMNS, metric_info, validate
+from ..registry import MetricFacts, find_metric_info
+from ..schema import COLUMNS, OPTIONAL_COLUMNS, validate
 from ._files import guarded, read_csv_text
 
 __all__ = ["read_table", "read_csv_any", "infer_n_items"]
@@ -96,6 +97,7 @@ def read_table(
     metadata_columns: Mapping[str, str] | None = None,
     on: str | None = None,
     units: Mapping[str, float] | None = None,
+    metric_facts: MetricFacts | None = None,
 ) -> pd.DataFrame:
     """Read a benchmark table (CSV path or DataFrame) into the tidy schema.
 
@@ -132,6 +134,11 @@ def read_table(
         Join column in the metadata table (default: the mapped ``model`` column).
     units : mapping schema-name -> multiplier, optional
         Multipliers for scale columns, e.g. ``{"params": 1e9, "tokens": 1e12, "flops": 1e21}``.
+    metric_facts : mapping, optional
+        Facts of metrics the built-in table does not know (name -> spec string such as
+        ``"lower,continuous,0:inf"`` or :class:`~emergence.registry.MetricInfo`), so that their
+        values are checked against their range (and an undeclared sentinel such as ``-100`` is
+        caught). Undeclared unknown metrics are read unchecked and refused by the analyses.
 
     Returns
     -------
@@ -146,7 +153,7 @@ def read_table(
     """
     check_option(layout, "layout", ("auto", "long", "wide"))
     columns = dict(columns or {})
-    colmap = {k: columns.get(k, k) for k in COLUMNS}
+    colmap = {k: columns.get(k, k) for k in (*COLUMNS, *OPTIONAL_COLUMNS)}
     text = [colmap[c] for c, (dtype, _) in COLUMNS.items() if dtype == "string"]
     frame, where = _as_frame(data, "benchmark", text)
     if layout == "auto":
@@ -161,7 +168,7 @@ def read_table(
         long["task"] = frame[colmap["task"]] if colmap["task"] in frame.columns else task
         long["metric"] = frame[colmap["metric"]] if colmap["metric"] in frame.columns else metric
         long["value"] = frame[colmap["value"]]
-        for c in COLUMNS:
+        for c in (*COLUMNS, *OPTIONAL_COLUMNS):
             if c in long.columns:
                 continue
             if colmap[c] in frame.columns:
@@ -202,7 +209,7 @@ def read_table(
     values, notes = _mark_missing(numeric, sentinels, notes)
     long["value"] = values
     long["note"] = notes
-    _apply_percent(long, percent, where)
+    _apply_percent(long, percent, where, metric_facts)
 
     if metadata is not None:
         long = _join_metadata(long, metadata, metadata_columns, on, columns, where)
@@ -211,7 +218,7 @@ def read_table(
             raise SchemaError(f"{where}: `units` names column '{c}', which the table does not have.")
         long[c] = pd.to_numeric(long[c], errors="coerce") * float(mult)
     long = long.drop(columns=[c for c in ("_row", "_column") if c in long.columns])
-    return validate(long, name=where, allow_duplicates=True)
+    return validate(long, name=where, allow_duplicates=True, metric_facts=metric_facts)
 
 
 def _melt_wide(
@@ -285,7 +292,8 @@ def _holds_numbers(col: pd.Series) -> bool:
     return bool(pd.to_numeric(vals, errors="coerce").notna().any())
 
 
-def _apply_percent(long: pd.DataFrame, percent: bool | Sequence[str], where: str) -> None:
+def _apply_percent(long: pd.DataFrame, percent: bool | Sequence[str], where: str,
+                   facts: MetricFacts | None = None) -> None:
     if percent is True:
         mask = pd.Series(True, index=long.index)
     elif percent:
@@ -300,8 +308,8 @@ def _apply_percent(long: pd.DataFrame, percent: bool | Sequence[str], where: str
     # Mixed units within one fraction-valued metric (never judged by column: a long table's
     # value column holds accuracies next to perplexities or BLEU): name both groups.
     for (col, metric), g in long[~mask].groupby(["_column", "metric"], sort=False):
-        info = metric_info(str(metric))
-        if info.upper != 1.0:
+        info = find_metric_info(str(metric), facts)
+        if info is None or info.upper != 1.0:
             continue
         v = g["value"]
         hi = v > 1

@@ -55,8 +55,9 @@ from scipy import stats
 
 from .._exceptions import EmergenceError
 from .._validation import check_interval, check_option, check_rng
-from ..schema import metric_info, validate
-from ..tidy import Curve, chance_level
+from ..registry import MetricFacts, MetricInfo, as_chance_map, metric_info, resolve_chance
+from ..schema import validate
+from ..tidy import Curve
 from ._optim import batched_lm
 
 __all__ = [
@@ -169,11 +170,12 @@ def backtest_frame(results: list[BacktestResult]) -> pd.DataFrame:
     return pd.concat([r.to_row() for r in results], ignore_index=True)
 
 
-def per_token_loss(values: Any, metric: str) -> np.ndarray:
-    """Per-token loss (nats) from a continuous metric.
+def per_token_loss(values: Any, metric: str | MetricInfo) -> np.ndarray:
+    """Per-token loss (nats) from a continuous metric, by its latent link
+    (:data:`emergence.registry.LATENTS`).
 
-    ``ppl``/``perplexity`` -> log; ``loss``-like -> as is; log-likelihoods (``<= 0``) -> negated;
-    probabilities (``p_*``) -> ``-log p``.
+    ``loss``: as is, perplexities (range from 1) -> log; ``loglik``/``loglik_per_token`` ->
+    negated; ``per_token_p`` -> ``-log p``.
 
     Examples
     --------
@@ -183,25 +185,23 @@ def per_token_loss(values: Any, metric: str) -> np.ndarray:
     [0.6931]
     """
     v = np.asarray(values, dtype=float)
-    base = metric.split(",", 1)[0]
-    info = metric_info(base)
-    if "perplexity" in base or base == "ppl":
-        return np.log(v)
-    if base.startswith("p_") or (info.lower == 0 and info.upper == 1 and info.kind == "continuous"):
+    info = metric if isinstance(metric, MetricInfo) else metric_info(metric)
+    if info.latent == "loss":
+        return np.log(v) if info.lower >= 1.0 else v
+    if info.latent == "per_token_p":
         return -np.log(v)
-    if info.upper == 0 or "loglik" in base or "log_likelihood" in base:
+    if info.latent in ("loglik", "loglik_per_token"):
         return -v
-    if not info.higher_is_better and info.lower >= 0:
-        return v
-    raise EmergenceError(f"cannot read a per-token loss from metric {metric!r}; use perplexity, "
-                         "a loss, a log-likelihood or a per-token probability.")
+    raise EmergenceError(f"cannot read a per-token loss from metric {info.name!r} (latent "
+                         f"{info.latent!r}); use a perplexity, a loss, a log-likelihood or a "
+                         "per-token probability.")
 
 
 def _as_xy(data: Any, y: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
     if isinstance(data, Curve):
         c = data
         meta = {"name": c.name, "x_name": c.x_name, "metric": c.metric, "chance": c.chance,
-                "task": c.task}
+                "task": c.task, "facts": c.info}
         return np.asarray(c.x, float), np.asarray(c.y, float), list(c.labels), meta
     x = np.asarray(data, dtype=float).ravel()
     if y is None:
@@ -210,7 +210,8 @@ def _as_xy(data: Any, y: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, list
     if x.size != yv.size:
         raise EmergenceError(f"`x` has {x.size} values but `y` has {yv.size}.")
     lab = [str(s) for s in labels] if labels is not None else [str(i) for i in range(x.size)]
-    return x, yv, lab, {"name": "y", "x_name": "x", "metric": "", "chance": np.nan, "task": ""}
+    return x, yv, lab, {"name": "y", "x_name": "x", "metric": "", "chance": np.nan, "task": "",
+                        "facts": None}
 
 
 def _t_interval(u: np.ndarray, v: np.ndarray, u0: np.ndarray, level: float):
@@ -328,7 +329,7 @@ def backtest(
                                  "perplexity, log-likelihood or probability on the same points.")
         if isinstance(continuous, Curve):
             cmap = dict(zip(continuous.labels, continuous.y, strict=True))
-            cmetric = continuous.metric
+            cmetric = continuous.info
             cont = np.array([cmap.get(lb, np.nan) for lb in lab], dtype=float)
             if np.isnan(cont[ok]).any():
                 miss = [lab[i] for i in np.flatnonzero(ok & np.isnan(cont))]
@@ -358,7 +359,7 @@ def backtest(
     if n_fc == 0:
         raise EmergenceError(f"no point at or above the cutoff {cutoff:.3g}; nothing to forecast.")
     u = np.log10(x)
-    info = metric_info(meta["metric"]) if meta["metric"] else None
+    info = meta["facts"]
     higher_better = True if info is None else info.higher_is_better
     params: dict[str, float]
     if method == "linear":
@@ -391,8 +392,10 @@ def backtest(
     else:  # sigmoid
         g = chance if chance is not None else meta["chance"]
         if g is None or not np.isfinite(g):
-            g = chance_level(meta["task"], meta["metric"]) if meta["metric"] else np.nan
-        g = float(g) if np.isfinite(g) else 0.0
+            g = 0.0
+            notes.append("chance level unknown: the sigmoid's floor is 0 (declare it with "
+                         "chance=... in Python, --chance at the command line).")
+        g = float(g)
         top = 1.0
         uc = u.mean() if n_fit == 0 else u[fit].mean()
         uu = u - uc
@@ -469,10 +472,14 @@ def pooled_curve(
     metric: str,
     x: str = "flops",
     name: str | None = None,
+    metric_facts: MetricFacts | None = None,
+    chance: dict[str, float] | None = None,
 ) -> Curve:
     """One curve over every model of a table (all families pooled), for observational backtests.
 
     Rows without a value or scale stay out of the curve and are named in its ``notes``.
+    ``metric_facts`` declares a metric the built-in table does not know and ``chance`` a task's
+    chance level, as in :func:`emergence.tidy.extract_curves`.
 
     Examples
     --------
@@ -482,7 +489,9 @@ def pooled_curve(
     >>> pooled_curve(t, task="t", metric="acc").labels
     ('a1', 'a2', 'b1')
     """
-    t = validate(table)
+    t = validate(table, metric_facts=metric_facts)
+    info = metric_info(metric, metric_facts)
+    declared = as_chance_map(chance).get(task)
     t = t[(t["task"] == task) & (t["metric"] == metric) & t["item"].isna()]
     if not len(t):
         raise EmergenceError(f"no rows for task {task!r} and metric {metric!r}.")
@@ -500,13 +509,19 @@ def pooled_curve(
     order = np.argsort(t[x].to_numpy(dtype=float), kind="stable")
     t = t.iloc[order]
     shots = t["shots"].dropna().unique()
+    ch = resolve_chance(
+        info, declared=declared,
+        n_choices=t["n_choices"].astype("float64").to_numpy() if "n_choices" in t else None,
+        table=t["chance"].astype("float64").to_numpy() if "chance" in t else None)
+    if ch.source != "not applicable":
+        notes = (*notes, ch.note)
     return Curve(
         family="(pooled)", task=task, metric=metric,
         shots=int(shots[0]) if len(shots) == 1 else None, x_name=x,
         x=t[x].to_numpy(dtype=float), y=t["value"].to_numpy(dtype=float),
         stderr=t["stderr"].to_numpy(dtype=float),
         n_items=t["n_items"].astype("float64").to_numpy(), labels=tuple(t["model"].astype(str)),
-        model=name, chance=chance_level(task, metric), notes=notes,
+        model=name, chance=ch.value, notes=notes, facts=info, chance_source=ch.source,
     )
 
 

@@ -61,7 +61,7 @@ import pandas as pd
 
 from .._exceptions import ConvergenceWarning, DataExclusionWarning, EmergenceError
 from .._validation import check_interval, check_rng
-from ..schema import register_metric
+from ..registry import BUILTIN_METRICS, MetricFacts, find_metric_info
 from ._optim import batched_lbfgs
 
 __all__ = [
@@ -75,20 +75,26 @@ __all__ = [
     "loss_runs",
 ]
 
-register_metric("loss", lower=0, higher_is_better=False)
-register_metric("val_loss", lower=0, higher_is_better=False)
-register_metric("train_loss", lower=0, higher_is_better=False)
-
 PARAM_NAMES = ("E", "A", "B", "alpha", "beta")
 
-#: Metrics read as a loss (perplexities enter as their log).
-LOSS_METRICS = ("loss", "val_loss", "train_loss", "ppl", "perplexity", "word_perplexity",
-                "byte_perplexity", "bits_per_byte")
+#: Built-in metrics read as a loss (latent "loss" in :data:`emergence.registry.BUILTIN_METRICS`;
+#: perplexities enter as their log).
+LOSS_METRICS = tuple(n for n, i in BUILTIN_METRICS.items() if i.latent == "loss")
 
 
-def is_loss_metric(metric: str) -> bool:
-    """True for metrics :func:`loss_runs` reads as a loss (loss, perplexity, bits per byte)."""
-    return str(metric).split(",", 1)[0] in LOSS_METRICS
+def is_loss_metric(metric: str, metric_facts: MetricFacts | None = None) -> bool:
+    """True for metrics :func:`loss_runs` reads as a loss: latent ``"loss"`` in the built-in
+    table or in ``metric_facts`` (loss, perplexity, bits per byte, declared losses).
+
+    Examples
+    --------
+    >>> is_loss_metric("val_loss"), is_loss_metric("acc")
+    (True, False)
+    >>> is_loss_metric("val_bpb", {"val_bpb": "lower,continuous,0:inf,loss"})
+    True
+    """
+    info = find_metric_info(str(metric), metric_facts)
+    return info is not None and info.latent == "loss"
 
 
 class ScalingFitError(EmergenceError, RuntimeError):
@@ -607,11 +613,14 @@ def loss_runs(
     metric: str | None = None,
     size: str = "active_params",
     family: str | None = None,
+    metric_facts: MetricFacts | None = None,
 ) -> pd.DataFrame:
     """Runs table (one row per model/checkpoint) of a loss-like metric from the tidy table.
 
-    Perplexities are turned into log-perplexity (nats), the loss they exponentiate. Rows with a
-    missing value are kept with ``loss = NaN`` (the fits leave them out and say so).
+    Loss-like metrics have latent ``"loss"`` in the built-in table or in ``metric_facts``.
+    Perplexities (range starting at 1) are turned into log-perplexity (nats), the loss they
+    exponentiate. Rows with a missing value are kept with ``loss = NaN`` (the fits leave them
+    out and say so).
 
     Parameters
     ----------
@@ -624,6 +633,9 @@ def loss_runs(
         from ``params``).
     family : str, optional
         Restrict to one family.
+    metric_facts : mapping, optional
+        Declared metrics (e.g. ``{"val_bpb": "lower,continuous,0:inf,loss"}``); see
+        :mod:`emergence.registry`.
 
     Returns
     -------
@@ -640,7 +652,7 @@ def loss_runs(
     """
     from ..schema import validate
 
-    t = validate(table)
+    t = validate(table, metric_facts=metric_facts)
     if family is not None:
         t = t[t["family"] == family]
     if task is not None:
@@ -648,13 +660,15 @@ def loss_runs(
     if metric is not None:
         t = t[t["metric"] == metric]
     t = t[t["item"].isna()]
-    t = t[t["metric"].map(is_loss_metric).astype(bool)]
+    t = t[t["metric"].map(lambda m: is_loss_metric(m, metric_facts)).astype(bool)]
     combos = t[["task", "metric"]].drop_duplicates()
     if len(combos) == 1:
         task_, metric_ = combos.iloc[0]
     if len(combos) == 0:
-        raise EmergenceError("no loss-like metric (" + ", ".join(LOSS_METRICS) + ") in the "
-                             "table for the selection given.")
+        raise EmergenceError("no loss-like metric (" + ", ".join(LOSS_METRICS) + ", or one "
+                             "declared with latent 'loss', e.g. metric_facts={'val_bpb': "
+                             "'lower,continuous,0:inf,loss'}) in the table for the selection "
+                             "given.")
     if len(combos) > 1:
         opts = ", ".join(f"{r.task}/{r.metric}" for r in combos.itertuples())
         raise EmergenceError(f"several loss-like curves in the table ({opts}); pass `task` "
@@ -663,7 +677,7 @@ def loss_runs(
         raise EmergenceError(f"the {task_}/{metric_} rows have several shot counts "
                              f"({sorted(t['shots'].dropna().unique().tolist())}); select one.")
     v = t["value"].to_numpy(dtype=float)
-    is_ppl = "perplexity" in metric_ or metric_.split(",")[0] == "ppl"
+    is_ppl = find_metric_info(metric_, metric_facts).lower >= 1.0  # exp(loss) >= 1
     loss = np.log(v) if is_ppl else v
     N = t[size].to_numpy(dtype=float)
     if size != "params" and np.isnan(N).any():

@@ -29,7 +29,8 @@ import pandas as pd
 from .._csvsafe import write_csv
 from .._exceptions import EmergenceError
 from ..plots import figure_style, save_figure
-from ..schema import metric_info, validate
+from ..registry import MetricFacts, find_metric_info
+from ..schema import validate
 from ..tidy import extract_curves
 from .allocation import place_models
 from .backtest import backtest, backtest_frame, fit_sigmoid, pooled_curve
@@ -46,8 +47,8 @@ def _slug(s: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in str(s)).strip("_")[:60] + "_" + digest
 
 
-def _loss_combos(t: pd.DataFrame) -> list[tuple[str, str, Any]]:
-    lossy = t["metric"].astype(str).map(is_loss_metric).astype(bool)
+def _loss_combos(t: pd.DataFrame, facts: MetricFacts | None = None) -> list[tuple[str, str, Any]]:
+    lossy = t["metric"].astype(str).map(lambda m: is_loss_metric(m, facts)).astype(bool)
     sub = t[lossy & t["item"].isna()]
     combos = sub[["task", "metric", "shots"]].drop_duplicates()
     combos = combos.assign(_s=combos["shots"].astype("float64").fillna(-1)).sort_values(
@@ -67,6 +68,8 @@ def report_section(
     min_tokens_fraction: float = 0.01,
     grid: np.ndarray | None = None,
     dpi: int = 200,
+    metric_facts: MetricFacts | None = None,
+    chance: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Write the scaling-law figures and tables of ``table`` into ``out_dir``.
 
@@ -92,6 +95,8 @@ def report_section(
         Starts of the Chinchilla fit (default: the 4,500-point published grid).
     dpi : int, default=200
         Resolution of the PNG figures (an SVG is written beside each).
+    metric_facts, chance : mapping, optional
+        Declared metric facts and chance levels, as in :func:`emergence.tidy.extract_curves`.
 
     Returns
     -------
@@ -117,7 +122,7 @@ def report_section(
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    t = validate(table)
+    t = validate(table, metric_facts=metric_facts)
     figures: list[dict[str, str]] = []
     tables: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -136,11 +141,11 @@ def report_section(
 
     # ---- loss laws ------------------------------------------------------------------------
     placed = False
-    for task, metric, shots in _loss_combos(t)[:max_loss_curves]:
+    for task, metric, shots in _loss_combos(t, metric_facts)[:max_loss_curves]:
         sel = t[(t["task"] == task) & (t["metric"] == metric)]
         sel = sel[sel["shots"].isna()] if pd.isna(shots) else sel[sel["shots"] == shots]
         name = f"{task}/{metric}" + ("" if pd.isna(shots) else f" {int(shots)}-shot")
-        runs = loss_runs(sel, task=task, metric=metric)
+        runs = loss_runs(sel, task=task, metric=metric, metric_facts=metric_facts)
         keep = np.isfinite(runs["loss"]) & (runs["loss"] > 0) & (runs["N"] > 0)
         if runs["D"].notna().any():  # tokens known: warm-up checkpoints stay out
             final = runs.groupby("model")["D"].transform("max")
@@ -241,8 +246,11 @@ def report_section(
                          "have both parameters and tokens (or FLOPs).")
 
     # ---- emergence and backtests --------------------------------------------------------
-    prop = t[t["metric"].astype(str).map(lambda m: metric_info(m).is_proportion).astype(bool)
-             & t["item"].isna()]
+    def is_prop(m: str) -> bool:
+        info = find_metric_info(m, metric_facts)
+        return info is not None and info.is_proportion
+
+    prop = t[t["metric"].astype(str).map(is_prop).astype(bool) & t["item"].isna()]
     if not len(prop):
         notes.append("no proportion metric (accuracy, exact match) in the table: no emergence "
                      "figure or backtest.")
@@ -255,7 +263,10 @@ def report_section(
     if pooled:
         for task, metric in prop[["task", "metric"]].drop_duplicates().itertuples(index=False):
             try:
-                curves.append(pooled_curve(prop, task=task, metric=metric, x=x))
+                curves.append(pooled_curve(prop, task=task, metric=metric, x=x,
+                                           metric_facts=metric_facts,
+                                           chance={k: v for k, v in (chance or {}).items()
+                                                   if k == task}))
             except EmergenceError as exc:
                 notes.append(str(exc))
         notes.append("many families with few models each: curves pool all models (observational "
@@ -263,7 +274,10 @@ def report_section(
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cs = extract_curves(prop, x=x, along="size", on_mismatch="intersect", ties="mean")
+            cs = extract_curves(prop, x=x, along="size", on_mismatch="intersect", ties="mean",
+                                metric_facts=metric_facts,
+                                chance={k: v for k, v in (chance or {}).items()
+                                        if k in set(prop["task"])})
         curves = list(cs)
     curves = [c for c in curves if c.n_scales >= 5 and np.isfinite(c.y).sum() >= 5]
     curves.sort(key=lambda c: -(np.nanmax(c.y) - np.nanmin(c.y)))
