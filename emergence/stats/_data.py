@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..schema import metric_info
+from ..registry import MetricInfo, metric_info
 
 __all__ = ["CurveData", "as_curve_data", "default_null"]
 
@@ -32,6 +32,8 @@ class CurveData:
     sharp: bool
     higher_is_better: bool
     notes: tuple[str, ...] = ()
+    facts: MetricInfo | None = None
+    chance_source: str = "unknown"
 
     @property
     def n_scales(self) -> int:
@@ -51,13 +53,16 @@ def as_curve_data(
     items=None,
     stderr=None,
     chance=None,
-    metric: str | None = None,
+    metric: str | MetricInfo | None = None,
     log_x: bool = False,
     min_scales: int = 3,
 ) -> CurveData:
     """Build :class:`CurveData` from a Curve or arrays, raising clear errors on bad input.
 
-    ``x`` given as arrays is used as is (already log10) unless ``log_x`` is True.
+    ``x`` given as arrays is used as is (already log10) unless ``log_x`` is True. A Curve
+    brings its metric's facts (:attr:`~emergence.tidy.Curve.facts`); with arrays, ``metric``
+    is a built-in name or a :class:`~emergence.registry.MetricInfo` (an unknown name raises
+    :class:`~emergence.UnknownMetricError`), or None for an unnamed series.
     """
     from ..tidy import Curve
 
@@ -77,7 +82,9 @@ def as_curve_data(
             dropped = [str(lab) for lab, k in zip(curve.labels, keep, strict=True) if not k]
             notes.append(f"left out {len(dropped)} point(s) with scale <= 0 (log axis): "
                          f"{', '.join(dropped[:5])}")
+        chance_source = curve.chance_source if chance is None else "declared"
         chance = curve.chance if chance is None else chance
+        info: MetricInfo | None = curve.info
         metric = curve.metric
         name = curve.name
     else:
@@ -88,7 +95,13 @@ def as_curve_data(
             xv = np.log10(xv)
         yv = np.asarray(y, float).ravel()
         nv = n_items
-        metric = metric or "value"
+        if isinstance(metric, MetricInfo):
+            info, metric = metric, metric.name
+        elif metric is None:
+            info, metric = None, "value"
+        else:
+            info = metric_info(metric)
+        chance_source = "declared" if chance is not None else "unknown"
         name = "curve"
     if xv.shape != yv.shape:
         raise ValueError(f"{name}: x and y lengths differ ({xv.size} vs {yv.size}).")
@@ -105,7 +118,6 @@ def as_curve_data(
                          "average them first (extract_curves(..., ties='mean')).")
     if xv.size < min_scales:
         raise ValueError(f"{name}: {xv.size} scales; at least {min_scales} are needed.")
-    info = metric_info(metric)
     if nv is not None:
         nv = np.broadcast_to(np.asarray(nv, float), xv.shape).copy()
         if np.ndim(n_items if curve is None else curve.n_items) > 0:
@@ -124,14 +136,19 @@ def as_curve_data(
         if stderr is not None and not np.all(np.isfinite(stderr) & (stderr > 0)):
             stderr = None
     in01 = bool(yv.min() >= 0 and yv.max() <= 1)
-    proportion = info.is_proportion or (info.kind == "unknown" and in01 and nv is not None)
+    proportion = info.is_proportion if info is not None else (in01 and nv is not None)
     if proportion and not in01:
         raise ValueError(f"{name}: metric {metric!r} is a share of items but values lie outside "
                          "[0, 1]; rescale percentages to shares.")
     ch = float(chance) if chance is not None and np.isfinite(chance) else float("nan")
-    kind = info.kind if info.kind != "unknown" else ("discontinuous" if proportion else "continuous")
-    return CurveData(xv, yv, nv, items, stderr, ch, proportion, str(metric), kind, info.sharp,
-                     info.higher_is_better, tuple(notes))
+    if info is not None:
+        kind, sharp, hib = info.kind, info.sharp, info.higher_is_better
+    else:  # an unnamed series: shares of items when counts are given, else continuous
+        kind, sharp, hib = ("discontinuous" if proportion else "continuous"), False, True
+    if not np.isfinite(ch):
+        chance_source = chance_source if chance_source != "declared" else "unknown"
+    return CurveData(xv, yv, nv, items, stderr, ch, proportion, str(metric), kind, sharp,
+                     hib, tuple(notes), info, chance_source)
 
 
 _EXACT = ("exact_match", "em", "exact_str_match", "pass@1", "exact")
@@ -147,11 +164,12 @@ def default_null(d: CurveData) -> str:
         base = d.metric.split(",", 1)[0].lower()
         if np.isfinite(d.chance) and d.chance > 0:
             return "chance_sigmoid"
-        if base.startswith(_EXACT) or (np.isfinite(d.chance) and d.chance == 0):
+        exact = d.facts.latent == "exact_match" if d.facts is not None else base.startswith(_EXACT)
+        if exact or (np.isfinite(d.chance) and d.chance == 0):
             return "gompertz" if d.higher_is_better else "linear"
         return "chance_sigmoid"
-    info = metric_info(d.metric)
-    if not d.sharp and ((info.lower >= 0 and np.all(d.y > 0))
-                        or (info.upper <= 0 and np.all(d.y < 0))):
+    lower = d.facts.lower if d.facts is not None else -np.inf
+    upper = d.facts.upper if d.facts is not None else np.inf
+    if not d.sharp and ((lower >= 0 and np.all(d.y > 0)) or (upper <= 0 and np.all(d.y < 0))):
         return "power_law"
     return "linear"
