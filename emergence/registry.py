@@ -552,11 +552,13 @@ def resolve_chance(
 
     Notes
     -----
-    Only ``multiple_choice`` metrics take chance from choices or declarations. Exact match of a
-    free-form answer has chance 0 by definition unless a chance is declared for the task (a
-    generative task with lettered answers, say); chance-normalised (``,norm``) metrics have 0
-    by construction; other metrics (losses, log-likelihoods, edit distances, overlap scores) have
-    no chance level ("not applicable").
+    ``multiple_choice`` metrics take chance from the data, else a declaration, else it is
+    unknown. ``exact_match`` metrics take it from the data when their items list the choices
+    shown (a multiple-choice item answered by generation, e.g. HELM's joint method), else from a
+    declaration (a generative task with lettered answers, say), else chance is 0 by definition
+    (a free-form answer). Chance-normalised (``,norm``) metrics have 0 by construction. Other
+    metrics (losses, log-likelihoods, edit distances, overlap scores) have no chance level
+    ("not applicable").
 
     Examples
     --------
@@ -571,46 +573,40 @@ def resolve_chance(
     if info.chance_normalised:
         return Chance(0.0, "definition", f"{info.name} is chance-normalised: chance is 0 by "
                       "construction")
+    if info.latent not in ("multiple_choice", "exact_match"):
+        return Chance(math.nan, "not applicable",
+                      f"{info.name} ({info.latent}) has no chance level")
     tab = _finite(table)
     tab_value = None
     if tab is not None and np.isfinite(tab).all() and np.ptp(tab) <= 1e-12:
         tab_value = float(tab[0])
-    if info.latent == "multiple_choice":
-        k = _finite(n_choices)
+    k = _finite(n_choices)
+    if k is not None and np.isfinite(k).all() and (k >= 1).all():
+        value = float(np.mean(1.0 / k))
+        lo, hi = int(k.min()), int(k.max())
+        how = (f"k = {lo} choices for all {k.size}" if lo == hi
+               else f"mean of 1/k over {k.size}, k from {lo} to {hi}")
         conflict = ""
-        if k is not None and np.isfinite(k).all() and (k >= 1).all():
-            value = float(np.mean(1.0 / k))
-            lo, hi = int(k.min()), int(k.max())
-            how = (f"k = {lo} choices for all {k.size}" if lo == hi
-                   else f"mean of 1/k over {k.size}, k from {lo} to {hi}")
-            for d, by in ((declared, declared_by), (tab_value, "the table's chance column")):
-                if d is not None and abs(d - value) > 1e-9:
-                    conflict = f"; {by} declared {d:g}, which the data override"
-                    break
-            return Chance(value, "data", f"chance {value:.4g} from the number of answer "
-                          f"choices in the data ({how} items){conflict}")
-        partial = ""
-        if k is not None and np.isfinite(k).any():
-            partial = (f" (the data give the number of choices for only "
-                       f"{int(np.isfinite(k).sum())} of {k.size} items)")
-        if declared is not None:
-            return Chance(float(declared), "declared",
-                          f"chance {declared:g} declared ({declared_by}){partial}")
-        if tab_value is not None:
-            return Chance(tab_value, "declared",
-                          f"chance {tab_value:g} declared in the table's chance column{partial}")
-        return Chance(math.nan, "unknown",
-                      "chance level unknown: the data do not give the number of answer choices"
-                      f"{partial} and none was declared (chance={{task: value}} in Python, "
-                      "--chance TASK=VALUE at the command line)")
+        for d, by in ((declared, declared_by), (tab_value, "the table's chance column")):
+            if d is not None and abs(d - value) > 1e-9:
+                conflict = f"; {by} declared {d:g}, which the data override"
+                break
+        return Chance(value, "data", f"chance {value:.4g} from the number of answer choices "
+                      f"in the data ({how} items){conflict}")
+    partial = ""
+    if k is not None and np.isfinite(k).any():
+        partial = (f" (the data give the number of choices for only {int(np.isfinite(k).sum())} "
+                   f"of {k.size} items)")
+    if declared is not None:
+        return Chance(float(declared), "declared",
+                      f"chance {declared:g} declared ({declared_by}){partial}")
+    if tab_value is not None:
+        return Chance(tab_value, "declared",
+                      f"chance {tab_value:g} declared in the table's chance column{partial}")
     if info.latent == "exact_match":
-        if declared is not None:
-            return Chance(float(declared), "declared", f"chance {declared:g} declared "
-                          f"({declared_by})")
-        if tab_value is not None:
-            return Chance(tab_value, "declared",
-                          f"chance {tab_value:g} declared in the table's chance column")
         return Chance(0.0, "definition", "exact match of a free-form answer: chance 0 by "
-                      "definition")
-    return Chance(math.nan, "not applicable",
-                  f"{info.name} ({info.latent}) has no chance level")
+                      f"definition{partial}")
+    return Chance(math.nan, "unknown",
+                  "chance level unknown: the data do not give the number of answer choices"
+                  f"{partial} and none was declared (chance={{task: value}} in Python, "
+                  "--chance TASK=VALUE at the command line)")

@@ -971,7 +971,8 @@ def rescore(
         in ``invalid``, a score outside the metric's range); a :class:`DataExclusionWarning`
         gives counts and ``attrs["nan_counts"]`` holds them. Per-item columns:
         ``target_tokens`` (tokens of the target under ``tokenizer``), ``n_choices`` (options of a
-        multiple-choice item), ``run``, and ``normalize`` on exact-match rows.
+        multiple-choice item, also when a generation answers it and the records list the
+        choices shown, as in HELM's joint method), ``run``, and ``normalize`` on exact-match rows.
 
     Raises
     ------
@@ -1024,10 +1025,12 @@ def rescore(
     # per-item facts carried on every score row of the item
     target_tokens = _target_lengths(rec, tokenizer, valid)
     n_scored = np.array([len(v) if isinstance(v, list) else -1 for v in rec["choice_loglik"]])
+    # choices shown with a generation that answers a multiple-choice item (HELM's joint method)
+    n_shown = np.array([len(v) if isinstance(v, list) and v else -1 for v in rec["choices"]])
     stated = rec["n_choices"].astype("float64").to_numpy()
     n_choices = np.where(np.isfinite(stated), stated,
                          np.where((otype == "multiple_choice") & (n_scored >= 0), n_scored,
-                                  np.nan))
+                                  np.where(n_shown >= 0, n_shown, np.nan)))
     n_choices = pd.array([None if np.isnan(v) else int(v) for v in n_choices], dtype="Int64")
     parts: list[pd.DataFrame] = []
 

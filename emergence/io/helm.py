@@ -175,7 +175,10 @@ def load_run(
                 # HELM's exact_match compares gold.strip() == pred.strip()
                 rows.append(dict(base, output_type="generate_until", prediction=text,
                                  target=tg[0] if tg else "",
-                                 targets=tg if len(tg) > 1 else pd.NA, normalize="strip"))
+                                 targets=tg if len(tg) > 1 else pd.NA, normalize="strip",
+                                 # the choices shown (joint multiple choice): chance is 1/k
+                                 choices=refs if method == "multiple_choice_joint" and refs
+                                 else pd.NA))
             elif method in _SEPARATE:
                 ref_idx = rs.get("reference_index")
                 if ref_idx is None:
