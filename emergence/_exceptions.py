@@ -62,7 +62,7 @@ class UnknownMetricError(EmergenceError, ValueError):
                    "e.g. {'val_loss': 'lower,continuous,0:inf,loss'}), or leave them out with "
                    "metrics=[...]")
         known = ""
-        if self.known:
+        if self.known and not cli:  # the terminal message stays short
             known = f" Built-in metrics: {', '.join(self.known)}."
         return (f"unknown metric(s) {names}: whether higher is better, whether items are scored "
                 f"0/1 and the valid range are not known, and are not guessed; {how}.{known}")

@@ -23,8 +23,9 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,6 +76,11 @@ class Section:
         ``"curves"``: side-by-side metric panels per task (the fields above apply).
         ``"scaling"``: loss-law fits, compute-optimal placement and backtests of the table
         (:func:`emergence.scaling.report_section`).
+    metric_facts : mapping, optional
+        Declared facts of metrics the built-in registry does not know (see
+        :func:`emergence.tidy.extract_curves`).
+    chance : mapping task -> float, optional
+        Declared chance levels of tasks whose data do not give the number of choices.
     """
 
     title: str
@@ -92,6 +98,8 @@ class Section:
     description: str = ""
     verdicts: bool = True
     kind: str = "curves"
+    metric_facts: Mapping[str, Any] | None = None
+    chance: Mapping[str, float] | None = None
 
 
 
@@ -534,6 +542,7 @@ def analyze(
             min_scales=sec.min_scales, runs=sec.runs,
             tasks=list(sec.tasks) if sec.tasks is not None else None,
             metrics=list(sec.metrics) if sec.metrics is not None else None,
+            metric_facts=sec.metric_facts, chance=sec.chance,
         )
         curves = tuple(cs.curves)
         curve_verd = pd.DataFrame()

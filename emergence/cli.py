@@ -56,6 +56,8 @@ def error_text(exc: BaseException) -> str:
         text = f"{where}: {exc.strerror}" if where != "" else exc.strerror
         if exc.filename2 is not None:
             text += f" (and {exc.filename2})"
+    elif hasattr(exc, "cli_message"):  # names the command-line flag, not the Python argument
+        text = exc.cli_message()
     else:
         text = str(exc) or type(exc).__name__
     text = " ".join(text.split())

@@ -34,6 +34,7 @@ import pandas as pd
 from ._validation import check_interval, check_option, check_rng
 from .aggregate import _counts
 from .io.records import validate_records
+from .registry import BUILTIN_METRICS, MetricInfo
 from .scoring import _targets_of, attach_loglik, exact_match, token_edit_distance, tokenize
 from .tidy import extract_curves
 
@@ -91,6 +92,12 @@ class MirageResult:
         lines.append("  consistent with p^L at every scale" if self.consistent else
                      "  NOT consistent with p^L at some scale")
         return "\n".join(lines)
+
+
+#: Facts of the four per-item series the check splits into curves (target length L in tokens).
+_FACTS = {"em": BUILTIN_METRICS["exact_match"], "ted": BUILTIN_METRICS["token_edit_distance"],
+          "ll": BUILTIN_METRICS["target_loglik"],
+          "L": MetricInfo("L", 0.0, float("inf"), True, "continuous")}
 
 
 def mirage_check(
@@ -203,7 +210,8 @@ def mirage_check(
     base["family"] = base["family"].fillna("_")
     long = pd.concat([base.assign(metric=m, value=v) for m, v in
                       (("em", em), ("ted", ted), ("ll", ll), ("L", L))], ignore_index=True)
-    cs = extract_curves(long, x=x, along=along, on_mismatch=on_mismatch, min_scales=2)
+    cs = extract_curves(long, x=x, along=along, on_mismatch=on_mismatch, min_scales=2,
+                        metric_facts=_FACTS)
     by_metric = {c.metric: c for c in cs}
     if set(by_metric) != {"em", "ted", "ll", "L"}:
         raise ValueError("fewer than 2 scales with items; the check needs at least 2 scales.")

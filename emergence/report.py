@@ -448,7 +448,8 @@ def _scaling_section(sec: Section, out: Path, *, seed: int, n_boot: int, anchor:
     from .scaling import report_section
 
     sub = out / anchor  # each scaling section in its own folder: file names do not collide
-    res = report_section(sec.table, sub, seed=seed, n_boot=n_boot)
+    res = report_section(sec.table, sub, seed=seed, n_boot=n_boot, metric_facts=sec.metric_facts,
+                         chance=dict(sec.chance) if sec.chance else None)
     parts = [f"<h2 id='{anchor}'>{html.escape(sec.title)}</h2>"]
     if sec.description:
         parts.append(f"<p>{html.escape(sec.description)}</p>")

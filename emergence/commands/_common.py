@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 __all__ = ["add_report_options", "parse_mapping", "seed_arg", "SEED_MAX", "add_scale_options",
-           "scale_arg", "add_table_options", "table_kwargs_from_args", "read_inputs"]
+           "scale_arg", "add_table_options", "table_kwargs_from_args", "read_inputs",
+           "add_fact_options", "facts_from_args"]
 
 #: Largest seed accepted: the verdict engine derives each curve's random stream from a 32-bit
 #: seed, so larger seeds would silently equal smaller ones (2**32 would give the results of 0).
@@ -36,6 +37,33 @@ def add_report_options(p: argparse.ArgumentParser, *, default_out: str) -> None:
                    help="binomial interval for accuracies (default: wilson)")
     p.add_argument("--no-verdicts", action="store_true", help="skip the statistical tests")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_fact_options(p: argparse.ArgumentParser, *, chance: bool = True) -> None:
+    """Add --metric-info NAME=SPEC (repeatable) and, with ``chance``, --chance TASK=VALUE."""
+    g = p.add_argument_group("declared facts (never guessed)")
+    g.add_argument(
+        "--metric-info", action="append", default=[], metavar="NAME=SPEC",
+        help="declare a metric the built-in table does not know, or override an entry "
+        "(repeatable): SPEC = higher|lower,discontinuous|continuous[,LO:HI][,LATENT][,sharp], "
+        "e.g. --metric-info val_loss=lower,continuous,0:inf,loss. LATENT is one of "
+        "exact_match, multiple_choice, edit_distance, loglik, loglik_per_token, per_token_p, "
+        "brier, loss, none")
+    if chance:
+        g.add_argument(
+            "--chance", action="append", default=[], metavar="TASK=VALUE",
+            help="declare the chance level of a multiple-choice task whose data do not give the "
+            "number of choices (repeatable), e.g. --chance hellaswag=0.25 or --chance "
+            "piqa=1/2; the number of choices in per-item logs takes precedence")
+
+
+def facts_from_args(args: argparse.Namespace) -> tuple[dict, dict]:
+    """``(metric_facts, chance)`` from --metric-info and --chance (errors name the flag)."""
+    from ..registry import parse_chance_declaration, parse_metric_declaration
+
+    facts = dict(parse_metric_declaration(t) for t in getattr(args, "metric_info", None) or [])
+    chance = dict(parse_chance_declaration(t) for t in getattr(args, "chance", None) or [])
+    return facts, chance
 
 
 def parse_mapping(text: str | None, what: str) -> dict[str, str]:
@@ -128,11 +156,12 @@ def table_kwargs_from_args(args: argparse.Namespace) -> dict:
 
 
 def read_inputs(paths: list[str], args: argparse.Namespace, *, progress: bool = True):
-    """Read result files for a command: every format, the CSV-table options, --params and
-    --tokens applied the same way; errors name the CLI flags."""
+    """Read result files for a command: every format, the CSV-table options, --params,
+    --tokens and --metric-info applied the same way; errors name the CLI flags."""
     from ..io import read
 
     return read(paths, progress=progress, params=scale_arg(getattr(args, "params", None),
                                                            "--params"),
                 tokens=scale_arg(getattr(args, "tokens", None), "--tokens"),
-                scale_flags=("--params", "--tokens"), **table_kwargs_from_args(args))
+                scale_flags=("--params", "--tokens"), metric_facts=facts_from_args(args)[0],
+                **table_kwargs_from_args(args))

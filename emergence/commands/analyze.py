@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..schema import SCALE_COLUMNS
-from ._common import add_report_options, add_scale_options, add_table_options, read_inputs
+from ._common import (
+    add_fact_options,
+    add_report_options,
+    add_scale_options,
+    add_table_options,
+    facts_from_args,
+    read_inputs,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "average them per scale and show the between-run spread, or one curve per run")
     add_table_options(p)
     add_scale_options(p)
+    add_fact_options(p)
     add_report_options(p, default_out="emergence-report")
     p.set_defaults(func=handler)
 
@@ -37,6 +45,7 @@ def handler(args: argparse.Namespace) -> int:
     from ..analysis import Section, analyze
     from ..report import render_report
 
+    facts, chance = facts_from_args(args)
     table = read_inputs(args.paths, args, progress=not args.quiet)
     step: int | str | None = args.step
     if step == "all":
@@ -52,7 +61,7 @@ def handler(args: argparse.Namespace) -> int:
         min_scales=args.min_scales,
         tasks=args.tasks.split(",") if args.tasks else None,
         metrics=args.metrics.split(",") if args.metrics else None,
-        verdicts=not args.no_verdicts,
+        verdicts=not args.no_verdicts, metric_facts=facts, chance=chance,
     )
     an = analyze([sec], seed=args.seed, n_boot=args.n_boot, interval=args.interval,
                  progress=not args.quiet)

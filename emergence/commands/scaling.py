@@ -22,7 +22,15 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import EmergenceError
-from ._common import add_scale_options, add_table_options, read_inputs, scale_arg, seed_arg
+from ._common import (
+    add_fact_options,
+    add_scale_options,
+    add_table_options,
+    facts_from_args,
+    read_inputs,
+    scale_arg,
+    seed_arg,
+)
 
 __all__ = ["register"]
 
@@ -53,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--no-floor", action="store_true", help="power law without the floor E")
     f.add_argument("--model", help="power law in tokens: the model whose checkpoints to fit")
     _common(f)
+    add_fact_options(f, chance=False)
     f.set_defaults(func=_fit)
 
     a = ss.add_parser(
@@ -86,14 +95,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--continuous-metric", default="ppl",
                    help="continuous metric of the same task for --method mirage (default: ppl)")
     b.add_argument("--target-length", type=float, help="target length in tokens (mirage)")
-    b.add_argument("--chance", type=float, help="floor of the sigmoid (default: task chance)")
+    b.add_argument("--chance", help="floor of the sigmoid: a number, or TASK=VALUE (default: "
+                   "the chance level the data give or the dataset declares, else 0 with a note)")
     _common(b)
+    add_fact_options(b, chance=False)
     b.set_defaults(func=_backtest)
 
     r = ss.add_parser("report", help="write the scaling figures and tables of a table")
     r.add_argument("table", metavar="TABLE")
     r.add_argument("--cutoff", type=float, help="backtest cutoff (default: 1e22 FLOPs or 60%%)")
     _common(r)
+    add_fact_options(r)
     r.set_defaults(func=_report)
 
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -157,7 +169,8 @@ def _runs(table: pd.DataFrame, args) -> pd.DataFrame:
     t = table
     if args.shots is not None:
         t = t[t["shots"] == args.shots]
-    runs = loss_runs(t, task=args.task, metric=args.metric, size=args.size)
+    runs = loss_runs(t, task=args.task, metric=args.metric, size=args.size,
+                     metric_facts=facts_from_args(args)[0])
     if args.min_tokens_fraction > 0:
         final = runs.groupby("model")["D"].transform("max")
         drop = runs["D"] < args.min_tokens_fraction * final
@@ -250,20 +263,31 @@ def _allocate(args) -> int:
 
 def _backtest(args) -> int:
     from ..plots import figure_style, save_figure
+    from ..registry import parse_chance_declaration
     from ..scaling import backtest, pooled_curve
     from ..scaling.plots import plot_backtest
 
+    chance_value: float | None = None
+    chance_map: dict[str, float] = {}
+    if args.chance is not None:
+        if "=" in args.chance:
+            chance_map = dict([parse_chance_declaration(args.chance)])
+        else:
+            chance_value = parse_chance_declaration(f"{args.task}={args.chance}")[1]
+    facts = facts_from_args(args)[0]
     t = _load(args.table, args.quiet, args)
     if args.family:
         t = t[t["family"] == args.family]
     if args.shots is not None:
         t = t[t["shots"] == args.shots]
-    curve = pooled_curve(t, task=args.task, metric=args.metric, x=args.x)
+    curve = pooled_curve(t, task=args.task, metric=args.metric, x=args.x, metric_facts=facts,
+                         chance=chance_map)
     cont = None
     if args.method == "mirage":
-        cont = pooled_curve(t, task=args.task, metric=args.continuous_metric, x=args.x)
+        cont = pooled_curve(t, task=args.task, metric=args.continuous_metric, x=args.x,
+                            metric_facts=facts)
     res = backtest(curve, method=args.method, cutoff=args.cutoff, continuous=cont,
-                   target_length=args.target_length, chance=args.chance, n_boot=args.n_boot,
+                   target_length=args.target_length, chance=chance_value, n_boot=args.n_boot,
                    seed=args.seed)
     out = _out(args)
     res.to_frame().to_csv(out / "backtest_points.csv", index=False)
@@ -279,8 +303,10 @@ def _backtest(args) -> int:
 def _report(args) -> int:
     from ..scaling import report_section
 
+    facts, chance = facts_from_args(args)
     t = _load(args.table, args.quiet, args)
-    res = report_section(t, _out(args), seed=args.seed, n_boot=args.n_boot, cutoff=args.cutoff)
+    res = report_section(t, _out(args), seed=args.seed, n_boot=args.n_boot, cutoff=args.cutoff,
+                         metric_facts=facts, chance=chance)
     for f in res["figures"]:
         print(f"figure {f['path']}: {f['title']}")
     for f in res["tables"]:

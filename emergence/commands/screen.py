@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..schema import SCALE_COLUMNS
-from ._common import add_scale_options, add_table_options, read_inputs, seed_arg
+from ._common import (
+    add_fact_options,
+    add_scale_options,
+    add_table_options,
+    facts_from_args,
+    read_inputs,
+    seed_arg,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_table_options(p)
     add_scale_options(p)
+    add_fact_options(p)
     p.set_defaults(func=handler)
 
 
@@ -63,6 +71,7 @@ def handler(args: argparse.Namespace) -> int:
 
     if not args.tables and not args.dataset:
         raise ValueError("give at least one TABLE path or --dataset NAME.")
+    facts, chance = facts_from_args(args)
     parts = []
     if args.tables:
         parts.append(read_inputs(args.tables, args, progress=not args.quiet))
@@ -81,6 +90,7 @@ def handler(args: argparse.Namespace) -> int:
         table, x=args.x, along=args.along, step=step, ties=args.ties, runs=args.runs,
         tasks=args.tasks.split(",") if args.tasks else None,
         metrics=args.metrics.split(",") if args.metrics else None,
+        metric_facts=facts, chance=chance,
     )
     client = None
     if args.scheduler:
