@@ -92,7 +92,8 @@ def _family(task="arc_easy"):
 
 def test_emergence_and_backtests_of_one_family(tmp_path):
     t, n = _family()
-    out = report_section(t, tmp_path, n_boot=30, seed=0, max_curves=1)
+    out = report_section(t, tmp_path, n_boot=30, seed=0, max_curves=1,
+                         chance={"arc_easy": 0.25, "piqa": 0.5})
     _check_files(out, tmp_path)
     # the perplexity has sizes but no token counts: a one-axis law, said plainly
     assert out["notes"] == ["arc_easy/ppl: no token counts; the two-axis law is not identifiable, "
@@ -105,7 +106,7 @@ def test_emergence_and_backtests_of_one_family(tmp_path):
     sig = _table_by_path(out, "transitions")["frame"]
     assert sig["curve"].tolist() == ["fam / arc_easy / acc"]
     r = sig.iloc[0]
-    assert r["floor"] == 0.25  # the task's chance level, not fitted
+    assert r["floor"] == 0.25  # the task's declared chance level, not fitted
     assert r["midpoint_log10x"] == pytest.approx(9.5, abs=1e-3)
     assert r["slope_per_decade"] == pytest.approx(3.0, rel=1e-3)
     half = np.log(19) / 3  # 5% to 95% of the way from floor to ceiling
@@ -143,7 +144,7 @@ def test_pooled_when_many_families_with_few_models(tmp_path):
                       "model": [f"m{i}" for i in range(18)], "task": "arc_easy", "metric": "acc",
                       "n_items": 2376, "flops": x,
                       "value": 0.25 + 0.75 / (1 + np.exp(-2 * (np.log10(x) - 22)))})
-    out = report_section(t, tmp_path, n_boot=0)
+    out = report_section(t, tmp_path, n_boot=0, chance={"arc_easy": 0.25})
     assert any("curves pool all models" in s for s in out["notes"])
     sig = _table_by_path(out, "transitions")["frame"]
     assert sig["curve"].tolist() == ["(pooled) / arc_easy / acc"] and sig["n"].iloc[0] == 18
