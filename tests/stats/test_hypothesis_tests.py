@@ -11,6 +11,7 @@ from scipy import stats as sps
 from scipy.special import expit
 
 from emergence.curves import break_grid, fit_curve
+from emergence.registry import MetricInfo
 from emergence.stats.bootstrap import pblrt_test
 from emergence.stats.ic import akaike_weights, ic_table
 from emergence.stats.multiple import fdr
@@ -19,6 +20,8 @@ from emergence.stats.supf import chow_test, supf_test
 from emergence.tidy import Curve
 
 REF = Path(__file__).resolve().parents[1] / "reference"
+#: an unbounded higher-is-better score, declared (a name alone is not a fact)
+SCORE = MetricInfo("score", -np.inf, np.inf, True, "continuous")
 X10 = np.linspace(8, 11, 10)
 
 
@@ -53,7 +56,7 @@ def test_pblrt_reproducible_and_detects_step():
 def test_pblrt_statistic_matches_direct_least_squares():
     rng = np.random.default_rng(1)
     y = np.clip(0.3 + 0.05 * (X10 - 8) + rng.normal(0, 0.03, 10), 0.01, 0.99)
-    res = pblrt_test(x=X10, y=y, metric="score", null="linear", alternative="hinge",
+    res = pblrt_test(x=X10, y=y, metric=SCORE, null="linear", alternative="hinge",
                      direction="both", n_boot=19, seed=0)
     X0 = np.column_stack([np.ones(10), X10])
     rss0 = np.sum((y - X0 @ np.linalg.lstsq(X0, y, rcond=None)[0]) ** 2)
@@ -81,7 +84,7 @@ def test_pblrt_one_sided_statistic_matches_bounded_least_squares(direction):
     rng = np.random.default_rng(7)
     y = np.clip(0.3 + 0.05 * (X10 - 8) - 0.06 * np.maximum(X10 - 9.4, 0)
                 + rng.normal(0, 0.01, 10), 0.01, 0.99)
-    res = pblrt_test(x=X10, y=y, metric="score", null="linear", direction=direction,
+    res = pblrt_test(x=X10, y=y, metric=SCORE, null="linear", direction=direction,
                      n_boot=19, seed=0)
     sign = {"improving": 1.0, "decelerating": -1.0, "both": 0.0}[direction]
     X0 = np.column_stack([np.ones(10), X10])
@@ -336,8 +339,8 @@ def test_pblrt_two_sided_pvalue_from_the_same_replicates():
     # two-sided p-value reported by the one-sided test equals the two-sided test's p-value
     rng = np.random.default_rng(12)
     y = 0.2 + 0.04 * (X10 - 8) + 0.05 * np.maximum(X10 - 9.5, 0) + rng.normal(0, 0.01, 10)
-    one = pblrt_test(x=X10, y=y, metric="score", null="linear", n_boot=199, seed=4)
-    two = pblrt_test(x=X10, y=y, metric="score", null="linear", direction="both", n_boot=199,
+    one = pblrt_test(x=X10, y=y, metric=SCORE, null="linear", n_boot=199, seed=4)
+    two = pblrt_test(x=X10, y=y, metric=SCORE, null="linear", direction="both", n_boot=199,
                      seed=4)
     assert one.simulate == "gaussian"
     assert one.pvalue_two_sided == two.pvalue and two.pvalue_two_sided == two.pvalue
