@@ -86,8 +86,9 @@ KINDS: tuple[str, ...] = ("discontinuous", "continuous")
 #: - ``loglik``: summed target log-likelihood (<= 0); ``loglik_per_token``: the same per token
 #: - ``per_token_p``: a probability in [0, 1] (p_token, p_vocab, p_correct, p_choices, mc2)
 #: - ``brier``: multiple-choice Brier score in [0, 2]
-#: - ``loss``: cross-entropy, perplexity or bits per byte (lower is better, irreducible floor)
-#: - ``none``: no known relation (BLEU, ROUGE, F1, bias scores)
+#: - ``loss``: cross-entropy or bits per byte (lower is better, irreducible floor)
+#: - ``perplexity``: exp(cross-entropy), >= 1 (lower is better, irreducible floor)
+#: - ``none``: no known relation (BLEU, ROUGE, F1, bias scores, edit distance divided by L)
 LATENTS: tuple[str, ...] = (
     "exact_match",
     "multiple_choice",
@@ -97,6 +98,7 @@ LATENTS: tuple[str, ...] = (
     "per_token_p",
     "brier",
     "loss",
+    "perplexity",
     "none",
 )
 
@@ -273,12 +275,13 @@ def _table() -> dict[str, MetricInfo]:
         (("loglik_per_token",), -_INF, 0, True, "continuous", "loglik_per_token", False),
         (("edit_distance", "token_edit_distance"),
          0, _INF, False, "continuous", "edit_distance", False),
-        (("normalized_edit_distance",), 0, 1, False, "continuous", "edit_distance", False),
+        # edit distance divided by the target length: 1 - per-token accuracy per item, not 0..L
+        (("normalized_edit_distance",), 0, 1, False, "continuous", "none", False),
         # losses (irreducible floor); perplexities are exp(loss)
         (("loss", "val_loss", "train_loss", "eval_loss", "test_loss", "cross_entropy",
           "bits_per_byte"), 0, _INF, False, "continuous", "loss", False),
         (("ppl", "perplexity", "word_perplexity", "byte_perplexity"),
-         1, _INF, False, "continuous", "loss", False),
+         1, _INF, False, "continuous", "perplexity", False),
         # overlap scores with no known link to per-token competence
         (("f1",), 0, 1, True, "continuous", "none", False),
         (("bleu", "rouge1", "rouge2", "rougeL", "rougeLsum"),

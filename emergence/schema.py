@@ -59,7 +59,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "stderr": ("float64", "standard error of `value` as reported by the source; NaN if unknown"),
     "n_items": ("Int64", "number of test items behind an aggregate `value`; <NA> if unknown"),
     "n_choices": ("Int64", "number of answer options of a multiple-choice item, as the log states "
-                  "it; <NA> otherwise"),
+                  "it (or of every item of an aggregate row); chance = mean of 1/k; <NA> "
+                  "otherwise"),
     "target_tokens": ("Int64", "tokens in the target under the tokenizer used for token edit "
                       "distance (per-item rows of generations); <NA> otherwise"),
     "params": ("float64", "total parameter count"),
@@ -74,8 +75,6 @@ COLUMNS: dict[str, tuple[str, str]] = {
 
 #: Columns kept (and checked) when a table has them; they are not added when absent.
 OPTIONAL_COLUMNS: dict[str, tuple[str, str]] = {
-    "n_choices": ("Int64", "number of answer choices of a multiple-choice item as read from a "
-                  "per-item log (or of every item of an aggregate row); chance = mean of 1/k"),
     "chance": ("float64", "chance level declared for the row's task and metric by whoever wrote "
                "the table (e.g. the bundled datasets); NaN when not declared"),
 }

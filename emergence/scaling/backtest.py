@@ -174,8 +174,8 @@ def per_token_loss(values: Any, metric: str | MetricInfo) -> np.ndarray:
     """Per-token loss (nats) from a continuous metric, by its latent link
     (:data:`emergence.registry.LATENTS`).
 
-    ``loss``: as is, perplexities (range from 1) -> log; ``loglik``/``loglik_per_token`` ->
-    negated; ``per_token_p`` -> ``-log p``.
+    ``loss``: as is; ``perplexity`` -> log; ``loglik``/``loglik_per_token`` -> negated;
+    ``per_token_p`` -> ``-log p``.
 
     Examples
     --------
@@ -187,7 +187,9 @@ def per_token_loss(values: Any, metric: str | MetricInfo) -> np.ndarray:
     v = np.asarray(values, dtype=float)
     info = metric if isinstance(metric, MetricInfo) else metric_info(metric)
     if info.latent == "loss":
-        return np.log(v) if info.lower >= 1.0 else v
+        return v
+    if info.latent == "perplexity":
+        return np.log(v)
     if info.latent == "per_token_p":
         return -np.log(v)
     if info.latent in ("loglik", "loglik_per_token"):

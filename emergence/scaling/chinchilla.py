@@ -77,14 +77,15 @@ __all__ = [
 
 PARAM_NAMES = ("E", "A", "B", "alpha", "beta")
 
-#: Built-in metrics read as a loss (latent "loss" in :data:`emergence.registry.BUILTIN_METRICS`;
-#: perplexities enter as their log).
-LOSS_METRICS = tuple(n for n, i in BUILTIN_METRICS.items() if i.latent == "loss")
+#: Built-in metrics read as a loss (latent "loss" or "perplexity" in
+#: :data:`emergence.registry.BUILTIN_METRICS`; perplexities enter as their log).
+LOSS_METRICS = tuple(n for n, i in BUILTIN_METRICS.items() if i.latent in ("loss", "perplexity"))
 
 
 def is_loss_metric(metric: str, metric_facts: MetricFacts | None = None) -> bool:
-    """True for metrics :func:`loss_runs` reads as a loss: latent ``"loss"`` in the built-in
-    table or in ``metric_facts`` (loss, perplexity, bits per byte, declared losses).
+    """True for metrics :func:`loss_runs` reads as a loss: latent ``"loss"`` or
+    ``"perplexity"`` in the built-in table or in ``metric_facts`` (loss, perplexity, bits per
+    byte, declared losses).
 
     Examples
     --------
@@ -94,7 +95,7 @@ def is_loss_metric(metric: str, metric_facts: MetricFacts | None = None) -> bool
     True
     """
     info = find_metric_info(str(metric), metric_facts)
-    return info is not None and info.latent == "loss"
+    return info is not None and info.latent in ("loss", "perplexity")
 
 
 class ScalingFitError(EmergenceError, RuntimeError):
@@ -617,8 +618,8 @@ def loss_runs(
 ) -> pd.DataFrame:
     """Runs table (one row per model/checkpoint) of a loss-like metric from the tidy table.
 
-    Loss-like metrics have latent ``"loss"`` in the built-in table or in ``metric_facts``.
-    Perplexities (range starting at 1) are turned into log-perplexity (nats), the loss they
+    Loss-like metrics have latent ``"loss"`` or ``"perplexity"`` in the built-in table or in
+    ``metric_facts``. Perplexities are turned into log-perplexity (nats), the loss they
     exponentiate. Rows with a missing value are kept with ``loss = NaN`` (the fits leave them
     out and say so).
 
@@ -665,10 +666,11 @@ def loss_runs(
     if len(combos) == 1:
         task_, metric_ = combos.iloc[0]
     if len(combos) == 0:
-        raise EmergenceError("no loss-like metric (" + ", ".join(LOSS_METRICS) + ", or one "
-                             "declared with latent 'loss', e.g. metric_facts={'val_bpb': "
-                             "'lower,continuous,0:inf,loss'}) in the table for the selection "
-                             "given.")
+        raise EmergenceError("no loss-like metric in the table for the selection given (built "
+                             "in: " + ", ".join(LOSS_METRICS) + "; declare another with latent "
+                             "'loss': metric_facts={NAME: 'lower,continuous,0:inf,loss'} in "
+                             "Python, --metric-info NAME=lower,continuous,0:inf,loss at the "
+                             "command line).")
     if len(combos) > 1:
         opts = ", ".join(f"{r.task}/{r.metric}" for r in combos.itertuples())
         raise EmergenceError(f"several loss-like curves in the table ({opts}); pass `task` "
@@ -677,7 +679,7 @@ def loss_runs(
         raise EmergenceError(f"the {task_}/{metric_} rows have several shot counts "
                              f"({sorted(t['shots'].dropna().unique().tolist())}); select one.")
     v = t["value"].to_numpy(dtype=float)
-    is_ppl = find_metric_info(metric_, metric_facts).lower >= 1.0  # exp(loss) >= 1
+    is_ppl = find_metric_info(metric_, metric_facts).latent == "perplexity"
     loss = np.log(v) if is_ppl else v
     N = t[size].to_numpy(dtype=float)
     if size != "params" and np.isnan(N).any():
