@@ -45,16 +45,18 @@ def test_runs_are_kept_and_averaging_is_explicit(tmp_path):
     df = _read(p)
     assert len(df) == 4 * 3 * 2
     assert sorted(df["run"].unique()) == sorted(str(s) for s in SEEDS)
+    # the table's own metric name: its facts are declared, not guessed from the name
+    facts = {"exact_match_accuracy": "higher,discontinuous,0:1,exact_match"}
     with pytest.raises(SchemaError, match="runs='mean'"):
-        extract_curves(df)
-    cs = extract_curves(df, runs="mean")
+        extract_curves(df, metric_facts=facts)
+    cs = extract_curves(df, runs="mean", metric_facts=facts)
     c = next(c for c in cs if c.metric == "exact_match_accuracy")
     assert c.runs.shape == (3, 4)
     np.testing.assert_allclose(c.y, c.runs.mean(axis=0))
     first = {str(seed): 0.16 + 0.004 * j for j, seed in enumerate(SEEDS)}
     assert sorted(c.run_ids) == sorted(first)
     np.testing.assert_allclose(c.runs[:, 0], [first[r] for r in c.run_ids])
-    sep = extract_curves(df, runs="separate")
+    sep = extract_curves(df, runs="separate", metric_facts=facts)
     assert len(sep) == 6 and {c.run for c in sep} == {str(s) for s in SEEDS}
 
 
