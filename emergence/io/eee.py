@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import DataExclusionWarning, FormatError
-from ..schema import metric_info, validate
+from ..registry import MetricFacts, check_metrics
+from ..schema import validate
 from ._files import iter_jsonl, load_json
 from ._paths import expand_paths
 
@@ -254,6 +255,7 @@ def write_eee(
     source_organization: str = "unknown",
     evaluator_relationship: str = "third_party",
     retrieved_timestamp: str | None = None,
+    metric_facts: MetricFacts | None = None,
 ) -> list[Path]:
     """Write a tidy table as Every Eval Ever files (schema 0.3.0).
 
@@ -270,6 +272,9 @@ def write_eee(
     retrieved_timestamp : str, optional
         Unix time written as ``retrieved_timestamp`` (default: now); file names are a hash of
         the evaluation id, so the same table and timestamp give the same files.
+    metric_facts : mapping, optional
+        Facts (direction, bounds) of metrics the built-in registry does not know, as in
+        :func:`emergence.tidy.extract_curves`; the files state them.
 
     Returns
     -------
@@ -287,7 +292,8 @@ def write_eee(
     if evaluator_relationship not in ("first_party", "third_party", "collaborative", "other"):
         raise ValueError("`evaluator_relationship` must be first_party, third_party, "
                          f"collaborative or other; got {evaluator_relationship!r}.")
-    df = validate(table)
+    df = validate(table, metric_facts=metric_facts)
+    infos = check_metrics(df["metric"].astype(str).unique(), metric_facts, function="write_eee")
     ts = retrieved_timestamp or f"{time.time():.0f}"
     out_dir = Path(out_dir)
     written: list[Path] = []
@@ -313,7 +319,7 @@ def write_eee(
         results, lines = [], []
         for (task, shots, metric), r in g.groupby(["task", "shots", "metric"], dropna=False,
                                                   sort=True):
-            info = metric_info(str(metric))
+            info = infos[str(metric)]
             items = r[r["item"].notna()]
             aggs = r[r["item"].isna()]
             rid = f"{task}|{'' if pd.isna(shots) else int(shots)}|{metric}"
