@@ -53,6 +53,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ._exceptions import DeclarationError, UnknownMetricError
+from ._validation import how
 
 __all__ = [
     "KINDS",
@@ -587,15 +588,15 @@ def resolve_chance(
     if k is not None and np.isfinite(k).all() and (k >= 1).all():
         value = float(np.mean(1.0 / k))
         lo, hi = int(k.min()), int(k.max())
-        how = (f"k = {lo} choices for all {k.size}" if lo == hi
-               else f"mean of 1/k over {k.size}, k from {lo} to {hi}")
+        detail = (f"1/k with k = {lo} answer choices for all {k.size} items in the data"
+                  if lo == hi else f"mean of 1/k over the {k.size} items' numbers of answer "
+                  f"choices in the data (k from {lo} to {hi})")
         conflict = ""
         for d, by in ((declared, declared_by), (tab_value, "the table's chance column")):
             if d is not None and abs(d - value) > 1e-9:
                 conflict = f"; {by} declared {d:g}, which the data override"
                 break
-        return Chance(value, "data", f"chance {value:.4g} from the number of answer choices "
-                      f"in the data ({how} items){conflict}")
+        return Chance(value, "data", f"chance {value:.4g} = {detail}{conflict}")
     partial = ""
     if k is not None and np.isfinite(k).any():
         partial = (f" (the data give the number of choices for only {int(np.isfinite(k).sum())} "
@@ -611,5 +612,5 @@ def resolve_chance(
                       f"definition{partial}")
     return Chance(math.nan, "unknown",
                   "chance level unknown: the data do not give the number of answer choices"
-                  f"{partial} and none was declared (chance={{task: value}} in Python, "
-                  "--chance TASK=VALUE at the command line)")
+                  f"{partial} and none was declared "
+                  f"({how('chance={task: value}', '--chance TASK=VALUE')})")

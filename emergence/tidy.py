@@ -360,7 +360,7 @@ def extract_curves(
         if absent:
             have = sorted(set(df["task"].astype(str)))
             raise DeclarationError(
-                f"chance (chance= / --chance) declares task(s) {absent} that the table does not "
+                f"{how('chance=', '--chance')} declares task(s) {absent} that the table does not "
                 f"have; its tasks: {', '.join(have[:20])}{' ...' if len(have) > 20 else ''}.")
     excluded: list[pd.DataFrame] = []
 
@@ -584,7 +584,7 @@ def _split_curves(
             s, e = starts[k], ends[k]
             task, metric = str(keys["task"][k]), str(keys["metric"][k])
             ch = resolve_chance(infos[metric], n_choices=None if nch is None else nch[s:e],
-                                declared=declared.get(task), declared_by="chance= / --chance",
+                                declared=declared.get(task), declared_by=how("chance=", "--chance"),
                                 table=None if tch is None else tch[s:e])
             shots = keys["shots"][k]
             out.append((int(ag[s]), Curve(
@@ -701,7 +701,7 @@ def _build_curve(
         return None, dropped
     table_chance = g["chance"].astype("float64").to_numpy() if "chance" in g.columns else None
     ch = resolve_chance(info, n_choices=n_choices, declared=declared_chance,
-                        declared_by="chance= / --chance", table=table_chance)
+                        declared_by=how("chance=", "--chance"), table=table_chance)
     if ch.source != "not applicable":
         notes.append(ch.note)
     dup = agg["_point"].duplicated(keep=False)
