@@ -9,7 +9,7 @@ obsscaling-base        Observational Scaling Laws (Ruan et al. 2024): 148 base m
                        benchmarks, with family, size, tokens and FLOPs.
 obsscaling-emergent    The same paper's BIG-bench "emergent" tasks (2-shot) for 84 models,
                        joined with the model metadata of obsscaling-base.
-lab-gpt2               The model lab's GPT-2 family (7 sizes x 3 training runs x 6
+lab-gpt2               The model lab's GPT-2 family (6 sizes x 3 training runs x 6
                        checkpoints) on arithmetic: lm-evaluation-harness per-item logs,
                        re-scored when bundled (column ``run``).
 =====================  =====================================================================
@@ -68,7 +68,7 @@ DATASETS: dict[str, tuple[str, str]] = {
     ),
     LAB: (
         "lab/scores.csv.gz",
-        "Model lab: 7 GPT-2 sizes (4k-614k parameters) x 3 training runs x 6 checkpoints "
+        "Model lab: 6 GPT-2 sizes (4k-340k parameters) x 3 training runs x 6 checkpoints "
         "trained on arithmetic, evaluated per item with lm-evaluation-harness 0.4.13, re-scored "
         "under exact match, edit distance and log-likelihood",
     ),

@@ -70,7 +70,7 @@ def demo_sections(*, quick: bool = False) -> list[ReportSection]:
             "Model lab: GPT-2 family on arithmetic, per item (lm-evaluation-harness logs)",
             lab, x="params", tasks=LAB_TASKS[:2] if quick else LAB_TASKS, metrics=LAB_METRICS,
             runs="mean",  # the lab trains several seeds per size: averaged, spread shown
-            description="Seven GPT-2 sizes (4k to 614k parameters), each trained three times "
+            description="Six GPT-2 sizes (4k to 340k parameters), each trained three times "
             "(training seeds 0, 1, 2: different initialisation and data order, the same 3M-token "
             "budget) and evaluated per item through lm-evaluation-harness 0.4.13 (bundled logs "
             "of `emergence lab run --preset paper`). Each point is the mean of the three runs "

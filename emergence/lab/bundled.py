@@ -26,7 +26,7 @@ Examples
 >>> from emergence.lab import load_bundled
 >>> table = load_bundled()
 >>> int(table["model"].nunique()), int(table["step"].nunique()), int(table["run"].nunique())
-(7, 6, 3)
+(6, 6, 3)
 """
 
 from __future__ import annotations
