@@ -84,16 +84,20 @@ _OBS_UNITS = {"params": 1e9, "tokens": 1e12, "flops": 1e21}
 
 
 def data_dir() -> Path:
-    """Folder holding the bundled files (``benchmarks_data/`` of the source tree)."""
+    """Folder holding the bundled files (``benchmarks_data/`` of the source tree).
+
+    The source tree beside the imported code comes first, so a checkout run from its own folder
+    reads its own data; an installed package reads its ``emergence.benchmarks_data``.
+    """
+    p = Path(__file__).resolve().parent.parent / "benchmarks_data"
+    if (p / "PROVENANCE.json").exists():
+        return p
     try:
         p = Path(str(resources.files("emergence.benchmarks_data")))
         if (p / "PROVENANCE.json").exists():
             return p
     except ModuleNotFoundError:
         pass
-    p = Path(__file__).resolve().parent.parent / "benchmarks_data"
-    if (p / "PROVENANCE.json").exists():
-        return p
     raise EmergenceError(
         "bundled data not found: reinstall the package (pip install .) or build it with "
         "python scripts/build_benchmarks_data.py."
