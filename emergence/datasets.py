@@ -199,8 +199,10 @@ def load_lab(*, verify: bool = True, path: str | Path | None = None) -> pd.DataF
     sc = pd.read_csv(d / "scores.csv.gz",
                      dtype={"run": "string", "model": "string", "task": "string",
                             "metric": "string", "item": "string", "value": "float64",
-                            "step": "int64", "answer_len": "int64", "note": "string"},
-                     keep_default_na=False, na_values={"value": [""], "note": [""]})
+                            "step": "int64", "answer_len": "int64", "note": "string",
+                            "n_choices": "Int64", "target_tokens": "Int64"},
+                     keep_default_na=False,
+                     na_values={c: [""] for c in ("value", "note", "n_choices", "target_tokens")})
     ck = pd.read_csv(d / "checkpoints.csv", dtype={"run": "string", "model": "string"})
     scale = ["params", "nonembedding_params", "tokens", "flops"]
     df = sc.merge(ck[["run", "model", "step", *scale]], on=["run", "model", "step"],

@@ -6,7 +6,8 @@
   harness's ``samples_<task>_*.jsonl`` files: one row per run x size x checkpoint x task x item x
   metric under the lab's main metrics (exact match, token edit distance and the answer's
   log-likelihood for the generative tasks; multiple-choice grade, Brier score and log-likelihood
-  for the multiple-choice task), with ``answer_len``. Scale columns are in ``checkpoints.csv``;
+  for the multiple-choice task), with ``n_choices``, ``target_tokens`` and ``answer_len``. Scale
+  columns are in ``checkpoints.csv``;
 - ``checkpoints.csv``: run, size, step, parameters, non-embedding parameters, training tokens,
   FLOPs (6ND) and training loss of every checkpoint;
 - ``records_final.csv.gz``: the harness's per-item outputs (generations, choice log-likelihoods,
@@ -46,7 +47,8 @@ __all__ = ["load_bundled", "bundled_dir", "compact_run", "BUNDLE_FILES"]
 BUNDLE_FILES: tuple[str, ...] = ("scores.csv.gz", "checkpoints.csv", "records_final.csv.gz",
                                  "harness.csv")
 
-_SCORE_COLS = ["run", "model", "step", "task", "metric", "item", "value", "note", "answer_len"]
+_SCORE_COLS = ["run", "model", "step", "task", "metric", "item", "value", "note", "n_choices",
+               "target_tokens", "answer_len"]
 _REC_COLS = ["run", "model", "step", "task", "shots", "item", "output_type", "prediction",
              "target", "choices", "choice_loglik", "gold", "target_loglik", "target_ntokens",
              "is_greedy"]
