@@ -40,9 +40,10 @@ Real lm-evaluation-harness output, re-scored and compacted. Produced by
 
     {command}
 
-on {date} ({machine}); the run took {minutes:.1f} minutes of wall time (training {train_min:.1f},
-harness evaluation {eval_min:.1f}, re-scoring, tests and figures the rest). Base seed {seed};
-training seeds {train_seeds} (run labels {runs}).
+on {date}. Machine: {machine}. The run took {minutes:.1f} minutes of wall time in
+{n_sessions} session(s) (training {train_min:.1f}, harness evaluation {eval_min:.1f}, re-scoring,
+tests and figures the rest; `sessions` in PROVENANCE.json). Base seed {seed}; training seeds
+{train_seeds} (run labels {runs}).
 
 - Models: {n_sizes} GPT-2 sizes ({sizes}), {params_lo:,}-{params_hi:,} parameters
   ({span:.0f}x), character tokenizer ({vocab} symbols). Each size is trained {n_runs} times
@@ -59,7 +60,8 @@ Files:
 
 - `scores.csv.gz` ({n_scores:,} rows): the tidy per-item table, re-scored from the harness's
   `samples_<task>_*.jsonl` with characters as tokens: `run`, `model`, `step`, `task`, `metric`,
-  `item`, `value` (6 significant digits), `answer_len`. Metrics: exact match, token edit distance
+  `item`, `value` (6 significant digits), `note`, `n_choices`, `target_tokens`, `answer_len`.
+  Metrics: exact match, token edit distance
   and the answer's summed log-likelihood (nats, from the `_ll` task) for the generative tasks;
   multiple-choice grade, Brier score and log-likelihood for `{mc}_mc`.
 - `checkpoints.csv`: run, size, step, params, non-embedding params, tokens, FLOPs
@@ -150,7 +152,8 @@ def main(argv=None) -> int:
         command=command, date=prov["run_date"] or prov["built"], machine=prov["machine"],
         minutes=total / 60, train_min=float(timings.get("train_s", 0)) / 60,
         eval_min=float(timings.get("eval_s", 0)) / 60, seed=meta["seed"],
-        n_runs=prov["seeds"], train_seeds=", ".join(map(str, prov["train_seeds"])),
+        n_sessions=timings["sessions"], n_runs=prov["seeds"],
+        train_seeds=", ".join(map(str, prov["train_seeds"])),
         runs=", ".join(prov["runs"]),
         n_sizes=len(preset["sizes"]), sizes=", ".join(s[0] for s in preset["sizes"]),
         params_lo=int(final["params"].min()), params_hi=int(final["params"].max()),
