@@ -9,8 +9,9 @@ obsscaling-base        Observational Scaling Laws (Ruan et al. 2024): 148 base m
                        benchmarks, with family, size, tokens and FLOPs.
 obsscaling-emergent    The same paper's BIG-bench "emergent" tasks (2-shot) for 84 models,
                        joined with the model metadata of obsscaling-base.
-lab-gpt2               The model lab's GPT-2 family (7 sizes x 6 checkpoints) on arithmetic:
-                       real lm-evaluation-harness per-item logs, re-scored on load.
+lab-gpt2               The model lab's GPT-2 family (6 sizes x 3 training runs x 6
+                       checkpoints) on arithmetic: lm-evaluation-harness per-item logs,
+                       re-scored when bundled (column ``run``).
 =====================  =====================================================================
 
 The copies are built from the published files by ``scripts/build_benchmarks_data.py`` (which
@@ -50,10 +51,10 @@ from .registry import find_metric_info
 from .scale import moe_size
 from .schema import COLUMNS, validate
 
-__all__ = ["names", "load", "info", "describe", "build", "data_dir", "declared_chance",
-           "DATASETS"]
+__all__ = ["names", "load", "info", "describe", "build", "data_dir", "declared_chance", "lab_dir",
+           "load_lab", "verify_lab", "DATASETS"]
 
-#: The model lab's bundled per-item logs (emergence.lab.load_bundled); files in lab/.
+#: The model lab's bundled per-item table (emergence.lab.load_bundled); files in lab/.
 LAB = "lab-gpt2"
 
 #: name -> (file, description)
@@ -74,9 +75,10 @@ DATASETS: dict[str, tuple[str, str]] = {
         "2-shot, 84 models (exact match and BLEU for IPA transliteration)",
     ),
     LAB: (
-        "lab/records.csv.gz",
-        "Model lab: 7 GPT-2 sizes (4k-614k parameters) x 6 checkpoints trained on arithmetic, "
-        "evaluated per item with lm-evaluation-harness 0.4.13, re-scored under every metric",
+        "lab/scores.csv.gz",
+        "Model lab: 6 GPT-2 sizes (4k-340k parameters) x 3 training runs x 6 checkpoints "
+        "trained on arithmetic, evaluated per item with lm-evaluation-harness 0.4.13, re-scored "
+        "under exact match, edit distance and log-likelihood",
     ),
 }
 
@@ -149,17 +151,79 @@ def describe() -> str:
 
 
 def _lab_entry() -> dict:
-    d = data_dir() / "lab"
+    d = lab_dir()
     prov = json.loads((d / "PROVENANCE.json").read_text(encoding="utf-8"))
     ck = pd.read_csv(d / "checkpoints.csv")
     return {
         "rows": "per-item",
         "models": int(ck["model"].nunique()) if "model" in ck else None,
         "tasks": len(prov.get("preset", {}).get("tasks", [])),
-        "source": f"emergence lab run --preset paper ({prov.get('run_date', '')[:10]}), "
-        "this repository",
-        "sha256": prov.get("files", {}).get("records.csv.gz", {}).get("sha256"),
+        "source": f"{prov.get('command', 'emergence lab run --preset paper')} "
+        f"({prov.get('run_date', '')[:10]}), this repository",
+        "sha256": prov.get("files", {}).get("scores.csv.gz", {}).get("sha256"),
     }
+
+
+def lab_dir() -> Path:
+    """Folder of the bundled lab data (``benchmarks_data/lab``)."""
+    d = data_dir() / "lab"
+    if not (d / "PROVENANCE.json").exists():
+        raise EmergenceError(
+            f"bundled lab data not found ({d / 'PROVENANCE.json'}); reinstall the package or "
+            "rebuild it with python scripts/build_lab_data.py --run <lab output folder>."
+        )
+    return d
+
+
+def verify_lab(folder: str | Path, files: list[str] | None = None) -> None:
+    """Check the sha256 of lab bundle files against the ``PROVENANCE.json`` beside them.
+
+    Raises
+    ------
+    EmergenceError
+        A file is listed in ``PROVENANCE.json`` and its content changed.
+    """
+    d = Path(folder)
+    prov = json.loads((d / "PROVENANCE.json").read_text(encoding="utf-8"))
+    listed = prov.get("files", {})
+    for name in files if files is not None else list(listed):
+        want = listed.get(name, {}).get("sha256")
+        if want and sha256_file(d / name) != want:
+            raise EmergenceError(
+                f"{d / name}: sha256 does not match PROVENANCE.json; the file was changed. "
+                "Rebuild it with scripts/build_lab_data.py or restore it."
+            )
+
+
+def load_lab(*, verify: bool = True, path: str | Path | None = None) -> pd.DataFrame:
+    """The lab's tidy per-item table: ``scores.csv.gz`` joined with ``checkpoints.csv``.
+
+    Reads and joins; nothing is re-scored (the bundle holds scores). ``path`` points at another
+    bundle folder built by ``scripts/build_lab_data.py``.
+    """
+    d = Path(path) if path is not None else lab_dir()
+    if verify:
+        verify_lab(d, ["scores.csv.gz", "checkpoints.csv"])
+    sc = pd.read_csv(d / "scores.csv.gz",
+                     dtype={"run": "string", "model": "string", "task": "string",
+                            "metric": "string", "item": "string", "value": "float64",
+                            "step": "int64", "answer_len": "int64", "note": "string",
+                            "n_choices": "Int64", "target_tokens": "Int64"},
+                     keep_default_na=False,
+                     na_values={c: [""] for c in ("value", "note", "n_choices", "target_tokens")})
+    ck = pd.read_csv(d / "checkpoints.csv", dtype={"run": "string", "model": "string"})
+    scale = ["params", "nonembedding_params", "tokens", "flops"]
+    df = sc.merge(ck[["run", "model", "step", *scale]], on=["run", "model", "step"],
+                  how="left", validate="many_to_one")
+    if df["params"].isna().any():
+        bad = df.loc[df["params"].isna(), ["run", "model", "step"]].drop_duplicates()
+        raise EmergenceError(f"{d / 'checkpoints.csv'}: no row for checkpoint(s) "
+                             f"{bad.head(3).to_dict('records')} of scores.csv.gz.")
+    df["family"] = LAB
+    df["shots"] = 0
+    df["source"] = "lab/scores.csv.gz"
+    df["answer_len"] = df["answer_len"].astype("Int64")
+    return validate(df, name=str(d / "scores.csv.gz"))
 
 
 def _provenance() -> dict:
@@ -185,9 +249,7 @@ def load(name: str, *, verify: bool = True) -> pd.DataFrame:
     if name not in DATASETS:
         raise EmergenceError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}.")
     if name == LAB:
-        from .lab.bundled import load_bundled  # needs neither torch nor lm-eval
-
-        return load_bundled(verify=verify)
+        return load_lab(verify=verify)
     fname = DATASETS[name][0]
     path = data_dir() / fname
     if verify:

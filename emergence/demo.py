@@ -70,11 +70,13 @@ def demo_sections(*, quick: bool = False) -> list[ReportSection]:
             "Model lab: GPT-2 family on arithmetic, per item (lm-evaluation-harness logs)",
             lab, x="params", tasks=LAB_TASKS[:2] if quick else LAB_TASKS, metrics=LAB_METRICS,
             runs="mean",  # the lab trains several seeds per size: averaged, spread shown
-            description="Seven GPT-2 models (4k to 614k parameters) trained on the same 3M "
-            "arithmetic tokens and evaluated per item through lm-evaluation-harness 0.4.13 "
-            "(bundled logs of `emergence lab run --preset paper`). The same generations under "
-            "exact match, token edit distance and the log-likelihood of the answer; per-item "
-            "data allow item-level simulation in the tests.",
+            description="Six GPT-2 sizes (4k to 340k parameters), each trained three times "
+            "(training seeds 0, 1, 2: different initialisation and data order, the same 3M-token "
+            "budget) and evaluated per item through lm-evaluation-harness 0.4.13 (bundled logs "
+            "of `emergence lab run --preset paper`). Each point is the mean of the three runs "
+            "(bold), each run is a faint line: the spread between them is run-to-run variance "
+            "that item-level intervals do not show. The same generations under exact match, "
+            "token edit distance and the log-likelihood of the answer.",
         ),
         ReportSection(
             "Scaling laws: Pythia LAMBADA perplexity across size and training", pythia,

@@ -18,7 +18,8 @@ def test_names_and_info():
 def test_lab_dataset_is_per_item():
     df = datasets.load("lab-gpt2")
     assert df["item"].notna().all()
-    assert df["model"].nunique() == 7 and df["step"].nunique() == 6
+    assert df["model"].nunique() == 6 and df["step"].nunique() == 6
+    assert df["run"].nunique() == 3
     assert df["params"].min() == 4080
 
 

@@ -1,101 +1,76 @@
-"""The bundled lab dataset: compacted per-item harness logs of the ``paper`` preset.
+"""The bundled lab dataset: the re-scored per-item table of the seeded ``paper`` preset.
 
 ``benchmarks_data/lab/`` holds
 
-- ``records.csv.gz``: one row per (size, checkpoint, task, item) extracted from the harness's
-  ``samples_<task>_*.jsonl`` files: the generated text, the target, per-choice log-likelihoods
-  (JSON lists) and the target log-likelihood with ``is_greedy``;
-- ``checkpoints.csv``: parameters, non-embedding parameters, training tokens, FLOPs (6ND) and
-  training loss of every checkpoint;
-- ``harness.csv``: the harness's own aggregate scores (from ``results_*.json``), kept to check the
-  re-scoring against;
-- ``PROVENANCE.json`` and ``README.md``: command, seed, versions, date, run time, sha256.
+- ``scores.csv.gz``: the tidy per-item table (:mod:`emergence.schema`), already re-scored from the
+  harness's ``samples_<task>_*.jsonl`` files: one row per run x size x checkpoint x task x item x
+  metric under the lab's main metrics (exact match, token edit distance and the answer's
+  log-likelihood for the generative tasks; multiple-choice grade, Brier score and log-likelihood
+  for the multiple-choice task), with ``n_choices``, ``target_tokens`` and ``answer_len``. Scale
+  columns are in ``checkpoints.csv``;
+- ``checkpoints.csv``: run, size, step, parameters, non-embedding parameters, training tokens,
+  FLOPs (6ND) and training loss of every checkpoint;
+- ``records_final.csv.gz``: the harness's per-item outputs (generations, choice log-likelihoods,
+  answer log-likelihoods) of the final checkpoints, for the Mirage check and re-scoring under
+  other metrics;
+- ``harness.csv``: the harness's own aggregate scores (from ``results_*.json``) of every
+  checkpoint, to check the re-scoring against;
+- ``PROVENANCE.json`` and ``README.md``: command, seeds, versions, date, run time, sha256.
 
-:func:`load_bundled` re-scores the records into the tidy table; it needs neither torch nor
-lm-eval. :func:`compact_run` builds the files from a finished ``emergence lab run`` folder
-(used by ``scripts/build_lab_data.py``).
+Loading the table (:func:`load_bundled`, or :func:`emergence.datasets.load` with
+``"lab-gpt2"``) reads and joins files; it scores nothing and needs neither torch nor lm-eval.
+:func:`compact_run` builds the files from a finished ``emergence lab run`` folder (used by
+``scripts/build_lab_data.py``).
 
 Examples
 --------
 >>> from emergence.lab import load_bundled
 >>> table = load_bundled()
->>> int(table["model"].nunique()), int(table["step"].nunique())
-(7, 6)
+>>> int(table["model"].nunique()), int(table["step"].nunique()), int(table["run"].nunique())
+(6, 6, 3)
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .._exceptions import EmergenceError
-from .._validation import sha256_file
 from .run import FAMILY, LL_SUFFIX
 
 __all__ = ["load_bundled", "bundled_dir", "compact_run", "BUNDLE_FILES"]
 
 #: Files of the bundle that carry data (their sha256 is in PROVENANCE.json).
-BUNDLE_FILES: tuple[str, ...] = ("records.csv.gz", "checkpoints.csv", "harness.csv")
+BUNDLE_FILES: tuple[str, ...] = ("scores.csv.gz", "checkpoints.csv", "records_final.csv.gz",
+                                 "harness.csv")
 
-_REC_COLS = ["model", "step", "task", "shots", "item", "output_type", "prediction", "target",
-             "choices", "choice_loglik", "gold", "target_loglik", "target_ntokens", "is_greedy"]
+_SCORE_COLS = ["run", "model", "step", "task", "metric", "item", "value", "note", "n_choices",
+               "target_tokens", "answer_len"]
+_REC_COLS = ["run", "model", "step", "task", "shots", "item", "output_type", "prediction",
+             "target", "choices", "choice_loglik", "gold", "target_loglik", "target_ntokens",
+             "is_greedy"]
 
 
 def bundled_dir() -> Path:
     """Folder of the bundled lab data (``benchmarks_data/lab``)."""
-    candidates = []
-    try:
-        from ..datasets import data_dir
+    from ..datasets import lab_dir
 
-        candidates.append(Path(data_dir()) / "lab")
-    except Exception:  # noqa: BLE001 - fall back to the source tree
-        pass
-    candidates.append(Path(__file__).resolve().parents[2] / "benchmarks_data" / "lab")
-    for c in candidates:
-        if (c / "PROVENANCE.json").exists():
-            return c
-    raise EmergenceError(
-        "bundled lab data not found (benchmarks_data/lab/PROVENANCE.json); reinstall the package "
-        "or rebuild it with python scripts/build_lab_data.py --run <lab output folder>."
-    )
-
-
-def _read_records(d: Path) -> pd.DataFrame:
-    rec = pd.read_csv(d / "records.csv.gz", dtype={"item": str, "prediction": str,
-                                                    "target": str},
-                      keep_default_na=False, na_values={"target_loglik": [""], "gold": [""],
-                                                        "target_ntokens": [""],
-                                                        "is_greedy": [""]})
-    for col in ("choices", "choice_loglik"):
-        rec[col] = [json.loads(v) if isinstance(v, str) and v else pd.NA for v in rec[col]]
-    rec["is_greedy"] = rec["is_greedy"].map({"True": True, "False": False, True: True,
-                                             False: False}).astype("boolean")
-    pred = rec["prediction"].astype("object")
-    rec["prediction"] = pred.where(rec["output_type"] == "generate_until", None)
-    ck = pd.read_csv(d / "checkpoints.csv")
-    rec = rec.merge(ck[["model", "step", "params", "nonembedding_params", "tokens", "flops"]],
-                    on=["model", "step"], how="left", validate="many_to_one")
-    if rec["params"].isna().any():
-        bad = rec.loc[rec["params"].isna(), ["model", "step"]].drop_duplicates()
-        raise EmergenceError(f"{d}: checkpoints.csv lacks {bad.to_dict('records')[:3]}.")
-    rec["family"] = FAMILY
-    rec["source"] = [f"lab/records.csv.gz:{i + 2}" for i in range(len(rec))]
-    return rec
+    return lab_dir()
 
 
 def load_bundled(
     *, records: bool = False, verify: bool = True, path: str | Path | None = None
 ) -> pd.DataFrame:
-    """Load the bundled lab dataset (paper preset, real harness output) as a tidy table.
+    """Load the bundled lab dataset (seeded paper preset, real harness output) as a tidy table.
 
     Parameters
     ----------
     records : bool, default=False
-        Return the per-item records (before scoring) instead of the tidy table.
+        Return the harness's per-item outputs of the final checkpoints (records of
+        :mod:`emergence.io.records`, with ``run``) instead of the tidy table.
     verify : bool, default=True
         Check the sha256 of the files against ``PROVENANCE.json``.
     path : path, optional
@@ -104,10 +79,10 @@ def load_bundled(
     Returns
     -------
     DataFrame
-        The tidy table of :mod:`emergence.schema` (family ``lab-gpt2``; one row per size x
-        checkpoint x task x item x metric) with an extra ``answer_len`` column (answer length in
-        tokens = characters). Generative tasks carry the target log-likelihood of their ``_ll``
-        companion task. With ``records=True``, the records table of :mod:`emergence.io.records`.
+        The tidy table of :mod:`emergence.schema` (family ``lab-gpt2``; one row per run x size x
+        checkpoint x task x item x metric; ``run`` is ``seed<training seed>``) with an extra
+        ``answer_len`` column (answer length in tokens = characters). With ``records=True``, the
+        final checkpoints' records; generative rows carry the answer's log-likelihood.
 
     Raises
     ------
@@ -118,37 +93,43 @@ def load_bundled(
     --------
     >>> from emergence.lab.bundled import load_bundled
     >>> rec = load_bundled(records=True)
-    >>> sorted(rec["output_type"].unique())
-    ['generate_until', 'loglikelihood', 'multiple_choice']
+    >>> sorted(rec["output_type"].unique()), int(rec["run"].nunique())
+    (['generate_until', 'multiple_choice'], 3)
     """
+    from ..datasets import load_lab
+
+    if not records:
+        return load_lab(verify=verify, path=path)
     from ..io.records import validate_records
-    from ..scoring import attach_loglik, rescore
 
     d = Path(path) if path is not None else bundled_dir()
     if verify:
-        prov = json.loads((d / "PROVENANCE.json").read_text())
-        for name in BUNDLE_FILES:
-            want = prov.get("files", {}).get(name, {}).get("sha256")
-            if want and sha256_file(d / name) != want:
-                raise EmergenceError(
-                    f"{d / name}: sha256 does not match PROVENANCE.json; the file was changed. "
-                    "Rebuild it with scripts/build_lab_data.py or restore it."
-                )
-    rec = validate_records(_read_records(d), name="lab/records.csv.gz")
-    tasks = set(rec["task"])
-    for t in sorted(tasks):
-        if t + LL_SUFFIX in tasks:
-            rec = attach_loglik(rec, to_task=t, from_task=t + LL_SUFFIX)
-    if records:
-        return rec
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = rescore(rec, tokenizer="characters", family=FAMILY)
-    ne = rec.drop_duplicates("model").set_index("model")["nonembedding_params"]
-    table["nonembedding_params"] = table["model"].map(ne).astype("float64")
-    lens = rec.drop_duplicates(["task", "item"])[["task", "item", "target"]]
-    lens = lens.assign(answer_len=lens["target"].str.len().astype("Int64")).drop(columns="target")
-    return table.merge(lens, on=["task", "item"], how="left")
+        from ..datasets import verify_lab
+
+        verify_lab(d, ["records_final.csv.gz", "checkpoints.csv"])
+    rec = pd.read_csv(d / "records_final.csv.gz",
+                      dtype={"item": str, "prediction": str, "target": str, "run": str},
+                      keep_default_na=False,
+                      na_values={c: [""] for c in ("target_loglik", "gold", "target_ntokens",
+                                                   "is_greedy")})
+    for col in ("choices", "choice_loglik"):
+        rec[col] = [json.loads(v) if isinstance(v, str) and v else pd.NA for v in rec[col]]
+    rec["is_greedy"] = rec["is_greedy"].map({"True": True, "False": False, True: True,
+                                             False: False}).astype("boolean")
+    rec["prediction"] = rec["prediction"].astype("object").where(
+        rec["output_type"] == "generate_until", None)
+    ck = pd.read_csv(d / "checkpoints.csv", dtype={"run": str})
+    rec = rec.merge(ck[["run", "model", "step", "params", "nonembedding_params", "tokens",
+                        "flops"]], on=["run", "model", "step"], how="left",
+                    validate="many_to_one")
+    if rec["params"].isna().any():
+        bad = rec.loc[rec["params"].isna(), ["run", "model", "step"]].drop_duplicates()
+        raise EmergenceError(f"{d}: checkpoints.csv lacks {bad.to_dict('records')[:3]}.")
+    rec["family"] = FAMILY
+    rec["source"] = [f"lab/records_final.csv.gz:{i + 2}" for i in range(len(rec))]
+    parts = [validate_records(g.drop(columns="run"), name="lab/records_final.csv.gz")
+             .assign(run=r) for r, g in rec.groupby("run", sort=True)]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _fmt(v: object) -> str:
@@ -169,25 +150,34 @@ def compact_run(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     Returns
     -------
     dict of DataFrame
-        ``records``, ``checkpoints``, ``harness`` (see the module docstring).
+        ``scores``, ``checkpoints``, ``records_final``, ``harness`` (see the module docstring).
     """
-    from .run import records_from_harness
+    from .run import _main_mask, records_from_harness, run_label, score_records
 
     run = Path(run_dir)
-    ck = pd.read_csv(run / "checkpoints.csv")
-    ck["path"] = [str(run / "harness" / m / f"step_{int(s):06d}")
-                  for m, s in zip(ck["model"], ck["step"], strict=True)]
+    ck = pd.read_csv(run / "checkpoints.csv", dtype={"run": str})
+    if "run" not in ck.columns:
+        ck.insert(0, "run", run_label(0))
+    ck["path"] = [str(run / "harness" / r / m / f"step_{int(s):06d}")
+                  for r, m, s in zip(ck["run"], ck["model"], ck["step"], strict=True)]
     losses = []
-    for m, s in zip(ck["model"], ck["step"], strict=True):
-        sc = json.loads((run / "models" / m / f"step_{int(s):06d}" / "scale.json").read_text())
+    for r, m, s in zip(ck["run"], ck["model"], ck["step"], strict=True):
+        sc = json.loads((run / "models" / r / m / f"step_{int(s):06d}" / "scale.json")
+                        .read_text())
         losses.append(sc.get("train_loss"))
     rec = records_from_harness(run, ck)
-    # generative rows keep only what the harness logged for them (log-likelihoods come from the
-    # companion task at load time)
-    gen = rec["output_type"] == "generate_until"
-    rec.loc[gen, ["target_loglik", "target_ntokens"]] = np.nan
-    rec.loc[gen, "is_greedy"] = pd.NA
-    out = rec[_REC_COLS].copy()
+    lengths = rec[~rec["task"].str.endswith(LL_SUFFIX)].drop_duplicates(["task", "item"])
+    lengths = lengths.assign(answer_len=lengths["target"].str.len())[
+        ["task", "item", "answer_len"]]
+    table = score_records(rec, lengths=lengths)
+    scores = table[_main_mask(table)][_SCORE_COLS].copy()
+    scores["step"] = scores["step"].astype(int)
+    scores["answer_len"] = scores["answer_len"].astype(int)
+    scores = scores.sort_values(["run", "model", "step", "task", "metric", "item"], key=_sort_key,
+                                kind="mergesort").reset_index(drop=True)
+    last = rec["step"] == rec.groupby(["run", "model"])["step"].transform("max")
+    final = rec[last & ~rec["task"].str.endswith(LL_SUFFIX)]
+    out = final[_REC_COLS].copy()
     out["target_loglik"] = out["target_loglik"].round(5)
     for col in ("choices", "choice_loglik"):
         out[col] = [
@@ -197,17 +187,27 @@ def compact_run(run_dir: str | Path) -> dict[str, pd.DataFrame]:
         ]
     out["is_greedy"] = out["is_greedy"].map(_fmt)
     out["prediction"] = out["prediction"].map(_fmt)
-    out = out.sort_values(["model", "step", "task", "item"], key=lambda s: (
-        s.astype(int) if s.name in ("step",) else (s.str.zfill(6) if s.name == "item" else s)),
-        kind="mergesort").reset_index(drop=True)
+    out = out.sort_values(["run", "model", "step", "task", "item"], key=_sort_key,
+                          kind="mergesort").reset_index(drop=True)
     checkpoints = ck.drop(columns="path").assign(train_loss=losses)
-    harness = _harness_scores(run, ck)
-    return {"records": out, "checkpoints": checkpoints, "harness": harness}
+    first = ["run", "model", "step"]
+    checkpoints = checkpoints[first + [c for c in checkpoints.columns if c not in first]]
+    harness = _harness_scores(ck)
+    return {"scores": scores, "checkpoints": checkpoints, "records_final": out,
+            "harness": harness}
 
 
-def _harness_scores(run: Path, ck: pd.DataFrame) -> pd.DataFrame:
+def _sort_key(s: pd.Series) -> pd.Series:
+    if s.name == "step":
+        return s.astype(int)
+    if s.name == "item":
+        return s.str.zfill(6)
+    return s
+
+
+def _harness_scores(ck: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for m, s, p in zip(ck["model"], ck["step"], ck["path"], strict=True):
+    for r, m, s, p in zip(ck["run"], ck["model"], ck["step"], ck["path"], strict=True):
         for f in sorted(Path(p).glob("*/results_*.json")):
             res = json.loads(f.read_text())
             for task, vals in res["results"].items():
@@ -217,7 +217,7 @@ def _harness_scores(run: Path, ck: pd.DataFrame) -> pd.DataFrame:
                     metric, filt = k.split(",", 1)
                     se = vals.get(f"{metric}_stderr,{filt}")
                     rows.append({
-                        "model": m, "step": int(s), "task": task, "metric": metric,
+                        "run": r, "model": m, "step": int(s), "task": task, "metric": metric,
                         "filter": filt, "value": v,
                         "stderr": se if isinstance(se, (int, float)) else np.nan,
                         "n": vals.get("sample_len"),

@@ -1,22 +1,20 @@
 """Figures of the lab: exact match beside edit distance and log-likelihood, across size and steps.
 
 Works on the curves of a :class:`~emergence.lab.run.LabResult`; needs only matplotlib and
-seaborn (no torch).
+seaborn (no torch). The caller's matplotlib backend is kept (inline in a notebook; matplotlib
+picks a non-interactive one on a machine without a display).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
+import seaborn as sns
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from ..plots import SCALE_LABELS, plot_curve  # noqa: E402
+from ..plots import SCALE_LABELS, plot_curve
 
 __all__ = ["size_figure", "step_figure", "write_figures"]
 

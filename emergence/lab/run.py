@@ -591,8 +591,11 @@ def run_lab(
          "command": command})
     timings = {"train_s": 0.0, "eval_s": 0.0}
 
+    cpu_start = time.process_time()
+
     def save() -> None:
         timings["wall_s"] = time.perf_counter() - t_start
+        timings["cpu_s"] = time.process_time() - cpu_start
         meta["timings"] = {k: round(v, 1) for k, v in timings.items()}
         meta["sessions"][-1].update(
             ended=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **meta["timings"])

@@ -16,12 +16,13 @@ from emergence.io import read
 from emergence.report import ReportSection, build_report
 from emergence.schema import COLUMNS
 
-#: (dataset, task subset for the statistics, x, ties) per bundled dataset
+#: (dataset, task subset for the statistics, x, ties, runs) per bundled dataset
 CASES = {
-    "pythia-v1": (["lambada_openai"], "params", "error"),
-    "obsscaling-base": (["GSM8K"], "params", "mean"),
-    "obsscaling-emergent": (["arithmetic_3ds"], "flops", "error"),
-    "lab-gpt2": (["add_3d_mc"], "params", "error"),
+    "pythia-v1": (["lambada_openai"], "params", "error", "error"),
+    "obsscaling-base": (["GSM8K"], "params", "mean", "error"),
+    "obsscaling-emergent": (["arithmetic_3ds"], "flops", "error", "error"),
+    # the lab has three training runs per size
+    "lab-gpt2": (["add_3d_mc"], "params", "error", "mean"),
 }
 
 
@@ -31,7 +32,7 @@ def test_every_bundled_dataset_has_a_case():
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_export_reads_back_unchanged(name, tmp_path, capsys):
-    tasks, x, ties = CASES[name]
+    tasks, x, ties, runs = CASES[name]
     csv = tmp_path / f"{name}.csv"
     assert main(["datasets", "--export", name, "--out", str(csv)]) == 0
     orig = datasets.load(name)
@@ -43,8 +44,8 @@ def test_export_reads_back_unchanged(name, tmp_path, capsys):
     extra = [c for c in orig.columns if c not in COLUMNS]
     pd.testing.assert_frame_equal(back[extra], orig[extra], check_dtype=False)
 
-    common = ["--tasks", ",".join(tasks), "--x", x, "--ties", ties, "--n-boot", "19",
-              "--seed", "3", "--quiet"]
+    common = ["--tasks", ",".join(tasks), "--x", x, "--ties", ties, "--runs", runs,
+              "--n-boot", "19", "--seed", "3", "--quiet"]
     assert main(["screen", "--dataset", name, "--out", str(tmp_path / "sd"), *common]) == 0
     assert main(["screen", str(csv), "--out", str(tmp_path / "sf"), *common]) == 0
     for f in ("curves.csv", "verdicts.csv"):
@@ -54,8 +55,10 @@ def test_export_reads_back_unchanged(name, tmp_path, capsys):
         pd.testing.assert_frame_equal(a, b)
 
     assert main(["analyze", str(csv), "--out", str(tmp_path / "af"), "--no-verdicts",
-                 "--tasks", ",".join(tasks), "--x", x, "--ties", ties, "--quiet"]) == 0
-    rep = build_report([ReportSection("x", orig, x=x, ties=ties, tasks=tasks, verdicts=False)],
+                 "--tasks", ",".join(tasks), "--x", x, "--ties", ties, "--runs", runs,
+                 "--quiet"]) == 0
+    rep = build_report([ReportSection("x", orig, x=x, ties=ties, runs=runs, tasks=tasks,
+                                      verdicts=False)],
                        out_dir=tmp_path / "ad", progress=False)
     a = pd.read_csv(tmp_path / "af" / "tables" / "points.csv").drop(columns="section")
     b = rep.points.drop(columns="section").reset_index(drop=True)
