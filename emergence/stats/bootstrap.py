@@ -203,14 +203,11 @@ def _wls_line(Z: np.ndarray, W: np.ndarray, x: np.ndarray):
     return b0, b1, R0, (Sw, Sx, Sxx, det)
 
 
-def _break_stats(Z, W, x, cols, sign: float = 0.0):
-    """Null and break weighted RSS for each row of Z (vectorised over rows and columns).
+def _line_and_columns(Z, W, x, cols):
+    """Weighted line fit of each row of Z and every one-column extension (Frisch-Waugh-Lovell).
 
-    Returns RSS0 (B,), RSS1 (B, K) and the break coefficients (B, K). With ``sign`` +1 or -1
-    the break coefficient is constrained to ``sign * coef >= 0``: a candidate whose
-    unconstrained coefficient has the other sign has its constrained optimum at 0, so it
-    reduces nothing (``RSS1 = RSS0``) and its coefficient is reported as 0. ``sign=0``:
-    unconstrained (two-sided).
+    Returns RSS0 (B,), the RSS reduction of each column (B, K), its coefficient (B, K), the line
+    coefficients (b0, b1) and the column projections on the line (c0, c1) (B, K).
     """
     b0, b1, R0, (Sw, Sx, Sxx, det) = _wls_line(Z, W, x)
     rss0 = np.einsum("bs,bs->b", W, R0**2)
@@ -225,6 +222,19 @@ def _break_stats(Z, W, x, cols, sign: float = 0.0):
     with np.errstate(divide="ignore", invalid="ignore"):
         coef = np.where(ok, cross / hh, 0.0)
         red = np.where(ok, cross**2 / hh, 0.0)
+    return rss0, red, coef, (b0, b1), (c0, c1)
+
+
+def _break_stats(Z, W, x, cols, sign: float = 0.0):
+    """Null and break weighted RSS for each row of Z (vectorised over rows and columns).
+
+    Returns RSS0 (B,), RSS1 (B, K) and the break coefficients (B, K). With ``sign`` +1 or -1
+    the break coefficient is constrained to ``sign * coef >= 0``: a candidate whose
+    unconstrained coefficient has the other sign has its constrained optimum at 0, so it
+    reduces nothing (``RSS1 = RSS0``) and its coefficient is reported as 0. ``sign=0``:
+    unconstrained (two-sided).
+    """
+    rss0, red, coef, (b0, b1), (c0, c1) = _line_and_columns(Z, W, x, cols)
     # tolerance so that exactly flat curves (all 0 or all 1) give T = 0 rather than 0/0
     tau = 1e-12 * np.einsum("bs,bs->b", W, 1.0 + Z**2)
     rss1 = np.maximum(rss0[:, None] - red, 0.0) + tau[:, None]

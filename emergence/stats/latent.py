@@ -62,8 +62,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validation import check_option, check_rng
-from ..curves import break_grid
 from ._results import TestResult
+from .bootstrap import _candidates
+from .bootstrap import _line_and_columns as _wls
 
 __all__ = [
     "LATENT_KINDS",
@@ -375,57 +376,11 @@ def _shape_eta(ce: np.ndarray, nu: float, e: float) -> tuple[np.ndarray, np.ndar
     return -nu * D - np.log(om) + np.log(nu), -nu / om, E
 
 
-def _shape_ce(eta: np.ndarray, nu: float, E: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`_shape_eta`: ``CE`` from ``eta`` at floor ``E``."""
+def _shape_ce(eta: np.ndarray, nu: float, E: float) -> np.ndarray:
+    """Inverse of :func:`_shape_eta`: ``CE`` from ``eta`` at the floor ``E`` of the fitted null."""
     if nu == 0:
-        D = np.exp(-eta)
-    else:
-        D = np.log1p(nu * np.exp(-eta)) / nu
-    return np.asarray(E)[..., None] + D if np.ndim(E) else E + D
-
-
-def _columns(x: np.ndarray, kinds: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    cols, kk, pp = [], [], []
-    for kind in kinds:
-        g = break_grid(x, kind)
-        if kind == "hinge":
-            cols.append(np.maximum(x[None, :] - g[:, None], 0.0))
-        else:
-            cols.append((x[None, :] > g[:, None]).astype(float))
-        kk += [kind] * g.size
-        pp.append(g)
-    return np.vstack(cols), np.array(kk), np.concatenate(pp)
-
-
-def _wls(Z, W, x, cols):
-    """Weighted line fits of rows of Z and every one-column extension (FWL).
-
-    Returns rss0 (B,), the RSS reduction red (B, K), coefficients coef (B, K), the line
-    coefficients (b0, b1) and the column projections (c0, c1) (B, K).
-    """
-    Sw = W.sum(axis=1)
-    Wx = W * x
-    Sx = Wx.sum(axis=1)
-    Sxx = (Wx * x).sum(axis=1)
-    Sz = (W * Z).sum(axis=1)
-    Sxz = (Wx * Z).sum(axis=1)
-    det = Sw * Sxx - Sx**2
-    b1 = (Sw * Sxz - Sx * Sz) / det
-    b0 = (Sz - b1 * Sx) / Sw
-    R0 = Z - b0[:, None] - b1[:, None] * x
-    rss0 = np.einsum("bs,bs->b", W, R0**2)
-    Sh = W @ cols.T
-    Sxh = Wx @ cols.T
-    Shh = W @ (cols**2).T
-    c1 = (Sw[:, None] * Sxh - Sx[:, None] * Sh) / det[:, None]
-    c0 = (Sh - c1 * Sx[:, None]) / Sw[:, None]
-    hh = Shh - (c0 * Sh + c1 * Sxh)
-    cross = (W * R0) @ cols.T
-    ok = hh > 1e-12 * np.maximum(Shh, 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coef = np.where(ok, cross / hh, 0.0)
-        red = np.where(ok, cross**2 / hh, 0.0)
-    return rss0, red, coef, (b0, b1), (c0, c1)
+        return E + np.exp(-eta)
+    return E + np.log1p(nu * np.exp(-eta)) / nu
 
 
 def _moment_tau2(rss: np.ndarray, a: np.ndarray, x: np.ndarray, dof: int,
@@ -818,8 +773,7 @@ def latent_break_test(
                        tau2_runs=tau2_runs)
         notes.append(f"{nrun} runs per scale: run-to-run scatter measured directly from their "
                      f"spread (variance {tau2_runs:.3g} of ln CE per run)")
-    kinds = ("hinge", "step") if alternative == "both" else (alternative,)
-    cols, ckind, cpsi = _columns(x, kinds)
+    cols, ckind, cpsi = _candidates(x, alternative)
     df1 = max(S - 4, 1)
     fits = _fit_all(setup, d.y[None, :], cols, shapes, df1)
     T_up, T_dn, T_2, g0, best = _stats(fits)
@@ -856,19 +810,24 @@ def latent_break_test(
                "accelerating" if best["up"][0][0] <= best["dn"][0][0] else "decelerating")
     eta_obs = fits[g0]["eta"][0]
     w_obs = fits[g0]["w"][0]
+    common = dict(
+        statistic=float(T_up[0]), latent=kind, shape_nu=float(nu0), shape_floor=E0,
+        null_params=np.array([b0, b1]), tau2=tau2,
+        tau2_source="runs" if tau2_runs is not None else "null fit",
+        best_kind=up["kind"] if up else "none", psi=up["psi"] if up else float("nan"),
+        effect=up["effect"] if up else 0.0,
+        decel_kind=dn["kind"] if dn else "none", decel_psi=dn["psi"] if dn else float("nan"),
+        decel_effect=dn["effect"] if dn else 0.0, any_direction=any_dir, fitted=mu0,
+        n_boot=n_boot, n_scales=S, x=x, link=link,
+        break_params={k: v for k, v in (("accelerating", up), ("decelerating", dn))
+                      if v is not None},
+        eta=eta_obs, item_sigma=sigma, weights=w_obs,
+    )
     if n_boot == 0:  # fit only (for drawing): no reference distribution
-        return LatentBreakResult(
-            statistic=float(T_up[0]), pvalue=float("nan"), pvalue_decelerating=float("nan"),
-            pvalue_two_sided=float("nan"), null="", reference="fit only (n_boot = 0)",
-            latent=kind, shape_nu=float(nu0), shape_floor=E0, null_params=np.array([b0, b1]),
-            tau2=tau2, tau2_source="runs" if tau2_runs is not None else "null fit",
-            best_kind=up["kind"] if up else "none", psi=up["psi"] if up else float("nan"),
-            effect=up["effect"] if up else 0.0, decel_kind=dn["kind"] if dn else "none",
-            decel_psi=dn["psi"] if dn else float("nan"), decel_effect=dn["effect"] if dn else 0.0,
-            any_direction=any_dir, fitted=mu0, n_boot=0, n_scales=S, replicates=np.empty(0),
-            notes=tuple(notes), x=x, link=link,
-            break_params={k: v for k, v in (("accelerating", up), ("decelerating", dn))
-                          if v is not None}, eta=eta_obs, item_sigma=sigma, weights=w_obs)
+        nan = float("nan")
+        return LatentBreakResult(pvalue=nan, pvalue_decelerating=nan, pvalue_two_sided=nan,
+                                 null="", reference="fit only (n_boot = 0)",
+                                 replicates=np.empty(0), notes=tuple(notes), **common)
     # --- parametric bootstrap under the fitted null ---------------------------------------
     # model-to-model scatter around the fitted null (measured from runs: on ln CE; estimated
     # from the fit: on the fitted shape's eta scale), then item-level noise
@@ -940,19 +899,8 @@ def latent_break_test(
            f"{tau2:.3g} on the latent scale; {sim_txt}; shape, scatter and breakpoint refitted "
            f"in every replicate; B = {n_boot}")
     return LatentBreakResult(
-        statistic=float(T_up[0]),
         pvalue=(p_up if any_dir == "accelerating" else 1.0),
         pvalue_decelerating=(p_dn if any_dir == "decelerating" else 1.0),
         pvalue_two_sided=pv(T_2, Ts_2), pvalue_one_sided=pv(T_up, Ts_up),
-        null=null_txt, reference=ref, latent=kind, shape_nu=float(nu0), shape_floor=E0,
-        null_params=np.array([b0, b1]), tau2=tau2,
-        tau2_source="runs" if tau2_runs is not None else "null fit",
-        best_kind=up["kind"] if up else "none", psi=up["psi"] if up else float("nan"),
-        effect=up["effect"] if up else 0.0,
-        decel_kind=dn["kind"] if dn else "none", decel_psi=dn["psi"] if dn else float("nan"),
-        decel_effect=dn["effect"] if dn else 0.0, any_direction=any_dir,
-        fitted=mu0, n_boot=n_boot, n_scales=S, replicates=Ts_up, notes=tuple(notes), x=x,
-        link=link, break_params={k: v for k, v in (("accelerating", up), ("decelerating", dn))
-                                 if v is not None},
-        eta=eta_obs, item_sigma=sigma, weights=w_obs,
+        null=null_txt, reference=ref, replicates=Ts_up, notes=tuple(notes), **common,
     )
