@@ -227,7 +227,7 @@ def assess_curve(
             row.update(
                 null_model=f"latent ({shape})", link=f"{kind} -> ln CE", null_why=why,
                 pblrt_stat=main.statistic, pblrt_p=main.pvalue,
-                pblrt_p_two_sided=main.pvalue_two_sided,
+                pblrt_p_two_sided=main.pvalue_two_sided, pblrt_n_boot_used=main.n_boot_used,
                 pblrt_kind=main.best_kind, pblrt_psi=main.psi, pblrt_effect=main.effect,
                 pblrt_effect_direction="accelerating" if main.effect > 0 else "none",
                 pblrt_any_direction=main.any_direction,

@@ -561,6 +561,9 @@ class LatentBreakResult(TestResult):
     fitted : ndarray
         Fitted null means at the observed scales (the simulation truth).
     n_boot, n_scales : int
+    n_boot_used : int
+        Replicates drawn: ``n_boot``, or fewer when every p-value was certainly above
+        ``exact_below`` (sequential stopping).
     replicates : ndarray
         Accelerating-break statistics of the replicates.
     notes : tuple of str
@@ -589,6 +592,7 @@ class LatentBreakResult(TestResult):
     n_boot: int
     n_scales: int
     replicates: np.ndarray = field(repr=False)
+    n_boot_used: int = 0
     notes: tuple[str, ...] = ()
     x: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     link: LatentLink | None = field(default=None, repr=False)
@@ -625,6 +629,12 @@ class LatentBreakResult(TestResult):
         return self.link.mean(_shape_ce(eta, nu, E))
 
 
+#: Replicates per chunk of the latent test's parametric bootstrap.
+CHUNK = 100
+#: Default level below which the latent test's p-values are exact (see ``exact_below``).
+EXACT_BELOW = 0.1
+
+
 def _binary_items(items: np.ndarray | None) -> bool:
     return items is not None and bool(np.all((items == 0) | (items == 1)))
 
@@ -640,6 +650,7 @@ def latent_break_test(
     shapes: tuple[tuple[float, float], ...] = SHAPES,
     alternative: str = "both",
     bounds: tuple[float, float] = (0.0, 1.0),
+    exact_below: float | None = EXACT_BELOW,
 ) -> LatentBreakResult:
     """Parametric-bootstrap profile LR test for a break in latent per-token competence.
 
@@ -662,6 +673,14 @@ def latent_break_test(
     alternative : {"both", "hinge", "step"}, default="both"
     bounds : (float, float), default=(0, 1)
         Declared range of the metric (used by the ``bounded`` kind).
+    exact_below : float or None, default=0.1
+        Sequential Monte Carlo p-values (Besag and Clifford 1991): replicates are drawn in
+        chunks of :data:`CHUNK`, and drawing stops once every reported p-value has
+        ``ceil(exact_below * (B + 1))`` exceedances, so is certainly above ``exact_below``. Every
+        p-value at or below ``exact_below`` is exactly the one of all ``B`` replicates (same
+        seed, same stream), so a decision at any level ``alpha <= exact_below`` is the same as
+        with all ``B``; larger p-values are ``(1 + k) / (m + 1)`` from the ``m`` replicates
+        drawn (``n_boot_used``). ``None`` draws all ``B``.
 
     Returns
     -------
@@ -700,6 +719,8 @@ def latent_break_test(
     n_boot = int(n_boot)
     if n_boot < 0:
         raise ValueError(f"`n_boot` must be >= 0 (0: fit only); got {n_boot!r}.")
+    if exact_below is not None and not 0 < float(exact_below) < 1:
+        raise ValueError(f"`exact_below` must be in (0, 1) or None; got {exact_below!r}.")
     notes: list[str] = []
     x = d.x
     S = x.size
@@ -831,30 +852,30 @@ def latent_break_test(
     # --- parametric bootstrap under the fitted null ---------------------------------------
     # model-to-model scatter around the fitted null (measured from runs: on ln CE; estimated
     # from the fit: on the fitted shape's eta scale), then item-level noise
-    eps = rng.standard_normal((n_boot, S))
-    if tau2_runs is not None:
-        ce_s = ce0[None, :] * np.exp(np.sqrt(tau2_sim) * eps)
-    else:
-        ce_s = _shape_ce(eta0[None, :] + np.sqrt(tau2_sim) * eps, nu0, E0)
-    mu_s = link.mean(ce_s)
-    if binary:
-        if kind in ("exact_match", "multiple_choice") and link.lengths.size > 1:
-            probs = np.exp(-ce_s[..., None] * link.lengths)                # (B, S, J)
-            if kind == "multiple_choice":
-                probs = link.chance + (1 - link.chance) * probs
-            n_j = np.round(float(np.median(nitem)) * link.weights).astype(np.int64)
-            keep = n_j > 0
-            n_j, probs = n_j[keep], probs[..., keep]
-            Ys = rng.binomial(np.broadcast_to(n_j, probs.shape), np.clip(probs, 0, 1)).sum(
-                axis=2) / n_j.sum()
-        elif kind == "edit_distance":
-            L = float(np.sum(lens * wts))
-            ntok = np.round(nitem * L).astype(np.int64)
-            qwrong = np.clip(1.0 - np.exp(-ce_s), 0, 1)
-            cnts = rng.binomial(np.broadcast_to(ntok, qwrong.shape), qwrong)
-            dev = cnts / nitem - mu_s
-            Ys = np.clip(mu_s + np.sqrt(overdisp) * dev, 0.0, L)
+    def simulate(m: int) -> np.ndarray:
+        eps = rng.standard_normal((m, S))
+        if tau2_runs is not None:
+            ce_s = ce0[None, :] * np.exp(np.sqrt(tau2_sim) * eps)
         else:
+            ce_s = _shape_ce(eta0[None, :] + np.sqrt(tau2_sim) * eps, nu0, E0)
+        mu_s = link.mean(ce_s)
+        if binary:
+            if kind in ("exact_match", "multiple_choice") and link.lengths.size > 1:
+                probs = np.exp(-ce_s[..., None] * link.lengths)                # (m, S, J)
+                if kind == "multiple_choice":
+                    probs = link.chance + (1 - link.chance) * probs
+                n_j = np.round(float(np.median(nitem)) * link.weights).astype(np.int64)
+                keep = n_j > 0
+                n_j, probs = n_j[keep], probs[..., keep]
+                return rng.binomial(np.broadcast_to(n_j, probs.shape),
+                                    np.clip(probs, 0, 1)).sum(axis=2) / n_j.sum()
+            if kind == "edit_distance":
+                L = float(np.sum(lens * wts))
+                ntok = np.round(nitem * L).astype(np.int64)
+                qwrong = np.clip(1.0 - np.exp(-ce_s), 0, 1)
+                cnts = rng.binomial(np.broadcast_to(ntok, qwrong.shape), qwrong)
+                dev = cnts / nitem - mu_s
+                return np.clip(mu_s + np.sqrt(overdisp) * dev, 0.0, L)
             nn = np.maximum(np.round(nitem / phi), 1).astype(np.int64)
             if kind == "exact_match":
                 p = np.clip(mu_s, 0, 1)
@@ -864,20 +885,45 @@ def latent_break_test(
             Ys = rng.binomial(np.broadcast_to(nn, p.shape), p) / nn
             if link.kind == "bounded":
                 Ys = link.lo + (link.hi - link.lo) * Ys
-    else:
-        Ys = mu_s + np.sqrt(var_fixed / nrun) * rng.standard_normal((n_boot, S))
+            return Ys
+        Ys = mu_s + np.sqrt(var_fixed / nrun) * rng.standard_normal((m, S))
         if kind in ("loglik", "loglik_per_token"):
             Ys = np.minimum(Ys, -1e-12)
         elif kind in ("loss",):
             Ys = np.maximum(Ys, 1e-12)
         elif kind == "perplexity":
             Ys = np.maximum(Ys, 1.0 + 1e-12)
-    fits_s = _fit_all(setup, Ys, cols, shapes, df1)
-    Ts_up, Ts_dn, Ts_2, _, _ = _stats(fits_s)
+        return Ys
+
+    # Replicates come in fixed chunks (the same stream whether or not the loop stops early).
+    # Sequential Monte Carlo p-values (Besag & Clifford 1991): the loop stops once every
+    # p-value the result reports has h = ceil(exact_below * (B + 1)) exceedances, i.e. is
+    # certainly above ``exact_below``; every p-value at or below it is exactly the one of all
+    # B replicates, so every decision at a level alpha <= exact_below is unchanged.
+    obs = {"up": float(T_up[0]), "dn": float(T_dn[0]), "2": float(T_2[0])}
+    track = ["up", "2"]
+    if any_dir == "decelerating" and not setup.est_disp:
+        track.append("dn")
+    h = (int(np.ceil(exact_below * (n_boot + 1))) if exact_below is not None
+         else n_boot + 1)
+    counts = dict.fromkeys(obs, 0)
+    reps: dict[str, list[np.ndarray]] = {k: [] for k in obs}
+    done = 0
+    while done < n_boot:
+        m = min(CHUNK, n_boot - done)
+        fits_s = _fit_all(setup, simulate(m), cols, shapes, df1)
+        for key, Ts in zip(("up", "dn", "2"), _stats(fits_s)[:3], strict=True):
+            reps[key].append(Ts)
+            t = obs[key]
+            counts[key] += int(np.count_nonzero(Ts >= t - 1e-9 * max(abs(t), 1.0)))
+        done += m
+        if all(counts[k] >= h for k in track):
+            break
+    Ts_up, Ts_dn, Ts_2 = (np.concatenate(reps[k]) for k in ("up", "dn", "2"))
 
     def pv(T, Ts):
         t = float(T[0])
-        return float((1 + np.count_nonzero(Ts >= t - 1e-9 * max(abs(t), 1.0))) / (n_boot + 1))
+        return float((1 + np.count_nonzero(Ts >= t - 1e-9 * max(abs(t), 1.0))) / (Ts.size + 1))
 
     p_up, p_dn = pv(T_up, Ts_up), pv(T_dn, Ts_dn)
     if setup.est_disp:
@@ -897,10 +943,14 @@ def latent_break_test(
         sim_txt = "substitution-model token counts scaled to the items' dispersion"
     ref = (f"parametric bootstrap under the fitted null with model-to-model scatter tau^2 = "
            f"{tau2:.3g} on the latent scale; {sim_txt}; shape, scatter and breakpoint refitted "
-           f"in every replicate; B = {n_boot}")
+           f"in every replicate; B = {n_boot}"
+           + ("" if Ts_up.size == n_boot else
+              f" (stopped after {Ts_up.size}: every p-value certainly above {exact_below:g}, "
+              "sequential Monte Carlo p-values)"))
     return LatentBreakResult(
         pvalue=(p_up if any_dir == "accelerating" else 1.0),
         pvalue_decelerating=(p_dn if any_dir == "decelerating" else 1.0),
         pvalue_two_sided=pv(T_2, Ts_2), pvalue_one_sided=pv(T_up, Ts_up),
-        null=null_txt, reference=ref, replicates=Ts_up, notes=tuple(notes), **common,
+        null=null_txt, reference=ref, replicates=Ts_up, n_boot_used=int(Ts_up.size),
+        notes=tuple(notes), **common,
     )

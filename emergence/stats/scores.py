@@ -293,9 +293,14 @@ class EmergenceScoreInterval:
         )
 
 
-def _item_floor(items: np.ndarray, W: np.ndarray, means: np.ndarray, binary: bool) -> np.ndarray:
-    """Per-replicate noise floor of a step from weighted item vectors."""
-    n = items.shape[0]
+def _item_floor(items: np.ndarray, W: np.ndarray, means: np.ndarray, binary: bool,
+                n: int | None = None) -> np.ndarray:
+    """Per-replicate noise floor of a step from weighted item vectors.
+
+    ``items`` are the (distinct) item vectors, ``W`` their resampling counts and ``n`` the
+    number of items (default: the rows of ``items``).
+    """
+    n = items.shape[0] if n is None else int(n)
     if binary:
         p = np.clip(means.mean(axis=-1), 1.0 / n, 1.0 - 1.0 / n)
         return np.sqrt(2.0 * p * (1 - p) / n)
@@ -339,8 +344,10 @@ def emergence_score_interval(
 
     Notes
     -----
-    Replicates are computed at once: resampling counts ``W ~ Multinomial(n, 1/n)`` of shape
-    ``(n_boot, n_items)`` give the replicate curves ``W @ items / n``. The bootstrap resamples
+    Replicates are computed at once: resampling counts of the distinct item vectors
+    ``W ~ Multinomial(n, count / n)``, shape ``(n_boot, n_distinct)``, give the replicate curves
+    ``W @ vectors / n`` (the same law as resampling the ``n`` items one by one; the cost grows
+    with the distinct vectors, at most ``2 ** n_scales`` for 0/1 items). The bootstrap resamples
     under the alternative, so the interval describes uncertainty of the score; it is not a test
     of "no transition".
 
@@ -376,11 +383,15 @@ def emergence_score_interval(
         stderr=None if binary else items.std(axis=0, ddof=1) / np.sqrt(n),
         n_items=n,
     )
-    W = rng.multinomial(n, np.full(n, 1.0 / n), size=int(n_boot)).astype(float)
-    Y = W @ items / n
+    # identical item vectors are one cell of the multinomial: the resampling counts of the
+    # distinct vectors are Multinomial(n, count / n), the same law as resampling items one by
+    # one, at a cost in distinct vectors, not items
+    uniq, cnt = np.unique(items, axis=0, return_counts=True)
+    W = rng.multinomial(n, cnt / n, size=int(n_boot)).astype(float)
+    Y = W @ uniq / n
     num, raw, sign = _raw_parts(Y)
     if floor == "auto":
-        fl = _item_floor(items, W, Y, binary)
+        fl = _item_floor(uniq, W, Y, binary, n)
     elif floor is None:
         fl = np.zeros(len(Y))
     else:
