@@ -127,6 +127,35 @@ def test_result_states_null_reference_and_predicts_on_the_metric_scale():
     assert r2.pvalue == r.pvalue and np.array_equal(r2.replicates, r.replicates)
 
 
+def test_sequential_p_values_are_exact_at_or_below_the_level():
+    # Besag-Clifford stopping: a p-value at or below exact_below equals the one of all B
+    # replicates (same seed, same stream); one above it stays above it, from fewer replicates
+    seen_small = seen_stop = False
+    for truth, metric, seed in [("power_law", "exact_match", 0), ("hinge", "exact_match", 1),
+                                ("power_law", "target_loglik", 2),
+                                ("hinge", "token_edit_distance", 3),
+                                ("saturating", "exact_match", 4)]:
+        c, d, k = _test_curve(truth, metric, seed, n_items=300)
+        full = latent_break_test(d, kind=k, item_lengths=c.item_lengths, n_boot=499, seed=seed,
+                                 exact_below=None)
+        seq = latent_break_test(d, kind=k, item_lengths=c.item_lengths, n_boot=499, seed=seed)
+        assert full.n_boot_used == 499 and seq.n_boot_used <= 499
+        assert np.array_equal(seq.replicates, full.replicates[:seq.n_boot_used])
+        for f in ("pvalue", "pvalue_two_sided", "pvalue_one_sided", "pvalue_decelerating"):
+            pf, ps = getattr(full, f), getattr(seq, f)
+            if pf <= 0.1:
+                assert ps == pf, (truth, metric, f)
+                seen_small = True
+            else:
+                assert ps > 0.1, (truth, metric, f)
+        if seq.n_boot_used < 499:
+            seen_stop = True
+            assert "stopped after" in seq.reference
+    assert seen_small and seen_stop
+    with pytest.raises(ValueError, match="exact_below"):
+        latent_break_test(d, kind=k, n_boot=9, exact_below=1.5)
+
+
 def test_schaeffers_exact_model_is_not_a_genuine_transition():
     # methods.md 1.2: per-token CE an exact power law, L = 5, 10 scales from 1e7 to 1e11, 500
     # identical items; exact match rises from about 0.002 to 0.79. At alpha = 0.05 about 5% of
