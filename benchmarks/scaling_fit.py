@@ -50,7 +50,7 @@ def main() -> None:
     delta = 1e-3
 
     t0 = time.perf_counter()
-    fit = fit_chinchilla(params=N, tokens=D, loss=L)
+    fit = fit_chinchilla(params=N, tokens=D, loss=L, n_boot=0)
     t_ours = time.perf_counter() - t0
 
     fg1 = _objective(logN, logD, logL, delta, threads=1)

@@ -67,11 +67,13 @@ def check_interval(
 
 
 def check_rng(seed: Any = None) -> np.random.Generator:
-    """Normalise ``seed`` (None, int, SeedSequence or Generator) to a ``numpy.random.Generator``."""
-    if isinstance(seed, np.random.RandomState):
-        raise TypeError("`seed` must be None, an int, a SeedSequence or a Generator; "
-                        "legacy RandomState is not accepted.")
-    return np.random.default_rng(seed)
+    """Normalise ``seed`` (None, int, SeedSequence or Generator) to a ``numpy.random.Generator``.
+
+    The same as :func:`emergence._random.as_generator`.
+    """
+    from ._random import as_generator
+
+    return as_generator(seed)
 
 
 def format_rows(index: Iterable[Any], limit: int = 8) -> str:

@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._defaults import N_BOOT
+from ._random import SeedLike
 from ._validation import check_interval, check_option, check_rng
 from .tidy import extract_curves
 
@@ -65,8 +67,8 @@ def _counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
 def cluster_bootstrap_means(
     items: np.ndarray,
     *,
-    n_boot: int = 2000,
-    seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    n_boot: int = N_BOOT,
+    seed: SeedLike = None,
 ) -> np.ndarray:
     """Replicate per-scale means resampling items (rows) jointly across scales (columns).
 
@@ -74,7 +76,7 @@ def cluster_bootstrap_means(
     ----------
     items : ndarray, shape (n_items, n_scales)
         Per-item scores; no NaN.
-    n_boot : int, default=2000
+    n_boot : int, default=999
     seed : int, Generator or SeedSequence, optional
 
     Returns
@@ -155,9 +157,9 @@ def item_bootstrap(
     *,
     x: str = "params",
     along: str = "size",
-    n_boot: int = 2000,
+    n_boot: int = N_BOOT,
     level: float = 0.95,
-    seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    seed: SeedLike = None,
     on_mismatch: str = "error",
     metrics: Sequence[str] | None = None,
     runs: str = "error",
@@ -171,7 +173,7 @@ def item_bootstrap(
     x : str, default="params"
         Scale column.
     along : {"size", "step"}, default="size"
-    n_boot : int, default=2000
+    n_boot : int, default=999
     level : float, default=0.95
     seed : int, Generator or SeedSequence, optional
         One child stream per curve is spawned from it, so results do not depend on curve order.

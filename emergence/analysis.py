@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from . import verdict
+from ._defaults import ALPHA, N_BOOT, SEED
+from ._random import SeedLike, root_seed
 from .stats.intervals import proportion_interval
 from .stats.scores import emergence_score
 from .tidy import Curve, extract_curves
@@ -38,10 +40,11 @@ from .tidy import Curve, extract_curves
 __all__ = ["Analysis", "Section", "SectionAnalysis", "analyze", "cited_break", "curve_outcome",
            "curve_points", "emergence_scores", "DEFAULT_SEED", "DEFAULT_N_BOOT", "DEFAULT_ALPHA"]
 
-#: Defaults shared by :func:`analyze`, :func:`emergence.report.build_report` and the demo.
-DEFAULT_SEED = 0
-DEFAULT_N_BOOT = 999
-DEFAULT_ALPHA = 0.05
+#: Defaults shared by :func:`analyze`, :func:`emergence.report.build_report` and the demo (the
+#: package-wide values of :mod:`emergence._defaults`).
+DEFAULT_SEED = SEED
+DEFAULT_N_BOOT = N_BOOT
+DEFAULT_ALPHA = ALPHA
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ class Section:
 
 
 
-def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = 0.05) -> pd.DataFrame:
+def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = ALPHA) -> pd.DataFrame:
     """Points of a curve with interval bounds, as plotted and tabulated.
 
     Proportions with known item counts get binomial intervals (``interval`` method, statsmodels);
@@ -242,7 +245,7 @@ def curve_outcome(row) -> str:
     return "no break"
 
 
-def cited_break(row, alpha: float = 0.05) -> dict | None:
+def cited_break(row, alpha: float = ALPHA) -> dict | None:
     """The break a curve's verdict text cites, read from its verdict row, or None.
 
     Reads the ``cited_break`` column (``"accelerating"``, ``"decelerating"`` or ``"none"``) with
@@ -474,7 +477,7 @@ def analyze(
     table_or_sections: pd.DataFrame | Section | Sequence[Section],
     *,
     x: str = "params",
-    seed: int = DEFAULT_SEED,
+    seed: SeedLike = DEFAULT_SEED,
     n_boot: int = DEFAULT_N_BOOT,
     alpha: float = DEFAULT_ALPHA,
     interval: str = "wilson",
@@ -495,8 +498,9 @@ def analyze(
         A tidy table (one section with scale axis ``x`` and default selection) or sections.
     x : str, default="params"
         Scale axis when a bare table is given.
-    seed : int, default=0
-        Seed of every bootstrap.
+    seed : int, SeedSequence, Generator or None, default=0
+        Seed of every bootstrap. It is turned into one integer (:func:`emergence._random.root_seed`;
+        a Generator gives one draw) that is recorded as ``Analysis.seed`` and passed to every step.
     n_boot : int, default=999
         Bootstrap replicates of every test and fit.
     alpha : float, default=0.05
@@ -523,6 +527,7 @@ def analyze(
     """
     from tqdm.auto import tqdm
 
+    seed = root_seed(seed)
     if isinstance(table_or_sections, pd.DataFrame):
         sections = [Section("table", table_or_sections, x=x)]
     else:

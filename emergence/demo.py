@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import datasets
+from ._random import SeedLike
 from .analysis import DEFAULT_N_BOOT, DEFAULT_SEED, analyze
 from .report import Report, ReportSection, render_report
 
@@ -98,7 +99,7 @@ def demo_sections(*, quick: bool = False) -> list[ReportSection]:
 def run_demo(
     out_dir: str | Path = "emergence-report",
     *,
-    seed: int = DEFAULT_SEED,
+    seed: SeedLike = DEFAULT_SEED,
     n_boot: int = DEFAULT_N_BOOT,
     verdicts: bool = True,
     quick: bool = False,

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._defaults import N_BOOT
+from ._random import SeedLike
 from ._validation import check_interval, check_option, check_rng
 from .aggregate import _counts
 from .io.records import validate_records
@@ -110,9 +112,9 @@ def mirage_check(
     along: str = "size",
     tokenizer: str | Callable[[str], Any] = "whitespace",
     normalize: str | Callable[[str], str] = "strip",
-    n_boot: int = 2000,
+    n_boot: int = N_BOOT,
     level: float = 0.95,
-    seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    seed: SeedLike = None,
     on_mismatch: str = "error",
     simultaneous: bool = True,
 ) -> MirageResult:
@@ -135,7 +137,7 @@ def mirage_check(
         Unit of L and of the edit distance. Pass the model tokenizer's ``encode`` for model tokens.
     normalize : str or callable, default="strip"
         Exact-match normalisation (see :func:`emergence.scoring.normalize_text`).
-    n_boot : int, default=2000
+    n_boot : int, default=999
     level : float, default=0.95
     seed : int, Generator or SeedSequence, optional
     on_mismatch : {"error", "intersect"}, default="error"

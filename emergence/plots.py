@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ._defaults import ALPHA
 from .analysis import curve_points
 from .tidy import Curve
 
@@ -123,7 +124,7 @@ def below_chance(curve: Curve) -> np.ndarray:
     return curve.y < curve.chance if curve.info.higher_is_better else curve.y > curve.chance
 
 
-def data_range(curve: Curve, *, interval: str = "wilson", alpha: float = 0.05,
+def data_range(curve: Curve, *, interval: str = "wilson", alpha: float = ALPHA,
                pad: float = 0.1) -> tuple[float, float]:
     """The y range a panel shows: points and their intervals, padded by ``pad`` of the span
     (in log10 on a log axis). Fitted lines are drawn only inside it."""
@@ -143,7 +144,7 @@ def data_range(curve: Curve, *, interval: str = "wilson", alpha: float = 0.05,
 
 
 def lines_within_data(curve: Curve, fits: pd.DataFrame | None, *, interval: str = "wilson",
-                      alpha: float = 0.05) -> tuple[pd.DataFrame, list[str]]:
+                      alpha: float = ALPHA) -> tuple[pd.DataFrame, list[str]]:
     """Split fitted lines into those drawn and those left out.
 
     A line is drawn when it lies on the data's x range and, over that range, inside the data's
@@ -177,7 +178,7 @@ def plot_curve(
     *,
     ax: plt.Axes | None = None,
     interval: str = "wilson",
-    alpha: float = 0.05,
+    alpha: float = ALPHA,
     show_chance: bool = True,
     show_resolution: bool = True,
     fits: pd.DataFrame | None = None,

@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ._csvsafe import write_csv  # noqa: E402
+from ._random import SeedLike  # noqa: E402
 from ._version import __version__  # noqa: E402
 from .analysis import (  # noqa: E402
     DEFAULT_ALPHA,
@@ -488,7 +489,7 @@ def build_report(
     out_dir: str | Path = "emergence-report",
     title: str = "emergence report",
     interval: str = "wilson",
-    seed: int = DEFAULT_SEED,
+    seed: SeedLike = DEFAULT_SEED,
     n_boot: int = DEFAULT_N_BOOT,
     alpha: float = DEFAULT_ALPHA,
     progress: bool = True,
@@ -503,8 +504,9 @@ def build_report(
     title : str
     interval : str, default="wilson"
         Binomial interval method for proportions (``"wilson"`` or ``"jeffreys"``, ...).
-    seed : int, default=0
-        Seed for every bootstrap (tests, verdicts and scaling fits).
+    seed : int, SeedSequence, Generator or None, default=0
+        Seed for every bootstrap (tests, verdicts and scaling fits), as in
+        :func:`emergence.analysis.analyze`.
     n_boot : int, default=999
         Bootstrap replicates for every test and scaling fit.
     alpha : float, default=0.05

@@ -34,7 +34,9 @@ import numpy as np
 import pandas as pd
 
 from ._csvsafe import write_csv
+from ._defaults import ALPHA, N_BOOT
 from ._exceptions import EmergenceError
+from ._random import SeedLike, root_seed
 from ._validation import check_interval
 from .tidy import Curve, CurveSet
 from .verdict import KEY_COLS, VerdictTable, assess_curve, finalize
@@ -154,9 +156,9 @@ def screen(
     curves: CurveSet | Sequence[Curve],
     out_dir: str | os.PathLike,
     *,
-    seed: int = 0,
-    n_boot: int = 999,
-    alpha: float = 0.05,
+    seed: SeedLike = 0,
+    n_boot: int = N_BOOT,
+    alpha: float = ALPHA,
     min_scales: int = 6,
     ic: bool = False,
     n_jobs: int = 1,
@@ -176,7 +178,9 @@ def screen(
         Folder for ``settings.json``, ``rows.jsonl`` (one line per finished curve),
         ``curves.csv`` and ``verdicts.csv`` (written at the end) and ``excluded.csv``.
     seed, n_boot, alpha, min_scales, ic
-        As in :func:`emergence.verdict.assess` (``ic`` defaults to False here: the AICc table is
+        As in :func:`emergence.verdict.assess`; the integer seed is stored in ``settings.json``, so
+        a resumed screen must use the same one (a Generator seeded the same way gives the same
+        integer; None gives a new one each run) (``ic`` defaults to False here: the AICc table is
         descriptive and costs about three times the tests).
     n_jobs : int, default=1
         Local worker processes (ignored when ``client`` is given).
@@ -218,9 +222,7 @@ def screen(
     (3, True)
     """
     alpha = check_interval(alpha, "alpha", 0, 1)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ValueError(f"`seed` must be an integer from 0 to {2**32 - 1} (curve seeds are "
-                         f"32-bit: a larger seed would repeat a smaller one); got {seed!r}.")
+    seed = root_seed(seed)
     if isinstance(curves, CurveSet):
         cl, excluded = list(curves.curves), curves.excluded
     else:

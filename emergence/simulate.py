@@ -96,6 +96,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ._random import SeedLike, spawn
 from ._validation import check_option
 
 __all__ = [
@@ -205,11 +206,8 @@ def latent_log_ce(
     return pl - par["jump"] * (x >= par["psi"])
 
 
-def _rng_children(seed, k: int) -> list[np.random.Generator]:
-    if isinstance(seed, np.random.Generator):
-        return seed.spawn(k)
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    return [np.random.default_rng(s) for s in ss.spawn(k)]
+def _rng_children(seed: SeedLike, k: int) -> list[np.random.Generator]:
+    return spawn(seed, k)
 
 
 def _scales(n_scales: int, x_range, spacing: str, log10_params, rng) -> np.ndarray:
@@ -320,7 +318,7 @@ def simulate_family(
     family: str = "sim",
     task: str = "sim_task",
     latent: bool = False,
-    seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    seed: SeedLike = None,
 ) -> pd.DataFrame:
     """Per-item results of one simulated model family with a known latent competence.
 

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ._defaults import ALPHA, N_BOOT
+from ._random import SeedLike, keyed_seed, root_seed, spawn
 from ._validation import check_interval, check_option
 from .stats._data import as_curve_data
 from .stats.bootstrap import pblrt_test
@@ -73,10 +75,24 @@ KEY_COLS = ["family", "model", "task", "shots", "metric", "x_name"]
 GROUP_COLS = ["family", "model", "task", "shots", "x_name"]
 
 
-def curve_seed(curve: Curve, seed: int) -> np.random.SeedSequence:
-    """Seed of one curve, derived from ``seed`` and the curve's identity (order independent)."""
+def curve_seed(curve: Curve, seed: int, *, offset: int = 0) -> np.random.SeedSequence:
+    """Seed of one curve, derived from ``seed`` and the curve's identity (order independent).
+
+    ``SeedSequence([(seed + offset) mod 2**32, crc32(key), higher 32-bit words of seed...])``
+    (:func:`emergence._random.keyed_seed`): any non-negative integer seed, and seeds below
+    ``2**32`` give the same streams as before 64-bit seeds were accepted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emergence.tidy import Curve
+    >>> c = Curve("f", "t", "acc", 0, "params", np.array([1e8, 1e9]), np.array([.2, .4]),
+    ...           np.full(2, np.nan), np.full(2, 100.0), ("a", "b"))
+    >>> curve_seed(c, 2**40).entropy[2], curve_seed(c, 0).entropy == curve_seed(c, 2**40).entropy
+    (256, False)
+    """
     key = "|".join(str(curve.key[k]) for k in KEY_COLS)
-    return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode())])
+    return keyed_seed(int(seed), zlib.crc32(key.encode()), offset=offset)
 
 
 def _facts(curve: Curve):
@@ -119,17 +135,18 @@ def _resolution_counts(d, kind: str) -> tuple[int, int, str]:
 def assess_curve(
     curve: Curve,
     *,
-    seed: int = 0,
-    n_boot: int = 999,
-    alpha: float = 0.05,
+    seed: SeedLike = 0,
+    n_boot: int = N_BOOT,
+    alpha: float = ALPHA,
     min_scales: int = 6,
     ic: bool = False,
 ) -> dict:
     """All tests on one curve, as one flat row (p-values not yet adjusted across curves).
 
     Never raises on bad data: a curve that cannot be tested gets ``status`` ``"underpowered"``
-    or ``"error"`` with the reason.
+    or ``"error"`` with the reason. ``seed`` is turned into an integer as in :func:`assess`.
     """
+    seed = root_seed(seed)
     row: dict = {k: curve.key[k] for k in KEY_COLS}
     row.update(n_scales=curve.n_scales, status="ok", reason="", notes="")
     notes: list[str] = list(curve.notes)
@@ -166,7 +183,7 @@ def assess_curve(
                              stderr=d.stderr)
         row.update(es=es.score, es_unfloored=es.unfloored_score, es_floor_applied=es.floor_applied)
         if d.items is not None and d.n_scales >= 3:
-            ss = np.random.default_rng(curve_seed(curve, seed + 7))
+            ss = np.random.default_rng(curve_seed(curve, seed, offset=7))
             iv = emergence_score_interval(ysign * d.items, d.x, n_boot=min(n_boot, 999),
                                           alpha=alpha, seed=ss)
             row.update(es_low=iv.low, es_high=iv.high)
@@ -205,7 +222,7 @@ def assess_curve(
                    "(extract_curves(..., chance={'TASK': 0.25}) or --chance TASK=0.25)")
         row["notes"] = "; ".join(dict.fromkeys(notes))
         return row
-    ss = curve_seed(curve, seed).spawn(4)
+    ss = spawn(curve_seed(curve, seed), 4)
     runs = getattr(curve, "runs", None)
     try:
         if kind != "none":
@@ -374,7 +391,7 @@ def _col(df: pd.DataFrame, name: str, default) -> pd.Series:
     return df[name] if name in df else pd.Series(default, index=df.index)
 
 
-def combine(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+def combine(rows: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
     """Group verdicts across metrics from per-curve rows with q-values.
 
     Every reason is built once per row with column operations; one pass over the groups then
@@ -593,9 +610,9 @@ def finalize(rows: list[dict] | pd.DataFrame, *, alpha: float, n_boot: int, seed
 def assess(
     curves,
     *,
-    seed: int = 0,
-    n_boot: int = 999,
-    alpha: float = 0.05,
+    seed: SeedLike = 0,
+    n_boot: int = N_BOOT,
+    alpha: float = ALPHA,
     min_scales: int = 6,
     ic: bool = False,
     progress: bool = True,
@@ -607,9 +624,11 @@ def assess(
     curves : CurveSet, Curve or list of Curve
         From :func:`emergence.tidy.extract_curves`. Curves of the same task under several
         metrics (e.g. ``acc`` and a log-likelihood) are judged together.
-    seed : int, default=0
-        Each curve's bootstrap draws come from ``SeedSequence([seed, crc32(curve key)])``, so a
-        curve's results do not depend on which other curves are assessed.
+    seed : int, SeedSequence, Generator or None, default=0
+        Each curve's bootstrap draws come from ``SeedSequence([seed, crc32(curve key)])``
+        (:func:`curve_seed`), so a curve's results do not depend on which other curves are
+        assessed. Any non-negative integer; a Generator gives one 64-bit draw (advancing it), a
+        SeedSequence its entropy, None a fresh seed; the integer used is ``VerdictTable.seed``.
     n_boot : int, default=999
         Bootstrap replicates per test.
     alpha : float, default=0.05
@@ -664,6 +683,7 @@ def assess(
     alpha = check_interval(alpha, "alpha", 0, 1)
     if int(n_boot) < 19:
         raise ValueError(f"`n_boot` must be at least 19; got {n_boot!r}.")
+    seed = root_seed(seed)
     cl, excluded = _as_curves(curves)
     it = cl
     if progress:

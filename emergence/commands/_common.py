@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from .._defaults import N_BOOT, SEED
+
 __all__ = ["add_report_options", "parse_mapping", "seed_arg", "SEED_MAX", "add_scale_options",
            "scale_arg", "add_table_options", "table_kwargs_from_args", "read_inputs",
            "add_fact_options", "facts_from_args"]
 
-#: Largest seed accepted: the verdict engine derives each curve's random stream from a 32-bit
-#: seed, so larger seeds would silently equal smaller ones (2**32 would give the results of 0).
-SEED_MAX = 2**32 - 1
+#: Largest seed accepted at the command line (64 bits; every seed gives its own random streams).
+SEED_MAX = 2**64 - 1
 
 
 def seed_arg(text: str) -> int:
@@ -20,19 +21,17 @@ def seed_arg(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer; got {text!r}") from None
     if not 0 <= v <= SEED_MAX:
-        raise argparse.ArgumentTypeError(
-            f"must be from 0 to {SEED_MAX} (seeds are 32-bit; larger ones would repeat smaller "
-            f"ones); got {text}")
+        raise argparse.ArgumentTypeError(f"must be from 0 to {SEED_MAX} (64-bit); got {text}")
     return v
 
 
 def add_report_options(p: argparse.ArgumentParser, *, default_out: str) -> None:
     """Add --out, --seed, --n-boot, --interval, --no-verdicts, --quiet."""
     p.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
-    p.add_argument("--seed", type=seed_arg, default=0,
-                   help=f"seed for every bootstrap, 0 to {SEED_MAX} (default: 0)")
-    p.add_argument("--n-boot", type=int, default=999,
-                   help="bootstrap replicates for the tests (default: 999)")
+    p.add_argument("--seed", type=seed_arg, default=SEED,
+                   help=f"seed for every bootstrap, 0 to 2^64-1 (default: {SEED})")
+    p.add_argument("--n-boot", type=int, default=N_BOOT,
+                   help=f"bootstrap replicates for the tests (default: {N_BOOT})")
     p.add_argument("--interval", default="wilson", choices=["wilson", "jeffreys", "beta", "agresti_coull"],
                    help="binomial interval for accuracies (default: wilson)")
     p.add_argument("--no-verdicts", action="store_true", help="skip the statistical tests")

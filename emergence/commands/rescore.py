@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._defaults import N_BOOT, SEED
 from .._exceptions import FormatError
 from ._common import add_scale_options, parse_mapping, scale_arg, seed_arg
 
@@ -220,8 +221,8 @@ def register(subparsers) -> None:
     p.add_argument("--aggregate", metavar="CSV",
                    help="also write per-scale means with item-cluster bootstrap intervals")
     p.add_argument("--x", default="params", help="scale column for --aggregate")
-    p.add_argument("--n-boot", type=int, default=2000, dest="n_boot")
-    p.add_argument("--seed", type=seed_arg, default=0)
+    p.add_argument("--n-boot", type=int, default=N_BOOT, dest="n_boot")
+    p.add_argument("--seed", type=seed_arg, default=SEED)
     p.add_argument("--on-mismatch", default="error", choices=("error", "intersect"),
                    dest="on_mismatch")
     p.add_argument("--runs", default="error", choices=("error", "mean", "separate"),

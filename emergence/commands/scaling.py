@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._defaults import N_BOOT, SEED
 from .._exceptions import EmergenceError
 from ._common import (
     add_fact_options,
@@ -116,8 +117,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_scale_options(p)
     p.set_defaults(_table_metric=False)
     p.add_argument("--out", default="scaling-out", help="output folder (default: scaling-out)")
-    p.add_argument("--seed", type=seed_arg, default=0, help="bootstrap seed (default: 0)")
-    p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates (default: 200)")
+    p.add_argument("--seed", type=seed_arg, default=SEED, help=f"bootstrap seed (default: {SEED})")
+    p.add_argument("--n-boot", type=int, default=N_BOOT,
+                   help=f"bootstrap replicates (default: {N_BOOT})")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .._defaults import ALPHA, N_BOOT, SEED
 from ..schema import SCALE_COLUMNS
 from ._common import (
     add_fact_options,
@@ -45,9 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="several replicate runs (column 'run') per model: error (default), "
                    "average them per scale, or one curve per run")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=seed_arg, default=0, help="seed (default: 0)")
-    p.add_argument("--n-boot", type=int, default=999, help="bootstrap replicates (default: 999)")
-    p.add_argument("--alpha", type=float, default=0.05, help="FDR level (default: 0.05)")
+    p.add_argument("--seed", type=seed_arg, default=SEED, help=f"seed (default: {SEED})")
+    p.add_argument("--n-boot", type=int, default=N_BOOT,
+                   help=f"bootstrap replicates (default: {N_BOOT})")
+    p.add_argument("--alpha", type=float, default=ALPHA, help=f"FDR level (default: {ALPHA})")
     p.add_argument("--min-scales", type=int, default=6,
                    help="curves with fewer scales are 'underpowered' (default: 6)")
     p.add_argument("--ic", action="store_true", help="also compute the AICc/BIC table")

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._defaults import N_BOOT
 from .tasks import LL_SUFFIX, MC_SUFFIX, ArithmeticSuite, write_task_files
 
 __all__ = [
@@ -85,7 +86,7 @@ class Preset:
     batch_size: int = 64
     lr: float = 2e-3
     eval_batch_size: int = 64
-    n_boot: int = 999
+    n_boot: int = N_BOOT
     seeds: int = 1
 
 
@@ -348,7 +349,7 @@ def analyze_table(
     *,
     seed: int = 0,
     verdicts: bool = True,
-    n_boot: int = 999,
+    n_boot: int = N_BOOT,
     progress: bool = False,
 ) -> LabResult:
     """Curves across size and steps, verdicts and between-run variance of a scored lab table.
@@ -424,7 +425,7 @@ def analyze_records(
     lengths: pd.DataFrame | None = None,
     seed: int = 0,
     verdicts: bool = True,
-    n_boot: int = 999,
+    n_boot: int = N_BOOT,
     progress: bool = False,
 ) -> LabResult:
     """Re-score records (:func:`score_records`) and analyse them (:func:`analyze_table`).
@@ -453,7 +454,7 @@ def analyze_records(
     return res
 
 
-def mirage_table(records: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
+def mirage_table(records: pd.DataFrame, *, seed: int = 0, n_boot: int = N_BOOT) -> pd.DataFrame:
     """Mirage check (exact match ~ p^L, edit distance ~ L(1-p)) per run and generative task.
 
     Runs :func:`emergence.mirage.mirage_check` on the final checkpoints of each training run with
@@ -464,7 +465,7 @@ def mirage_table(records: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) ->
     records : DataFrame
         Lab records with target log-likelihoods attached (:func:`records_from_harness`).
     seed : int, default=0
-    n_boot : int, default=1000
+    n_boot : int, default=999
 
     Returns
     -------

@@ -53,7 +53,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._defaults import N_BOOT
 from .._exceptions import EmergenceError
+from .._random import SeedLike
 from .._validation import check_interval, check_option, check_rng
 from ..registry import MetricFacts, MetricInfo, as_chance_map, metric_info, resolve_chance
 from ..schema import validate
@@ -271,8 +273,8 @@ def backtest(
     continuous_metric: str | None = None,
     target_length: float | None = None,
     labels: Any = None,
-    n_boot: int = 1000,
-    seed: Any = None,
+    n_boot: int = N_BOOT,
+    seed: SeedLike = None,
 ) -> BacktestResult:
     """Fit on scales below ``cutoff`` and forecast the scales at or above it.
 
@@ -299,7 +301,7 @@ def backtest(
         Target length L in tokens for the Mirage route (estimated when None).
     labels : sequence of str, optional
         Point labels when ``data`` is an array.
-    n_boot : int, default=1000
+    n_boot : int, default=999
         Bootstrap replicates (sigmoid only).
     seed : None, int, SeedSequence or Generator
 
@@ -615,9 +617,9 @@ def fit_sigmoid(
     *,
     chance: float | None = None,
     ceiling: float = 1.0,
-    n_boot: int = 500,
+    n_boot: int = N_BOOT,
     level: float = 0.9,
-    seed: Any = None,
+    seed: SeedLike = None,
 ) -> SigmoidFit:
     """Fit a chance-floored sigmoid in log10 x and locate the transition zone (5%-95%).
 
@@ -628,7 +630,7 @@ def fit_sigmoid(
     chance : float, optional
         Floor (default: the curve's chance level, else 0).
     ceiling : float, default=1.0
-    n_boot : int, default=500
+    n_boot : int, default=999
         Residual-bootstrap replicates (vectorised refits) for the band and the zone interval.
     level : float, default=0.9
     seed : None, int, SeedSequence or Generator

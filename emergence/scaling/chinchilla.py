@@ -42,7 +42,7 @@ Examples
 >>> from emergence.scaling import BESIROGLU_2024, fit_chinchilla
 >>> N, D = np.meshgrid(np.geomspace(7e7, 1.6e10, 8), np.geomspace(5e9, 5e11, 6))
 >>> L = BESIROGLU_2024.predict(N.ravel(), D.ravel())
->>> fit = fit_chinchilla(params=N.ravel(), tokens=D.ravel(), loss=L)
+>>> fit = fit_chinchilla(params=N.ravel(), tokens=D.ravel(), loss=L, n_boot=0)  # fit only
 >>> round(fit.params.alpha, 3), round(fit.params.beta, 3), round(fit.params.E, 2)
 (0.348, 0.366, 1.82)
 """
@@ -59,7 +59,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._defaults import N_BOOT
 from .._exceptions import ConvergenceWarning, DataExclusionWarning, EmergenceError
+from .._random import SeedLike
 from .._validation import check_interval, check_rng
 from ..registry import BUILTIN_METRICS, MetricFacts, find_metric_info
 from ._optim import batched_lbfgs
@@ -360,9 +362,9 @@ def fit_chinchilla(
     delta: float = 1e-3,
     grid: np.ndarray | None = None,
     exclude_top: int = 0,
-    n_boot: int = 0,
+    n_boot: int = N_BOOT,
     level: float = 0.95,
-    seed: Any = None,
+    seed: SeedLike = None,
     max_iter: int = 2000,
     progress: bool = False,
 ) -> ChinchillaFit:
@@ -390,9 +392,10 @@ def fit_chinchilla(
         Initial values ``(a, b, e, alpha, beta)``; default :func:`default_grid` (4,500 starts).
     exclude_top : int, default=0
         Leave out the ``exclude_top`` runs with the highest loss (reported in ``runs``).
-    n_boot : int, default=0
+    n_boot : int, default=999
         Bootstrap replicates (runs resampled with replacement, each refitted from the full-data
-        optimum) for percentile intervals on every parameter.
+        optimum) for percentile intervals on every parameter. ``n_boot=0`` fits only (no
+        intervals; ``intervals()`` is then NaN).
     level : float, default=0.95
         Confidence level of the intervals.
     seed : None, int, SeedSequence or Generator

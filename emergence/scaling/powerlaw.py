@@ -36,7 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._defaults import N_BOOT
 from .._exceptions import ConvergenceWarning, EmergenceError
+from .._random import SeedLike
 from .._validation import check_interval, check_option, check_rng
 from ..tidy import Curve
 from ._optim import batched_lm
@@ -93,7 +95,7 @@ class PowerLawFit:
         x = np.asarray(x, dtype=float)
         return self.E + self.A * x ** (-self.alpha)
 
-    def band(self, x: Any, *, kind: str = "confidence", seed: Any = 0) -> pd.DataFrame:
+    def band(self, x: Any, *, kind: str = "confidence", seed: SeedLike = 0) -> pd.DataFrame:
         """Bootstrap band at ``x``: ``kind="confidence"`` for the curve, ``"prediction"`` for a
         new observation (adds a resampled log residual).
 
@@ -241,9 +243,9 @@ def fit_power_law(
     y: Any = None,
     *,
     floor: bool = True,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     level: float = 0.95,
-    seed: Any = None,
+    seed: SeedLike = None,
     x_name: str | None = None,
     y_name: str | None = None,
 ) -> PowerLawFit:
@@ -258,7 +260,7 @@ def fit_power_law(
         Values (positive; loss-like: decreasing in x). Not used when ``x`` is a Curve.
     floor : bool, default=True
         Fit the irreducible term E (3 parameters) or not (2 parameters).
-    n_boot : int, default=1000
+    n_boot : int, default=999
         Residual-bootstrap replicates for intervals (0 for none).
     level : float, default=0.95
     seed : None, int, SeedSequence or Generator

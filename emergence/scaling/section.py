@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from .._csvsafe import write_csv
+from .._defaults import N_BOOT, SEED
 from .._exceptions import EmergenceError
+from .._random import SeedLike
 from ..plots import figure_style, save_figure
 from ..registry import MetricFacts, find_metric_info
 from ..schema import validate
@@ -60,8 +62,8 @@ def report_section(
     table: pd.DataFrame,
     out_dir: str | Path,
     *,
-    seed: Any = 0,
-    n_boot: int = 200,
+    seed: SeedLike = SEED,
+    n_boot: int = N_BOOT,
     cutoff: float | None = None,
     max_loss_curves: int = 1,
     max_curves: int = 4,
@@ -81,7 +83,7 @@ def report_section(
         Report folder; files go to ``figures/scaling_*.png`` and ``tables/scaling_*.csv``.
     seed : None, int, SeedSequence or Generator
         Randomness of the bootstraps.
-    n_boot : int, default=200
+    n_boot : int, default=999
         Bootstrap replicates of each fit.
     cutoff : float, optional
         Scale below which backtests fit (default: 1e22 FLOPs when that leaves at least 3 points on

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._defaults import N_BOOT
+from .._random import SeedLike
 from .._validation import check_option, check_rng
 from ..curves import MODELS, break_grid, get_link
 from ._data import CurveData, as_curve_data, default_null
@@ -444,8 +446,8 @@ def pblrt_test(
     direction: str = "improving",
     higher_is_better: bool | None = None,
     simulate: str = "auto",
-    n_boot: int = 999,
-    seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    n_boot: int = N_BOOT,
+    seed: SeedLike = None,
 ) -> PBLRTResult:
     """Parametric-bootstrap likelihood-ratio test of a smooth null against a break.
 

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint
 
+from .._defaults import ALPHA
 from .._validation import check_interval, check_option
 from ._results import fmt_p
 
@@ -118,7 +119,7 @@ def proportion_interval(
     nobs: np.ndarray | float,
     *,
     method: str,
-    alpha: float = 0.05,
+    alpha: float = ALPHA,
 ) -> ProportionInterval:
     """Confidence intervals for binomial proportions (vectorised).
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 from statsmodels.stats.multitest import multipletests
 
+from .._defaults import ALPHA
 from .._validation import check_interval
 
 __all__ = ["fdr"]
 
 
 def fdr(
-    pvalues: np.ndarray, *, alpha: float = 0.05, method: str = "fdr_bh"
+    pvalues: np.ndarray, *, alpha: float = ALPHA, method: str = "fdr_bh"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Adjusted p-values (q-values) and rejections across many tests.
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._defaults import ALPHA, N_BOOT
+from .._random import SeedLike
 from .._validation import check_interval, check_rng
 
 __all__ = [
@@ -314,10 +316,10 @@ def emergence_score_interval(
     items: np.ndarray,
     x: np.ndarray,
     *,
-    n_boot: int = 999,
-    alpha: float = 0.05,
+    n_boot: int = N_BOOT,
+    alpha: float = ALPHA,
     floor: float | str | None = "auto",
-    seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    seed: SeedLike = None,
 ) -> EmergenceScoreInterval:
     """Item-bootstrap interval of the Emergence Score.
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as sps
 
+from .._defaults import ALPHA, N_BOOT
+from .._random import SeedLike
 from .._validation import check_interval, check_option, check_rng
 from ._results import TestResult
 
@@ -106,9 +108,9 @@ def supf_test(
     *,
     kind: str = "full",
     trim: float = 0.15,
-    n_boot: int = 999,
+    n_boot: int = N_BOOT,
     residuals: str = "null",
-    seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    seed: SeedLike = None,
 ) -> SupFResult:
     """Andrews (1993) sup-F test for a break at an unknown scale, Hansen (1996) bootstrap.
 
@@ -363,7 +365,7 @@ def threshold_interval(
     y: np.ndarray,
     *,
     kind: str = "full",
-    alpha: float = 0.05,
+    alpha: float = ALPHA,
     n_grid: int = 200,
 ) -> ThresholdInterval:
     """Hansen (2000) confidence set for the break location by inverting the LR statistic.
