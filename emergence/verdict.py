@@ -323,7 +323,7 @@ def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
         if col not in df:
             df[col] = np.nan
         p = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
-        q, _ = fdr(p, alpha=alpha, method="fdr_bh")
+        q = fdr(p, alpha=alpha, method="fdr_bh").qvalue
         df[col[:-2] + "_q"] = q
     for col in ("pblrt_effect_direction", "naive_direction", "pblrt_any_direction",
                 "naive_any_direction"):

@@ -28,7 +28,7 @@ from .intervals import (
     binomial_test_chance,
     proportion_interval,
 )
-from .multiple import fdr
+from .multiple import FDRResult, fdr
 from .paired import AdjacentMcNemarResult, adjacent_mcnemar_test
 from .scores import (
     EmergenceScore,
@@ -53,6 +53,7 @@ __all__ = [
     "DaviesResult",
     "EmergenceScore",
     "EmergenceScoreInterval",
+    "FDRResult",
     "ICTable",
     "PBLRTResult",
     "ProportionInterval",

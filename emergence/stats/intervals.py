@@ -14,7 +14,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from .._defaults import ALPHA
 from .._validation import check_interval, check_option
-from ._results import fmt_p
+from ._results import TestResult, fmt_p
 
 __all__ = [
     "INTERVAL_METHODS",
@@ -181,7 +181,7 @@ def proportion_interval(
 
 
 @dataclass(frozen=True)
-class BinomialChanceResult:
+class BinomialChanceResult(TestResult):
     """Result of :func:`binomial_test_chance`.
 
     Unpacks as ``statistic, pvalue`` (arrays, one entry per proportion).
@@ -205,11 +205,8 @@ class BinomialChanceResult:
     chance: np.ndarray
     null: str = "accuracy equals chance (items answered at random)"
     reference: str = "exact Binomial(nobs, chance), one-sided (greater)"
-    __test__ = False
 
-    def __iter__(self):
-        yield self.statistic
-        yield self.pvalue
+    _name = "binomial_chance"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per proportion."""

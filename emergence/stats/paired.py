@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.contingency_tables import mcnemar
 
-from ._results import fmt_p
+from ._results import TestResult, fmt_p
 
 __all__ = ["AdjacentMcNemarResult", "adjacent_mcnemar_test"]
 
 
 @dataclass(frozen=True)
-class AdjacentMcNemarResult:
+class AdjacentMcNemarResult(TestResult):
     """Result of :func:`adjacent_mcnemar_test`.
 
     Attributes
@@ -32,11 +32,8 @@ class AdjacentMcNemarResult:
     pvalue: float
     null: str = "items are as likely to flip right-to-wrong as wrong-to-right between scales"
     reference: str = "exact Binomial(b + c, 1/2) on discordant items (McNemar 1947), two-sided"
-    __test__ = False
 
-    def __iter__(self):
-        yield self.statistic
-        yield self.pvalue
+    _name = "mcnemar_adjacent"
 
     def to_frame(self) -> pd.DataFrame:
         """The per-pair table."""

@@ -284,11 +284,15 @@ def test_fdr_matches_statsmodels_and_handles_nan():
     from statsmodels.stats.multitest import multipletests
 
     p = np.array([0.001, 0.2, 0.03, 0.04, 0.5])
-    q, rej = fdr(p, method="fdr_bh")
+    res = fdr(p, method="fdr_bh")
+    q = res.qvalue
     np.testing.assert_allclose(q, multipletests(p, method="fdr_bh")[1])
-    q2, _ = fdr(np.r_[p, np.nan])
+    assert res.reject.tolist() == multipletests(p, method="fdr_bh")[0].tolist()
+    q2 = fdr(np.r_[p, np.nan]).qvalue
     np.testing.assert_allclose(q2[:5], q)
     assert np.isnan(q2[5])
+    frame = fdr(np.r_[p, np.nan]).to_frame()
+    assert list(frame.columns) == ["pvalue", "qvalue", "reject"] and not frame["reject"].iloc[5]
     with pytest.raises(ValueError):
         fdr([1.5])
 
@@ -347,3 +351,18 @@ def test_pblrt_two_sided_pvalue_from_the_same_replicates():
     assert one.pvalue <= two.pvalue and one.effect_direction == "accelerating"
     # a well-behaved null bends either way about equally often
     assert 0.35 <= one.null_share <= 0.65
+
+
+def test_every_test_result_shares_the_test_result_base():
+    from emergence.stats._results import TestResult
+    from emergence.stats.intervals import binomial_test_chance
+    from emergence.stats.paired import adjacent_mcnemar_test
+
+    b = binomial_test_chance([30, 25], 100, 0.25)
+    items = np.array([[0, 1, 1], [0, 0, 1], [1, 1, 1], [0, 1, 1]], dtype=float)
+    m = adjacent_mcnemar_test(items, labels=["a", "b", "c"])
+    for res in (b, m):
+        assert isinstance(res, TestResult)
+        stat, p = res
+        assert stat is res.statistic and p is res.pvalue
+        assert "pvalue" in res.to_frame().columns and "H0" in res.summary()
