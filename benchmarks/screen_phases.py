@@ -152,11 +152,11 @@ def main() -> None:
           f"{'per 1k items':>14}")
     for n in sizes:
         items, lengths = item_curve(n)
-        d = as_curve_data(x=X, y=items.mean(axis=0), items=items, metric="exact_match")
+        d = as_curve_data(log10_x=X, y=items.mean(axis=0), items=items, metric="exact_match")
         t_lat = cpu(lambda d=d, ln=lengths: latent_break_test(
             d, kind=latent_kind("exact_match"), item_lengths=ln, n_boot=999, seed=1))
         t_res = cpu(lambda items=items: pblrt_test(
-            x=X, y=items.mean(axis=0), items=items, metric="exact_match",
+            log10_x=X, y=items.mean(axis=0), items=items, metric="exact_match",
             simulate="residual", n_boot=999, seed=1))
         base.setdefault("lat", (n, t_lat))
         base.setdefault("res", (n, t_res))

@@ -12,8 +12,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_option", "check_interval", "check_rng", "format_rows", "sha256_file", "how",
-           "cli_mode"]
+__all__ = ["check_option", "check_interval", "check_rng", "check_log10_x", "format_rows",
+           "sha256_file", "how", "cli_mode"]
+
+#: Largest plausible log10 of a scale: 10**50 parameters, tokens or FLOPs is beyond any model, so a
+#: larger value is a raw scale passed where log10 is expected.
+LOG10_MAX = 50.0
 
 #: True while a command of the ``emergence`` CLI runs: messages then give fixes as flags.
 _CLI: ContextVar[bool] = ContextVar("emergence_cli", default=False)
@@ -74,6 +78,27 @@ def check_rng(seed: Any = None) -> np.random.Generator:
     from ._random import as_generator
 
     return as_generator(seed)
+
+
+def check_log10_x(values: Any, name: str = "log10_x") -> np.ndarray:
+    """Return ``values`` as a float array, refusing values that are a raw scale, not its log10.
+
+    Examples
+    --------
+    >>> check_log10_x([8.0, 9.5]).tolist()
+    [8.0, 9.5]
+    >>> check_log10_x([1e8, 1e9])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `log10_x` must be log10 of the scale; got values up to 1e+09, which look like ...
+    """
+    a = np.asarray(values, dtype=float)
+    fin = a[np.isfinite(a)]
+    if fin.size and np.max(np.abs(fin)) > LOG10_MAX:
+        raise ValueError(f"`{name}` must be log10 of the scale; got values up to "
+                         f"{np.max(np.abs(fin)):.3g}, which look like the raw scale: pass "
+                         "numpy.log10(x).")
+    return a
 
 
 def format_rows(index: Iterable[Any], limit: int = 8) -> str:

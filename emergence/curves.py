@@ -41,7 +41,7 @@ from scipy import optimize
 from scipy.special import expit, logit
 
 from ._exceptions import ConvergenceWarning
-from ._validation import check_option
+from ._validation import check_log10_x, check_option
 
 __all__ = [
     "LINKS",
@@ -158,7 +158,7 @@ def get_link(name: str, chance: float = 0.0, eps: float = 1e-3) -> Link:
     return Link(name, ch, eps)
 
 
-def break_grid(x: np.ndarray, kind: str) -> np.ndarray:
+def break_grid(log10_x: np.ndarray, kind: str) -> np.ndarray:
     """Candidate breakpoints for a hinge or a step, keeping at least two points on each side.
 
     Hinge: the observed scales ``x_2 .. x_{S-2}`` (1-based) and the midpoints between them, so
@@ -173,7 +173,7 @@ def break_grid(x: np.ndarray, kind: str) -> np.ndarray:
     >>> break_grid(np.arange(6.0), "step").tolist()
     [1.5, 2.5, 3.5]
     """
-    x = np.sort(np.asarray(x, dtype=float))
+    x = np.sort(np.asarray(log10_x, dtype=float))
     s = x.size
     if s < 4:
         return np.empty(0)
@@ -187,9 +187,9 @@ def break_grid(x: np.ndarray, kind: str) -> np.ndarray:
     raise ValueError(f"`kind` must be 'hinge' or 'step'; got {kind!r}.")
 
 
-def design(x: np.ndarray, kind: str, psi: float | None = None) -> np.ndarray:
-    """Design matrix on the link scale: ``[1, x]`` plus the hinge or step column."""
-    x = np.asarray(x, dtype=float)
+def design(log10_x: np.ndarray, kind: str, psi: float | None = None) -> np.ndarray:
+    """Design matrix on the link scale: ``[1, log10_x]`` plus the hinge or step column."""
+    x = np.asarray(log10_x, dtype=float)
     cols = [np.ones_like(x), x]
     if kind == "hinge":
         cols.append(np.maximum(x - psi, 0.0))
@@ -255,9 +255,10 @@ class CurveFit:
     chance: float = 0.0
     x: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Fitted curve on the y scale at ``x`` (log10 scale)."""
-        x = np.asarray(x, dtype=float)
+    def predict(self, log10_x: np.ndarray) -> np.ndarray:
+        """Fitted curve on the y scale at ``log10_x`` (log10 of the scale; a raw scale is
+        refused)."""
+        x = check_log10_x(log10_x)
         if self.model == "logistic4":
             p = self.params
             return p["c"] + (p["d"] - p["c"]) * expit(p["k"] * (x - p["x0"]))
@@ -338,12 +339,12 @@ def _as_xy(x, y=None):
         c = x
         return c.log10x, c.y, c.chance, c.n_items
     if y is None:
-        raise ValueError("pass a Curve, or `x` (log10 scale) and `y` arrays.")
-    return np.asarray(x, dtype=float), np.asarray(y, dtype=float), float("nan"), None
+        raise ValueError("pass a Curve, or `log10_x` and `y` arrays.")
+    return check_log10_x(x), np.asarray(y, dtype=float), float("nan"), None
 
 
 def fit_curve(
-    x,
+    log10_x,
     y: np.ndarray | None = None,
     *,
     model: str = "linear",
@@ -356,11 +357,11 @@ def fit_curve(
 
     Parameters
     ----------
-    x : Curve or array_like
-        A :class:`~emergence.tidy.Curve` (its ``log10x`` and ``y`` are used), or the scale axis
-        (already on the log10 scale).
+    log10_x : array_like or Curve
+        log10 of the scale of each point (a raw scale is refused), or a
+        :class:`~emergence.tidy.Curve` (its ``log10x`` and ``y`` are used).
     y : array_like, optional
-        Per-scale values when ``x`` is an array.
+        Per-scale values when ``log10_x`` is an array.
     model : {"linear", "power_law", "gompertz", "chance_sigmoid", "hinge", "step", "logistic4"}
         ``"mirage"`` is an alias of ``"gompertz"``.
     link : str, optional
@@ -395,7 +396,7 @@ def fit_curve(
     >>> round(fit.psi, 3), round(fit.params["delta"], 3)
     (4.0, 0.05)
     """
-    xx, yy, cch, cn = _as_xy(x, y)
+    xx, yy, cch, cn = _as_xy(log10_x, y)
     if chance is None:
         chance = cch
     if n_items is None:

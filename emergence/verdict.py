@@ -297,7 +297,7 @@ def assess_curve(
         except ValueError as e:
             notes.append(f"sup-F not run: {e}")
         if ic:
-            tab = ic_table(x=d.x, y=d.y, chance=d.chance).to_frame().set_index("model")
+            tab = ic_table(log10_x=d.x, y=d.y, chance=d.chance).to_frame().set_index("model")
             row["ic_best"] = str(tab["aicc"].idxmin()) if tab["aicc"].notna().any() else ""
             brk = [m for m in ("hinge", "step") if m in tab.index]
             for c in ("w_aicc", "w_aicc_psi3", "w_bic", "w_bic_psi3"):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import check_log10_x
 from ..registry import MetricInfo, metric_info
 
 __all__ = ["CurveData", "as_curve_data", "default_null"]
@@ -47,7 +48,7 @@ class CurveData:
 def as_curve_data(
     curve=None,
     *,
-    x=None,
+    log10_x=None,
     y=None,
     n_items=None,
     items=None,
@@ -56,10 +57,12 @@ def as_curve_data(
     metric: str | MetricInfo | None = None,
     log_x: bool = False,
     min_scales: int = 3,
+    x=None,
 ) -> CurveData:
     """Build :class:`CurveData` from a Curve or arrays, raising clear errors on bad input.
 
-    ``x`` given as arrays is used as is (already log10) unless ``log_x`` is True. A Curve
+    ``log10_x`` given as arrays is used as is (already log10; a raw scale is refused) unless
+    ``log_x`` is True (then it is the raw scale). ``x`` is the same as ``log10_x``. A Curve
     brings its metric's facts (:attr:`~emergence.tidy.Curve.facts`); with arrays, ``metric``
     is a built-in name or a :class:`~emergence.registry.MetricInfo` (an unknown name raises
     :class:`~emergence.UnknownMetricError`), or None for an unnamed series.
@@ -88,11 +91,14 @@ def as_curve_data(
         metric = curve.metric
         name = curve.name
     else:
-        if x is None or y is None:
-            raise ValueError("pass a Curve or both `x` and `y`.")
-        xv = np.asarray(x, float).ravel()
+        if log10_x is None:
+            log10_x = x
+        if log10_x is None or y is None:
+            raise ValueError("pass a Curve or both `log10_x` and `y`.")
+        xv = np.asarray(log10_x, float).ravel()
         if log_x:
             xv = np.log10(xv)
+        check_log10_x(xv)
         yv = np.asarray(y, float).ravel()
         nv = n_items
         if isinstance(metric, MetricInfo):

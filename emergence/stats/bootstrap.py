@@ -16,13 +16,14 @@ for it and ``direction="both"`` gives the two-sided test.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._defaults import N_BOOT
 from .._random import SeedLike
-from .._validation import check_option, check_rng
+from .._validation import check_log10_x, check_option, check_rng
 from ..curves import MODELS, break_grid, get_link
 from ._data import CurveData, as_curve_data, default_null
 from ._results import TestResult
@@ -149,10 +150,10 @@ class PBLRTResult(TestResult):
         row["notes"] = "; ".join(self.notes)
         return row
 
-    def predict(self, x: np.ndarray, which: str = "null") -> np.ndarray:
-        """Fitted null or break curve on the y scale at ``x`` (log10 scale)."""
+    def predict(self, log10_x: np.ndarray, which: str = "null") -> np.ndarray:
+        """Fitted null or break curve on the y scale at ``log10_x`` (log10 of the scale)."""
         check_option(which, "which", ("null", "break"))
-        x = np.asarray(x, dtype=float)
+        x = check_log10_x(log10_x)
         lk = get_link(self.link, self.chance)
         if which == "null" or self.best_kind == "none":
             return lk.inverse(self.null_params[0] + self.null_params[1] * x)
@@ -435,7 +436,7 @@ def _simulate(m: _Model, p0: np.ndarray, z0: np.ndarray, W0: np.ndarray, rss0: f
 def pblrt_test(
     curve=None,
     *,
-    x: np.ndarray | None = None,
+    log10_x: np.ndarray | None = None,
     y: np.ndarray | None = None,
     n_items: np.ndarray | float | None = None,
     items: np.ndarray | None = None,
@@ -448,6 +449,7 @@ def pblrt_test(
     simulate: str = "auto",
     n_boot: int = N_BOOT,
     seed: SeedLike = None,
+    x: np.ndarray | None = None,
 ) -> PBLRTResult:
     """Parametric-bootstrap likelihood-ratio test of a smooth null against a break.
 
@@ -455,8 +457,11 @@ def pblrt_test(
     ----------
     curve : Curve, optional
         The curve to test (``log10x``, ``y``, ``n_items``, ``items``, ``chance``, ``metric``).
-        Alternatively pass ``x`` (log10 scale), ``y`` and optionally ``n_items``/``items``/
+        Alternatively pass ``log10_x``, ``y`` and optionally ``n_items``/``items``/
         ``chance``/``metric``.
+    log10_x : array_like, optional
+        log10 of the scale of each point (e.g. ``numpy.log10(params)``). Values above 50 are
+        refused as a raw scale.
     null : {"auto", "linear", "power_law", "gompertz", "chance_sigmoid"}, default="auto"
         Smooth null. ``"auto"``: Mirage/Gompertz for exact match (chance 0), chance-floored
         sigmoid for multiple choice (chance > 0), power law for positive continuous metrics,
@@ -487,6 +492,9 @@ def pblrt_test(
         and gaussian otherwise.
     n_boot : int, default=999
     seed : int, Generator, SeedSequence or None
+    x : array_like, optional
+        Deprecated name of ``log10_x`` (FutureWarning; removed after 2027-06): the raw scale is
+        refused, as for ``log10_x``.
 
     Returns
     -------
@@ -536,12 +544,12 @@ def pblrt_test(
     >>> x = np.linspace(8, 11, 10)
     >>> p = np.exp(-np.exp(6.0 - 0.7 * x))            # Mirage curve: smooth on its link
     >>> k = np.random.default_rng(0).binomial(500, p)
-    >>> res = pblrt_test(x=x, y=k / 500, n_items=500, metric="exact_match", seed=1)
+    >>> res = pblrt_test(log10_x=x, y=k / 500, n_items=500, metric="exact_match", seed=1)
     >>> res.null_model, res.pvalue > 0.05, res.direction
     ('gompertz', True, 'improving')
     >>> sat = 0.25 + 0.5 * (1 - np.exp(-2.0 * (x - 7.9)))   # saturating accuracy
     >>> k = np.random.default_rng(1).binomial(2000, sat)
-    >>> r = pblrt_test(x=x, y=k / 2000, n_items=2000, metric="acc", chance=0.25, seed=1)
+    >>> r = pblrt_test(log10_x=x, y=k / 2000, n_items=2000, metric="acc", chance=0.25, seed=1)
     >>> r.pvalue > 0.05, r.any_direction
     (True, 'decelerating')
     """
@@ -552,7 +560,13 @@ def pblrt_test(
     if int(n_boot) < 1:
         raise ValueError(f"`n_boot` must be a positive integer; got {n_boot!r}.")
     n_boot = int(n_boot)
-    d = as_curve_data(curve, x=x, y=y, n_items=n_items, items=items, chance=chance,
+    if x is not None:
+        if log10_x is not None:
+            raise ValueError("pass `log10_x` only (`x` is its deprecated name).")
+        warnings.warn("pblrt_test(x=...) is deprecated and will be removed after 2027-06: pass "
+                      "log10_x= (log10 of the scale).", FutureWarning, stacklevel=2)
+        log10_x = x
+    d = as_curve_data(curve, log10_x=log10_x, y=y, n_items=n_items, items=items, chance=chance,
                       metric=metric, min_scales=5)
     rng = check_rng(seed)
     notes = list(d.notes)

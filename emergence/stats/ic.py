@@ -71,23 +71,26 @@ class ICTable:
 def ic_table(
     curve=None,
     *,
-    x: np.ndarray | None = None,
+    log10_x: np.ndarray | None = None,
     y: np.ndarray | None = None,
     chance: float | None = None,
     models: tuple[str, ...] | None = None,
+    x: np.ndarray | None = None,
 ) -> ICTable:
     """AICc / BIC with Akaike weights across smooth and break models of one curve.
 
     Parameters
     ----------
     curve : Curve, optional
-        Or ``x`` (log10 scale) and ``y`` arrays.
+        Or ``log10_x`` (log10 of the scale; a raw scale is refused) and ``y`` arrays.
     chance : float, optional
         Chance level for the chance-floored sigmoid (default: the curve's).
     models : tuple of str, optional
         Default: ``linear, power_law, gompertz, chance_sigmoid, logistic4, hinge, step``; models
         that do not apply (``power_law`` with ``y <= 0``, ``gompertz``/``chance_sigmoid``
         outside [0, 1], too few scales) are listed in ``skipped``.
+    x : array_like, optional
+        Deprecated name of ``log10_x`` (FutureWarning; removed after 2027-06).
 
     Returns
     -------
@@ -106,12 +109,18 @@ def ic_table(
     >>> from emergence.stats.ic import ic_table
     >>> x = np.linspace(8, 11, 10)
     >>> y = 0.05 + 0.1 * np.maximum(x - 9.5, 0) + 0.002 * np.sin(7 * x)
-    >>> ic_table(x=x, y=y).best
+    >>> ic_table(log10_x=x, y=y).best
     'hinge'
     """
     from ._data import as_curve_data
 
-    d = as_curve_data(curve, x=x, y=y, chance=chance, min_scales=3)
+    if x is not None:
+        if log10_x is not None:
+            raise ValueError("pass `log10_x` only (`x` is its deprecated name).")
+        warnings.warn("ic_table(x=...) is deprecated and will be removed after 2027-06: pass "
+                      "log10_x= (log10 of the scale).", FutureWarning, stacklevel=2)
+        log10_x = x
+    d = as_curve_data(curve, log10_x=log10_x, y=y, chance=chance, min_scales=3)
     ch = d.chance if chance is None else chance
     if models is None:
         models = ("linear", "power_law", "gompertz", "chance_sigmoid", "logistic4", "hinge",

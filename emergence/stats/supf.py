@@ -9,7 +9,7 @@ from scipy import stats as sps
 
 from .._defaults import ALPHA, N_BOOT
 from .._random import SeedLike
-from .._validation import check_interval, check_option, check_rng
+from .._validation import check_interval, check_log10_x, check_option, check_rng
 from ._results import TestResult
 
 __all__ = ["SupFResult", "ChowResult", "ThresholdInterval", "supf_test", "chow_test",
@@ -34,7 +34,7 @@ def _resid_maker(X: np.ndarray) -> np.ndarray:
 
 
 def _check_xy(x, y):
-    x = np.asarray(x, dtype=float).ravel()
+    x = check_log10_x(x).ravel()
     y = np.asarray(y, dtype=float).ravel()
     if x.size != y.size:
         raise ValueError(f"`x` and `y` lengths differ ({x.size} vs {y.size}).")
@@ -103,7 +103,7 @@ def _candidates(x: np.ndarray, kind: str, trim: float) -> np.ndarray:
 
 
 def supf_test(
-    x: np.ndarray,
+    log10_x: np.ndarray,
     y: np.ndarray,
     *,
     kind: str = "full",
@@ -116,8 +116,9 @@ def supf_test(
 
     Parameters
     ----------
-    x, y : array_like
-        Scale (log10) and per-scale values (or their link transform).
+    log10_x, y : array_like
+        log10 of the scale (a raw scale is refused) and per-scale values (or their link
+        transform).
     kind : {"full", "hinge", "step"}, default="full"
         ``full``: intercept and slope may both change (Andrews' structural-change test);
         ``hinge``: slope change only (continuous); ``step``: level change only.
@@ -165,7 +166,7 @@ def supf_test(
     check_option(kind, "kind", BREAKS)
     check_option(residuals, "residuals", ("null", "alternative"))
     trim = check_interval(trim, "trim", 0, 0.5)
-    x, y = _check_xy(x, y)
+    x, y = _check_xy(log10_x, y)
     s = x.size
     q = 2 if kind == "full" else 1
     cands = _candidates(x, kind, trim)
@@ -247,13 +248,15 @@ class ChowResult(TestResult):
     _name = "chow"
 
 
-def chow_test(x: np.ndarray, y: np.ndarray, psi: float, *, kind: str = "full") -> ChowResult:
+def chow_test(
+    log10_x: np.ndarray, y: np.ndarray, psi: float, *, kind: str = "full"
+) -> ChowResult:
     """Chow (1960) F test for a break at a scale declared in advance.
 
     Parameters
     ----------
-    x, y : array_like
-        Scale (log10) and per-scale values.
+    log10_x, y : array_like
+        log10 of the scale (a raw scale is refused) and per-scale values.
     psi : float
         Break location, chosen *before* seeing the data (e.g. a pre-registered compute level).
         Choosing it at the visible jump inflates the size badly; use :func:`supf_test` or
@@ -288,7 +291,7 @@ def chow_test(x: np.ndarray, y: np.ndarray, psi: float, *, kind: str = "full") -
     (2, 6, True)
     """
     check_option(kind, "kind", BREAKS)
-    x, y = _check_xy(x, y)
+    x, y = _check_xy(log10_x, y)
     s = x.size
     q = 2 if kind == "full" else 1
     below = int(np.sum(x <= psi))
@@ -361,7 +364,7 @@ class ThresholdInterval:
 
 
 def threshold_interval(
-    x: np.ndarray,
+    log10_x: np.ndarray,
     y: np.ndarray,
     *,
     kind: str = "full",
@@ -372,8 +375,9 @@ def threshold_interval(
 
     Parameters
     ----------
-    x, y : array_like
-        Scale (log10) and per-scale values (or their link transform).
+    log10_x, y : array_like
+        log10 of the scale (a raw scale is refused) and per-scale values (or their link
+        transform).
     kind : {"full", "hinge", "step"}, default="full"
     alpha : float, default=0.05
     n_grid : int, default=200
@@ -408,7 +412,7 @@ def threshold_interval(
     """
     check_option(kind, "kind", BREAKS)
     alpha = check_interval(alpha, "alpha", 0, 1)
-    x, y = _check_xy(x, y)
+    x, y = _check_xy(log10_x, y)
     s = x.size
     if s < 5:
         raise ValueError(f"{s} scales: a break location needs at least 5.")

@@ -56,7 +56,7 @@ def test_pblrt_reproducible_and_detects_step():
 def test_pblrt_statistic_matches_direct_least_squares():
     rng = np.random.default_rng(1)
     y = np.clip(0.3 + 0.05 * (X10 - 8) + rng.normal(0, 0.03, 10), 0.01, 0.99)
-    res = pblrt_test(x=X10, y=y, metric=SCORE, null="linear", alternative="hinge",
+    res = pblrt_test(log10_x=X10, y=y, metric=SCORE, null="linear", alternative="hinge",
                      direction="both", n_boot=19, seed=0)
     X0 = np.column_stack([np.ones(10), X10])
     rss0 = np.sum((y - X0 @ np.linalg.lstsq(X0, y, rcond=None)[0]) ** 2)
@@ -84,7 +84,7 @@ def test_pblrt_one_sided_statistic_matches_bounded_least_squares(direction):
     rng = np.random.default_rng(7)
     y = np.clip(0.3 + 0.05 * (X10 - 8) - 0.06 * np.maximum(X10 - 9.4, 0)
                 + rng.normal(0, 0.01, 10), 0.01, 0.99)
-    res = pblrt_test(x=X10, y=y, metric=SCORE, null="linear", direction=direction,
+    res = pblrt_test(log10_x=X10, y=y, metric=SCORE, null="linear", direction=direction,
                      n_boot=19, seed=0)
     sign = {"improving": 1.0, "decelerating": -1.0, "both": 0.0}[direction]
     X0 = np.column_stack([np.ones(10), X10])
@@ -179,26 +179,26 @@ def test_pblrt_other_paths():
     cur = pblrt_test(c, alternative="curvature", n_boot=99, seed=0)
     assert cur.best_kind == "curvature" and np.isnan(cur.psi)
     # aggregate only: no item counts -> gaussian replicates, limitation noted
-    agg = pblrt_test(x=X10, y=items.mean(0), metric="acc", chance=0.25, n_boot=99, seed=0)
+    agg = pblrt_test(log10_x=X10, y=items.mean(0), metric="acc", chance=0.25, n_boot=99, seed=0)
     assert agg.simulate == "gaussian" and any("aggregate-only" in n for n in agg.notes)
     # continuous item matrix -> residual resampling
     cont = rng.normal(0, 1, (80, 10)) + 0.3 * X10
-    rc = pblrt_test(x=X10, y=cont.mean(0), items=cont, metric="loglik", n_boot=99, seed=0)
+    rc = pblrt_test(log10_x=X10, y=cont.mean(0), items=cont, metric="loglik", n_boot=99, seed=0)
     assert rc.simulate == "residual" and rc.null_model == "linear"
 
 
 def test_pblrt_bad_input():
     with pytest.raises(ValueError, match="at least 5"):
-        pblrt_test(x=X10[:4], y=[0.1, 0.2, 0.3, 0.4], metric="acc")
+        pblrt_test(log10_x=X10[:4], y=[0.1, 0.2, 0.3, 0.4], metric="acc")
     with pytest.raises(ValueError, match="finite"):
-        pblrt_test(x=X10, y=np.r_[np.nan, np.ones(9) * 0.5], metric="acc")
+        pblrt_test(log10_x=X10, y=np.r_[np.nan, np.ones(9) * 0.5], metric="acc")
     with pytest.raises(ValueError, match="tied"):
-        pblrt_test(x=np.r_[X10[:9], X10[8]], y=np.linspace(0.1, 0.5, 10), metric="acc")
+        pblrt_test(log10_x=np.r_[X10[:9], X10[8]], y=np.linspace(0.1, 0.5, 10), metric="acc")
     with pytest.raises(ValueError, match="direction"):
-        pblrt_test(x=X10, y=np.linspace(0.1, 0.5, 10), n_items=100, metric="acc",
+        pblrt_test(log10_x=X10, y=np.linspace(0.1, 0.5, 10), n_items=100, metric="acc",
                    direction="up")
     with pytest.raises(ValueError, match="rasch"):
-        pblrt_test(x=X10, y=np.linspace(0.1, 0.5, 10), n_items=100, metric="acc",
+        pblrt_test(log10_x=X10, y=np.linspace(0.1, 0.5, 10), n_items=100, metric="acc",
                    simulate="rasch")
 
 
@@ -209,8 +209,8 @@ def test_pblrt_all_zero_and_non_monotone_x():
     rng = np.random.default_rng(4)
     perm = rng.permutation(10)
     y = np.clip(0.2 + 0.05 * (X10 - 8), 0, 1)
-    a = pblrt_test(x=X10[perm], y=y[perm], n_items=100, metric="acc", n_boot=49, seed=1)
-    b = pblrt_test(x=X10, y=y, n_items=100, metric="acc", n_boot=49, seed=1)
+    a = pblrt_test(log10_x=X10[perm], y=y[perm], n_items=100, metric="acc", n_boot=49, seed=1)
+    b = pblrt_test(log10_x=X10, y=y, n_items=100, metric="acc", n_boot=49, seed=1)
     assert a.statistic == pytest.approx(b.statistic)
 
 
@@ -300,7 +300,7 @@ def test_fdr_matches_statsmodels_and_handles_nan():
 def test_ic_table_weights_and_counts():
     x = np.linspace(8, 11, 10)
     y = np.exp(-np.exp(6.3 - 0.7 * x)) + 0.003 * np.sin(5 * x)
-    tab = ic_table(x=x, y=y)
+    tab = ic_table(log10_x=x, y=y)
     t = tab.to_frame()
     assert tab.best in ("gompertz", "logistic4")
     for c in ("w_aicc", "w_bic", "w_aicc_psi3", "w_bic_psi3"):
@@ -308,7 +308,7 @@ def test_ic_table_weights_and_counts():
     h = t.set_index("model").loc["hinge"]
     assert h["aicc_psi3"] > h["aicc"] and h["bic_psi3"] > h["bic"]
     assert akaike_weights([1.0, 1.0]).tolist() == [0.5, 0.5]
-    neg = ic_table(x=x, y=y - 0.5)
+    neg = ic_table(log10_x=x, y=y - 0.5)
     assert "power_law" in neg.skipped and "gompertz" in neg.skipped
 
 
@@ -343,8 +343,8 @@ def test_pblrt_two_sided_pvalue_from_the_same_replicates():
     # two-sided p-value reported by the one-sided test equals the two-sided test's p-value
     rng = np.random.default_rng(12)
     y = 0.2 + 0.04 * (X10 - 8) + 0.05 * np.maximum(X10 - 9.5, 0) + rng.normal(0, 0.01, 10)
-    one = pblrt_test(x=X10, y=y, metric=SCORE, null="linear", n_boot=199, seed=4)
-    two = pblrt_test(x=X10, y=y, metric=SCORE, null="linear", direction="both", n_boot=199,
+    one = pblrt_test(log10_x=X10, y=y, metric=SCORE, null="linear", n_boot=199, seed=4)
+    two = pblrt_test(log10_x=X10, y=y, metric=SCORE, null="linear", direction="both", n_boot=199,
                      seed=4)
     assert one.simulate == "gaussian"
     assert one.pvalue_two_sided == two.pvalue and two.pvalue_two_sided == two.pvalue
@@ -366,3 +366,21 @@ def test_every_test_result_shares_the_test_result_base():
         stat, p = res
         assert stat is res.statistic and p is res.pvalue
         assert "pvalue" in res.to_frame().columns and "H0" in res.summary()
+
+
+def test_log10_arguments_refuse_a_raw_scale():
+    # a raw scale passed where log10 is expected used to give another p-value silently
+    raw = 10**X10
+    y = np.linspace(0.1, 0.5, 10)
+    with pytest.raises(ValueError, match="`log10_x` must be log10 of the scale"):
+        pblrt_test(log10_x=raw, y=y, n_items=100, metric="acc", n_boot=19)
+    with pytest.raises(ValueError, match="must be log10 of the scale"):
+        supf_test(raw, y)
+    with pytest.raises(ValueError, match="must be log10 of the scale"):
+        fit_curve(raw, y, model="linear")
+    with pytest.warns(FutureWarning, match="log10_x"):
+        old = pblrt_test(x=X10, y=y, n_items=100, metric="acc", n_boot=19, seed=0)
+    new = pblrt_test(log10_x=X10, y=y, n_items=100, metric="acc", n_boot=19, seed=0)
+    assert old.pvalue == new.pvalue
+    with pytest.warns(FutureWarning, match="log10_x"), pytest.raises(ValueError, match="raw"):
+        pblrt_test(x=raw, y=y, n_items=100, metric="acc", n_boot=19)
