@@ -18,11 +18,9 @@ import argparse
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .._defaults import N_BOOT, SEED
-from .._exceptions import EmergenceError
 from ._common import (
     add_fact_options,
     add_scale_options,
@@ -58,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="leave out checkpoints with less than this share of their model's final "
                    "tokens (default: 0)")
     f.add_argument("--grid", choices=["full", "coarse"], default="full",
-                   help="starts: the 4,500-point published grid (default) or a 72-point subset")
+                   help="starts: the 4,500-point published grid (default) or a 162-point subset")
     f.add_argument("--no-floor", action="store_true", help="power law without the floor E")
     f.add_argument("--model", help="power law in tokens: the model whose checkpoints to fit")
     _common(f)
@@ -123,139 +121,69 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _load(spec: str, quiet: bool, args: argparse.Namespace | None = None) -> pd.DataFrame:
+def _load(spec: str, quiet: bool, args: argparse.Namespace) -> pd.DataFrame:
     from .. import datasets
     from ..io import apply_scale
+    from ..scaling import is_runs_file, read_runs
 
-    path = Path(spec)
-    if not path.exists():
+    if not Path(spec).exists():
         if spec in datasets.names():
             table = datasets.load(spec)
-            if args is not None:
-                table = apply_scale(table, "params", scale_arg(args.params, "--params"),
-                                    flag="--params")
-                table = apply_scale(table, "tokens", scale_arg(args.tokens, "--tokens"),
-                                    flag="--tokens")
-            return table
+            table = apply_scale(table, "params", scale_arg(args.params, "--params"),
+                                flag="--params")
+            return apply_scale(table, "tokens", scale_arg(args.tokens, "--tokens"),
+                               flag="--tokens")
         raise FileNotFoundError(f"{spec}: no such file, folder or bundled dataset "
                                 f"(bundled: {', '.join(datasets.names())}).")
-    if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".gz"):
-        head = pd.read_csv(path, nrows=5, sep=None, engine="python")
-        if {"N", "loss"} <= set(head.columns):
-            return pd.read_csv(path, sep=None, engine="python")
-    if args is not None:
-        return read_inputs([spec], args, progress=not quiet)
-    from ..io import read
-
-    return read([spec], progress=not quiet)
-
-
-def _out(args) -> Path:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _runs(table: pd.DataFrame, args) -> pd.DataFrame:
-    from ..scaling import loss_runs
-
-    if {"N", "loss"} <= set(table.columns):
-        runs = table.copy()
-        if "D" not in runs.columns:
-            if "C" not in runs.columns:
-                raise EmergenceError("the runs table needs a column D (tokens) or C (FLOPs).")
-            runs["D"] = runs["C"] / (6.0 * runs["N"])
-        if "label" not in runs.columns:
-            runs["label"] = runs["model"].astype(str) if "model" in runs else runs.index.astype(str)
-        return runs
-    t = table
-    if args.shots is not None:
-        t = t[t["shots"] == args.shots]
-    runs = loss_runs(t, task=args.task, metric=args.metric, size=args.size,
-                     metric_facts=facts_from_args(args)[0])
-    if args.min_tokens_fraction > 0:
-        final = runs.groupby("model")["D"].transform("max")
-        drop = runs["D"] < args.min_tokens_fraction * final
-        if drop.any():
-            print(f"left out {int(drop.sum())} early checkpoints (under "
-                  f"{args.min_tokens_fraction:.0%} of their model's final tokens)")
-        runs = runs[~drop].reset_index(drop=True)
-    return runs
+    if is_runs_file(spec):
+        return read_runs(spec)
+    return read_inputs([spec], args, progress=not quiet)
 
 
 def _fit(args) -> int:
-    from ..plots import figure_style, save_figure
-    from ..scaling import default_grid, fit_chinchilla, fit_power_law, place_models
-    from ..scaling.plots import plot_loss_vs_compute
+    from ..scaling import (
+        as_runs,
+        coarse_grid,
+        fit_chinchilla,
+        fit_power_law,
+        power_law_runs,
+        write_chinchilla,
+        write_power_law,
+    )
 
     table = _load(args.table, args.quiet, args)
-    runs = _runs(table, args)
-    out = _out(args)
+    runs = as_runs(table, task=args.task, metric=args.metric, shots=args.shots, size=args.size,
+                   min_tokens_fraction=args.min_tokens_fraction,
+                   metric_facts=facts_from_args(args)[0])
+    for note in runs.attrs.get("notes", []):
+        print(note)
     if args.law == "chinchilla":
-        grid = None
-        if args.grid == "coarse":
-            g = default_grid()
-            grid = g[np.isin(g[:, 0], [0, 5, 10]) & np.isin(g[:, 1], [0, 5, 10])
-                     & np.isin(g[:, 2], [0, 0.5]) & np.isin(g[:, 3], [0, 0.5, 1])
-                     & np.isin(g[:, 4], [0, 0.5, 1])]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = fit_chinchilla(runs, params="N", tokens="D", loss="loss", labels="label",
                                  exclude_top=args.exclude_top, n_boot=args.n_boot,
-                                 seed=args.seed, grid=grid, progress=not args.quiet)
-        fit.to_frame().to_csv(out / "chinchilla_params.csv", index=False)
-        fit.runs.to_csv(out / "chinchilla_runs.csv", index=False)
-        if fit.bootstrap is not None:
-            fit.bootstrap.to_csv(out / "chinchilla_bootstrap.csv", index=False)
-        with figure_style():
-            ax = plot_loss_vs_compute(fit.runs, fit)
-        save_figure(ax.figure, out / "loss_vs_compute.png")  # PNG at 200 dpi and SVG
-        if "metric" in table.columns:
-            place_models(table, fit, size=args.size).to_csv(out / "placement.csv", index=False)
-        text = fit.summary()
+                                 seed=args.seed,
+                                 grid=coarse_grid() if args.grid == "coarse" else None,
+                                 progress=not args.quiet)
+        write_chinchilla(fit, args.out, table=table, size=args.size)
     else:
-        axis = {"params": "N", "tokens": "D", "flops": "C"}[args.x]
-        if "C" not in runs.columns:
-            runs["C"] = 6.0 * runs["N"] * runs["D"]
-        if "model" in runs.columns:
-            if args.x == "tokens":
-                if args.model:
-                    runs = runs[runs["model"] == args.model]
-                elif runs["model"].nunique() > 1:
-                    raise EmergenceError("a power law in tokens fits one model's checkpoints; "
-                                         "pass --model (models: "
-                                         f"{', '.join(map(str, runs['model'].unique()[:10]))}).")
-            else:  # across models: each model's last checkpoint
-                runs = runs.loc[runs.groupby("model")["D"].idxmax()]
-                print(f"power law across {len(runs)} models (last checkpoint of each)")
-        pl = fit_power_law(runs[axis].to_numpy(float), runs["loss"].to_numpy(float),
-                           floor=not args.no_floor, n_boot=args.n_boot, seed=args.seed,
-                           x_name=args.x, y_name="loss")
-        pl.to_frame().to_csv(out / "power_params.csv", index=False)
-        text = pl.summary()
-    (out / "summary.txt").write_text(text + "\n")
-    print(text)
-    print(f"written to {out}/")
+        x, loss, note = power_law_runs(runs, x=args.x, model=args.model, what="--model")
+        if note:
+            print(note)
+        fit = fit_power_law(x, loss, floor=not args.no_floor, n_boot=args.n_boot,
+                            seed=args.seed, x_name=args.x, y_name="loss")
+        write_power_law(fit, args.out)
+    print(fit.summary())
+    print(f"written to {Path(args.out)}/")
     return 0
 
 
 def _allocate(args) -> int:
-    from ..scaling import BESIROGLU_2024, HOFFMANN_2022, ChinchillaParams, compute_optimal
+    from ..scaling import compute_optimal, load_law
 
     law = None
     if args.tokens_per_param is None or args.law:
-        key = str(args.law or "besiroglu").lower()
-        if key == "hoffmann":
-            law = HOFFMANN_2022
-        elif key == "besiroglu":
-            law = BESIROGLU_2024
-        else:
-            f = Path(args.law) / "chinchilla_params.csv"
-            if not f.exists():
-                raise FileNotFoundError(f"--law: {args.law} is not hoffmann, besiroglu or a "
-                                        f"folder with chinchilla_params.csv.")
-            v = pd.read_csv(f).set_index("parameter")["estimate"]
-            law = ChinchillaParams(v["E"], v["A"], v["B"], v["alpha"], v["beta"], str(f))
+        law = load_law(args.law, what="--law")
     res = compute_optimal(args.compute, law, tokens_per_param=args.tokens_per_param)
     print(res.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.out:
@@ -264,41 +192,25 @@ def _allocate(args) -> int:
 
 
 def _backtest(args) -> int:
-    from ..plots import figure_style, save_figure
     from ..registry import parse_chance_declaration
-    from ..scaling import backtest, pooled_curve
-    from ..scaling.plots import plot_backtest
+    from ..scaling import backtest_table, write_backtest
 
-    chance_value: float | None = None
-    chance_map: dict[str, float] = {}
+    chance: float | dict[str, float] | None = None
     if args.chance is not None:
         if "=" in args.chance:
-            chance_map = dict([parse_chance_declaration(args.chance)])
+            chance = dict([parse_chance_declaration(args.chance)])
         else:
-            chance_value = parse_chance_declaration(f"{args.task}={args.chance}")[1]
-    facts = facts_from_args(args)[0]
-    t = _load(args.table, args.quiet, args)
-    if args.family:
-        t = t[t["family"] == args.family]
-    if args.shots is not None:
-        t = t[t["shots"] == args.shots]
-    curve = pooled_curve(t, task=args.task, metric=args.metric, x=args.x, metric_facts=facts,
-                         chance=chance_map)
-    cont = None
-    if args.method == "mirage":
-        cont = pooled_curve(t, task=args.task, metric=args.continuous_metric, x=args.x,
-                            metric_facts=facts)
-    res = backtest(curve, method=args.method, cutoff=args.cutoff, continuous=cont,
-                   target_length=args.target_length, chance=chance_value, n_boot=args.n_boot,
-                   seed=args.seed)
-    out = _out(args)
-    res.to_frame().to_csv(out / "backtest_points.csv", index=False)
-    res.to_row().to_csv(out / "backtest_summary.csv", index=False)
-    with figure_style():
-        ax = plot_backtest(res)
-    save_figure(ax.figure, out / "backtest.png")
+            chance = parse_chance_declaration(f"{args.task}={args.chance}")[1]
+    res = backtest_table(_load(args.table, args.quiet, args), task=args.task,
+                         metric=args.metric, cutoff=args.cutoff, method=args.method, x=args.x,
+                         family=args.family, shots=args.shots,
+                         continuous_metric=args.continuous_metric,
+                         target_length=args.target_length, chance=chance,
+                         metric_facts=facts_from_args(args)[0], n_boot=args.n_boot,
+                         seed=args.seed)
+    write_backtest(res, args.out)
     print(res.summary())
-    print(f"written to {out}/")
+    print(f"written to {Path(args.out)}/")
     return 0
 
 
@@ -307,7 +219,9 @@ def _report(args) -> int:
 
     facts, chance = facts_from_args(args)
     t = _load(args.table, args.quiet, args)
-    res = report_section(t, _out(args), seed=args.seed, n_boot=args.n_boot, cutoff=args.cutoff,
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res = report_section(t, out, seed=args.seed, n_boot=args.n_boot, cutoff=args.cutoff,
                          metric_facts=facts, chance=chance)
     for f in res["figures"]:
         print(f"figure {f['path']}: {f['title']}")

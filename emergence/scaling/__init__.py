@@ -8,6 +8,9 @@
   each model sits (active parameters for mixture-of-experts models).
 * :func:`backtest`: fit below a cutoff, forecast above with prediction intervals (linear, power,
   chance-floored sigmoid, Mirage route); :func:`fit_sigmoid` locates the 5%-95% transition zone.
+* Tables to fits (:mod:`.runs`): :func:`as_runs` / :func:`read_runs` (runs tables),
+  :func:`power_law_runs`, :func:`load_law`, :func:`backtest_table`, and ``write_*`` for the files
+  the ``emergence scaling`` command writes.
 * Figures (:func:`plot_loss_vs_compute`, :func:`plot_emergence`, :func:`plot_backtest`) and
   :func:`report_section` for the HTML report.
 
@@ -36,12 +39,24 @@ from .chinchilla import (
     ChinchillaFit,
     ChinchillaParams,
     ScalingFitError,
+    coarse_grid,
     default_grid,
     fit_chinchilla,
     loss_runs,
 )
 from .plots import plot_backtest, plot_emergence, plot_loss_vs_compute
 from .powerlaw import PowerLawFit, fit_power_law
+from .runs import (
+    as_runs,
+    backtest_table,
+    is_runs_file,
+    load_law,
+    power_law_runs,
+    read_runs,
+    write_backtest,
+    write_chinchilla,
+    write_power_law,
+)
 from .section import report_section
 
 __all__ = [
@@ -51,6 +66,7 @@ __all__ = [
     "ChinchillaParams",
     "ScalingFitError",
     "default_grid",
+    "coarse_grid",
     "fit_chinchilla",
     "loss_runs",
     "PowerLawFit",
@@ -69,4 +85,13 @@ __all__ = [
     "plot_emergence",
     "plot_loss_vs_compute",
     "report_section",
+    "is_runs_file",
+    "read_runs",
+    "as_runs",
+    "power_law_runs",
+    "load_law",
+    "backtest_table",
+    "write_chinchilla",
+    "write_power_law",
+    "write_backtest",
 ]

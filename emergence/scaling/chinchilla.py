@@ -73,6 +73,7 @@ __all__ = [
     "HOFFMANN_2022",
     "BESIROGLU_2024",
     "default_grid",
+    "coarse_grid",
     "fit_chinchilla",
     "loss_runs",
 ]
@@ -170,6 +171,21 @@ def default_grid() -> np.ndarray:
     ex = np.arange(0.0, 2.01, 0.5)
     g = np.meshgrid(ab, ab, e, ex, ex, indexing="ij")
     return np.stack([x.ravel() for x in g], axis=1)
+
+
+def coarse_grid() -> np.ndarray:
+    """A 162-point subset of :func:`default_grid` for quick fits: ``a, b`` in {0, 5, 10}, ``e`` in
+    {0, 0.5}, ``alpha, beta`` in {0, 0.5, 1}.
+
+    Examples
+    --------
+    >>> coarse_grid().shape
+    (162, 5)
+    """
+    g = default_grid()
+    return g[np.isin(g[:, 0], [0, 5, 10]) & np.isin(g[:, 1], [0, 5, 10])
+             & np.isin(g[:, 2], [0, 0.5]) & np.isin(g[:, 3], [0, 0.5, 1])
+             & np.isin(g[:, 4], [0, 0.5, 1])]
 
 
 def _objective(logN: np.ndarray, logD: np.ndarray, logL: np.ndarray, delta: float,
