@@ -125,7 +125,7 @@ def test_sideplot_empty():
 
 def test_save_figure_png_equals_savefig_tight(tmp_path):
     """save_figure writes the PNG pixel-identical to matplotlib's bbox_inches="tight" at 200 dpi
-    and an SVG beside it, and leaves the figure's layout engine as it was."""
+    (same tick labels) and an SVG beside it, and leaves the figure's layout engine as it was."""
     import warnings
 
     from PIL import Image
@@ -139,9 +139,27 @@ def test_save_figure_png_equals_savefig_tight(tmp_path):
         cs = extract_curves(simulate_family("power_law", n_items=50, seed=1), x="params").curves
     fig = sideplot(list(cs), title="three metrics").figure
     engine = fig.get_layout_engine()
-    fig.savefig(tmp_path / "ref.png", dpi=200, bbox_inches="tight")
     png, svg = save_figure(fig, tmp_path / "fig")
+    # (after save_figure, whose log-axis labels are plain text, the reference draws the same)
+    fig.savefig(tmp_path / "ref.png", dpi=200, bbox_inches="tight")
     assert fig.get_layout_engine() is engine
     assert svg.read_text().lstrip().startswith("<?xml")
     ref = np.asarray(Image.open(tmp_path / "ref.png"))
     np.testing.assert_array_equal(np.asarray(Image.open(png)), ref)
+
+
+def test_save_figure_writes_log_tick_labels_as_plain_text(tmp_path):
+    from emergence.plots import save_figure
+    fig, ax = plt.subplots()
+    ax.plot([1e7, 3e9, 2e11], [0.5, 2.0, 3.0])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    save_figure(fig, tmp_path / "f")
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    minor = [t.get_text() for t in ax.get_yticklabels(minor=True)]
+    plt.close(fig)
+    assert "10⁹" in labels and "10¹¹" in labels
+    assert not any("$" in s for s in labels + minor)
+    assert any("×10" in s for s in minor)
+    svg = (tmp_path / "f.svg").read_text()
+    assert "10⁹" in svg and "mathdefault" not in svg
