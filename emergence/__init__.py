@@ -42,7 +42,7 @@ _LAZY = ("read", "rescore", "assess", "analyze", "Analysis", "Section", "screen"
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import datasets
     from .analysis import Analysis, Section, analyze
-    from .io import read
+    from .ingest import read
     from .report import build_report, render_report
     from .scaling import fit_chinchilla
     from .scoring import rescore
@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 def __getattr__(name: str) -> Any:
     """Load a public verb on first use (plain imports, so readers of the code see them)."""
     if name == "read":
-        from .io import read as value
+        from .ingest import read as value
     elif name == "rescore":
         from .scoring import rescore as value
     elif name == "assess":

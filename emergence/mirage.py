@@ -35,7 +35,7 @@ from ._defaults import N_BOOT
 from ._random import SeedLike
 from ._validation import check_interval, check_option, check_rng
 from .aggregate import _counts
-from .io.records import validate_records
+from .records import validate_records
 from .registry import BUILTIN_METRICS, MetricInfo
 from .scoring import _targets_of, attach_loglik, exact_match, token_edit_distance, tokenize
 from .tidy import extract_curves

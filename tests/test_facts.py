@@ -28,7 +28,8 @@ from emergence import (
     metric_info,
 )
 from emergence.cli import main
-from emergence.io import read, read_table
+from emergence.ingest import read
+from emergence.io import read_table
 from emergence.registry import (
     BUILTIN_METRICS,
     LATENTS,

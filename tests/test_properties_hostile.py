@@ -39,7 +39,8 @@ from hypothesis import strategies as st
 
 from emergence._exceptions import EmergenceError
 from emergence.cli import main
-from emergence.io import read, read_lm_eval, read_table
+from emergence.ingest import read
+from emergence.io import read_lm_eval, read_table
 from emergence.io.bigbench import load_full_log
 from emergence.io.helm import load_run
 from emergence.io.records import read_records

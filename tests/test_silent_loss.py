@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from emergence.cli import main
-from emergence.io import read, read_lm_eval
+from emergence.ingest import read
+from emergence.io import read_lm_eval
 from emergence.io.records import read_records
 from emergence.scoring import rescore
 from emergence.tidy import extract_curves

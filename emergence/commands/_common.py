@@ -8,7 +8,7 @@ from .._defaults import N_BOOT, SEED
 
 __all__ = ["add_report_options", "parse_mapping", "seed_arg", "SEED_MAX", "add_scale_options",
            "scale_arg", "add_table_options", "table_kwargs_from_args", "read_inputs",
-           "add_fact_options", "facts_from_args"]
+           "add_fact_options", "facts_from_args", "add_log_options", "log_kwargs_from_args"]
 
 #: Largest seed accepted at the command line (64 bits; every seed gives its own random streams).
 SEED_MAX = 2**64 - 1
@@ -154,13 +154,41 @@ def table_kwargs_from_args(args: argparse.Namespace) -> dict:
     return kw
 
 
+def add_log_options(p: argparse.ArgumentParser) -> None:
+    """Add --format and the per-item log options (--model, --family, --task, --filter,
+    --tokens-per-step): the same on every command that reads files."""
+    from ..io.registry import READERS
+
+    g = p.add_argument_group("input formats and per-item logs")
+    names = [n for r in READERS for n in r.names()]
+    g.add_argument("--format", default="auto", choices=["auto", *names],
+                   help="read every file as this format (default: auto, detected from each "
+                   "file's content)")
+    g.add_argument("--model", help="model name for logs that do not give it (lm-eval v0.3 "
+                   "write_out files) or to replace theirs")
+    g.add_argument("--family", help="model family of every row of the logs")
+    g.add_argument("--task", help="task name for files that do not carry it")
+    g.add_argument("--filter", help="keep only this lm-eval filter")
+    g.add_argument("--tokens-per-step", type=float, dest="tokens_per_step",
+                   help="training tokens per step (tokens = step x this)")
+
+
+def log_kwargs_from_args(args: argparse.Namespace) -> dict:
+    """Reader options of :func:`emergence.io.read` from the per-item log options."""
+    kw = {k: getattr(args, k, None) for k in ("model", "family", "task", "filter",
+                                              "tokens_per_step")}
+    return {k: v for k, v in kw.items() if v is not None}
+
+
 def read_inputs(paths: list[str], args: argparse.Namespace, *, progress: bool = True):
-    """Read result files for a command: every format, the CSV-table options, --params,
-    --tokens and --metric-info applied the same way; errors name the CLI flags."""
-    from ..io import read
+    """Read result files for a command: every format (per-item logs re-scored), the CSV-table
+    options, --params, --tokens and --metric-info applied the same way; errors name the CLI
+    flags."""
+    from ..ingest import read
 
     return read(paths, progress=progress, params=scale_arg(getattr(args, "params", None),
                                                            "--params"),
                 tokens=scale_arg(getattr(args, "tokens", None), "--tokens"),
                 scale_flags=("--params", "--tokens"), metric_facts=facts_from_args(args)[0],
-                **table_kwargs_from_args(args))
+                format=getattr(args, "format", "auto"),
+                **table_kwargs_from_args(args), **log_kwargs_from_args(args))

@@ -7,6 +7,7 @@ import argparse
 from ..schema import SCALE_COLUMNS
 from ._common import (
     add_fact_options,
+    add_log_options,
     add_report_options,
     add_scale_options,
     add_table_options,
@@ -18,8 +19,10 @@ from ._common import (
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "analyze", help="analyse result files and write an HTML report",
-        description="Read lm-eval results (v0.3/v0.4 JSON), per-item logs or CSV tables (format "
-        "detected by content), split them into curves and write a report.")
+        description="Read result files of any format emergence reads (lm-eval results and "
+        "per-sample logs, BIG-bench, HELM, Inspect, lighteval, Every Eval Ever, per-item "
+        "records, CSV tables; detected by content; per-item logs re-scored), split them into "
+        "curves and write a report.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     p.add_argument("--x", default="params", choices=SCALE_COLUMNS, help="scale axis (default: params)")
     p.add_argument("--along", default="size", choices=["size", "step"],
@@ -35,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="several replicate runs (column 'run') per model: error (default), "
                    "average them per scale and show the between-run spread, or one curve per run")
     add_table_options(p)
+    add_log_options(p)
     add_scale_options(p)
     add_fact_options(p)
     add_report_options(p, default_out="emergence-report")

@@ -1,10 +1,11 @@
 """``emergence rescore LOGS... --metrics ... --out scores.csv``: re-score per-item logs.
 
-Reads lm-eval per-sample logs (any harness generation), BIG-bench ``full-log_*.json``, HELM run
-folders, Inspect ``.eval`` logs, lighteval ``details_*.parquet`` or plain per-item CSV/JSONL
-records, scores every item under the chosen metrics and writes
-the tidy table (one row per model x item x metric). Optionally writes per-scale means with
-item-cluster bootstrap intervals (``--aggregate``).
+Reads every per-item format of the reader registry (lm-eval per-sample logs of any harness
+generation, BIG-bench ``full-log_*.json``, HELM run folders, Inspect ``.eval`` logs, lighteval
+``details_*.parquet``, plain per-item CSV/JSONL records), scores every item under the chosen
+metrics and writes the tidy table (one row per model x item x metric). Aggregate files found in
+the folders (lm-eval results next to sample logs) are left out and listed. Optionally writes
+per-scale means with item-cluster bootstrap intervals (``--aggregate``).
 """
 
 from __future__ import annotations
@@ -13,90 +14,17 @@ import argparse
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from .._defaults import N_BOOT, SEED
-from .._exceptions import FormatError
-from ._common import add_scale_options, parse_mapping, scale_arg, seed_arg
+from ._common import (
+    add_log_options,
+    add_scale_options,
+    log_kwargs_from_args,
+    parse_mapping,
+    scale_arg,
+    seed_arg,
+)
 
-__all__ = ["register", "handler", "read_any"]
-
-
-def _kind(path: Path) -> str:
-    if path.is_dir():
-        if (path / "scenario_state.json").exists():
-            return "helm"
-        if next(path.rglob("full-log_*.json"), None) is not None:
-            return "bigbench"
-        if next(path.rglob("*.eval"), None) is not None:
-            return "inspect"
-        if next(path.rglob("details_*.parquet"), None) is not None:
-            return "lighteval"
-        return "lm-eval"
-    name = path.name
-    if name == "scenario_state.json":
-        return "helm"
-    if name.startswith("full-log_"):
-        return "bigbench"
-    if path.suffix == ".eval":
-        return "inspect"
-    if name.startswith("details_") and path.suffix == ".parquet":
-        return "lighteval"
-    if name.startswith("samples_") or name.endswith("_write_out_info.json"):
-        return "lm-eval"
-    if path.suffix.lower() == ".csv":
-        return "records"
-    if path.suffix.lower() in (".jsonl", ".json"):
-        from ..io.samples import detect_format
-
-        try:
-            detect_format(path)
-            return "lm-eval"
-        except FormatError:
-            return "records"
-    raise FormatError(f"{path}: cannot tell the format; pass --format.")
-
-
-def read_any(paths: list[str], *, fmt: str = "auto", columns: dict[str, str] | None = None,
-             **kwargs) -> pd.DataFrame:
-    """Read per-item logs of any supported format into one records table.
-
-    ``params`` and ``tokens`` (a number or a mapping model -> number) apply to every format the
-    same way (:func:`emergence.io.apply_scale`); ``columns`` maps a plain records table's columns.
-    """
-    from ..io import apply_scale, bigbench, helm, records, samples
-    from ..io.inspect_evals import load_inspect
-    from ..io.lighteval import load_lighteval
-
-    params = kwargs.pop("params", None)
-    tokens = kwargs.pop("tokens", None)
-    flags = kwargs.pop("flags", {"params": "params", "tokens": "tokens"})
-    frames = []
-    groups: dict[str, list[Path]] = {}
-    for p in map(Path, paths):
-        if not p.exists():
-            raise FileNotFoundError(f"{p}: no such file or directory.")
-        kind = fmt if fmt != "auto" else _kind(p)
-        groups.setdefault(kind, []).append(p)
-    for kind, ps in groups.items():
-        if kind == "lm-eval":
-            frames.append(samples.load_samples(ps, **kwargs))
-        elif kind == "bigbench":
-            frames.append(bigbench.load_full_log(ps))
-        elif kind == "helm":
-            frames.append(helm.load_run([p.parent if p.is_file() else p for p in ps]))
-        elif kind == "inspect":
-            frames.append(load_inspect(ps))
-        elif kind == "lighteval":
-            frames.append(load_lighteval(ps, model=kwargs.get("model")))
-        elif kind == "records":
-            frames.append(records.read_records(ps, task=kwargs.get("task"), columns=columns))
-        else:
-            raise ValueError(f"unknown --format {kind!r}.")
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    out = apply_scale(out, "params", params, flag=flags["params"])
-    out = apply_scale(out, "tokens", tokens, flag=flags["tokens"])
-    return records.validate_records(out)
+__all__ = ["register", "handler"]
 
 
 def _tokenizer(spec: str):
@@ -140,17 +68,18 @@ def handler(args: argparse.Namespace) -> int:
         bad = [m for m in metrics if m not in known]
         if bad:
             raise ValueError(f"unknown metric(s) {bad}; choose from {', '.join(known)}.")
-    kwargs = {}
-    if args.format in ("auto", "lm-eval"):
-        kwargs = {"model": args.model, "filter": args.filter,
-                  "tokens_per_step": args.tokens_per_step}
-    kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    if args.task:
-        kwargs["task"] = args.task
-    rec = read_any(args.logs, fmt=args.format, params=scale_arg(args.params, "--params"),
-                   tokens=scale_arg(args.tokens, "--tokens"),
-                   columns=parse_mapping(args.columns, "--columns") or None,
-                   flags={"params": "--params", "tokens": "--tokens"}, **kwargs)
+    from ..io import read
+
+    got = read(args.logs, format=args.format, returns="records",
+               params=scale_arg(args.params, "--params"),
+               tokens=scale_arg(args.tokens, "--tokens"), scale_flags=("--params", "--tokens"),
+               columns=parse_mapping(args.columns, "--columns") or None,
+               **log_kwargs_from_args(args))
+    for path, why in got.skipped[:3]:
+        print(f"left out {path}: {why}")
+    if len(got.skipped) > 3:
+        print(f"left out {len(got.skipped) - 3} more file(s) for the same reasons")
+    rec = got.records
     for pair in args.attach or []:
         if "=" not in pair:
             raise ValueError(f"--attach expects GEN_TASK=LOGLIK_TASK; got {pair!r}.")
@@ -194,18 +123,10 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output CSV of per-item scores")
     p.add_argument("--metrics", nargs="+", help="metric names (space or comma separated); "
                    "default: every applicable metric")
-    p.add_argument("--format", default="auto",
-                   choices=("auto", "lm-eval", "bigbench", "helm", "inspect", "lighteval",
-                            "records"))
-    p.add_argument("--model", help="model name (default: from the logs)")
-    p.add_argument("--family", help="model family for all rows")
+    add_log_options(p)
     add_scale_options(p)
     p.add_argument("--columns", help="column mapping of a plain records table, e.g. "
                    "item=question_id,prediction=answer")
-    p.add_argument("--tokens-per-step", type=float, dest="tokens_per_step",
-                   help="training tokens per step (tokens = step x this)")
-    p.add_argument("--task", help="task name for files that do not carry it")
-    p.add_argument("--filter", help="keep only this lm-eval filter")
     p.add_argument("--attach", nargs="+", metavar="GEN=LL",
                    help="attach target log-likelihoods of loglikelihood task LL to generative "
                    "task GEN")

@@ -8,6 +8,7 @@ from .._defaults import ALPHA, N_BOOT, SEED
 from ..schema import SCALE_COLUMNS
 from ._common import (
     add_fact_options,
+    add_log_options,
     add_scale_options,
     add_table_options,
     facts_from_args,
@@ -60,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="discard finished rows in OUT instead of resuming")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_table_options(p)
+    add_log_options(p)
     add_scale_options(p)
     add_fact_options(p)
     p.set_defaults(func=handler)

@@ -37,7 +37,9 @@ import re
 import stat
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +48,9 @@ import pandas as pd
 
 from .._exceptions import EmergenceError, FormatError
 
-__all__ = ["MAX_JSON_DEPTH", "check_file", "read_bytes", "read_text", "load_json", "parse_json",
-           "iter_jsonl", "decode", "read_csv_text", "guarded", "now_reading"]
+__all__ = ["MAX_JSON_DEPTH", "HEAD_BYTES", "Head", "read_head", "parse_once", "check_file",
+           "read_bytes", "read_text", "load_json", "parse_json", "iter_jsonl", "decode",
+           "read_csv_text", "guarded", "now_reading"]
 
 #: Deepest nesting of JSON arrays and objects accepted. Result files nest 3-6 levels.
 MAX_JSON_DEPTH = 64
@@ -89,6 +92,128 @@ def check_file(path: str | Path) -> Path:
         raise FormatError(f"{p}: no permission to read it; check the file's permissions "
                           "(chmod +r).")
     return p
+
+
+#: Bytes read from the start of a file to tell its format (:func:`read_head`).
+HEAD_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class Head:
+    """The start of a file, read once to tell its format without parsing the whole file.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    data : bytes
+        Its first :data:`HEAD_BYTES` bytes (decompressed when the file is gzip).
+    complete : bool
+        ``data`` is the whole file.
+    columns : tuple of (str, str)
+        A declared column mapping (our name -> the file's column), for detectors that judge a
+        table by its header.
+    """
+
+    path: Path
+    data: bytes
+    complete: bool
+    columns: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """File name."""
+        return self.path.name
+
+    @property
+    def suffix(self) -> str:
+        """Last suffix, lower case, ``.gz`` skipped (``r.csv.gz`` -> ``.csv``)."""
+        suffixes = [x.lower() for x in self.path.suffixes]
+        if suffixes and suffixes[-1] == ".gz":
+            suffixes = suffixes[:-1]
+        return suffixes[-1] if suffixes else ""
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The head as text (encoding as in :func:`decode`; undecodable bytes replaced)."""
+        enc, skip = None, 0
+        for bom, name in _BOMS:
+            if self.data.startswith(bom):
+                enc, skip = name, len(bom)
+                break
+        if enc is None:
+            enc = _guess_utf16(self.data) or "utf-8"
+        return self.data[skip:].decode(enc, errors="replace")
+
+    @property
+    def first_char(self) -> str:
+        """First character that is not white space ('' for a blank head)."""
+        return self.text.lstrip()[:1]
+
+    @functools.cached_property
+    def first_line(self) -> str | None:
+        """First non-blank line, or None when it runs past the head."""
+        text = self.text.lstrip()
+        line, sep, _ = text.partition("\n")
+        return line if (sep or self.complete) else None
+
+    @functools.cached_property
+    def first_object(self) -> Any:
+        """The first line parsed as JSON when the file starts with a one-line JSON object and
+        more lines follow, or the file is named ``.jsonl`` (JSON lines); None otherwise."""
+        line = self.first_line
+        if self.first_char != "{" or line is None:
+            return None
+        lines = self.suffix in (".jsonl", ".ndjson")
+        if not lines and not self.text.lstrip()[len(line):].strip():
+            return None  # one line only: a JSON document, not JSON lines
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            return None
+        return obj if isinstance(obj, dict) else None
+
+    @functools.cached_property
+    def header(self) -> tuple[str, ...]:
+        """Column names of a CSV/TSV head (first line split on tabs for ``.tsv``, else commas)."""
+        line = self.first_line
+        if line is None or self.first_char in ("{", "["):
+            return ()
+        sep = "\t" if self.suffix == ".tsv" or ("\t" in line and "," not in line) else ","
+        try:
+            row = next(csv.reader([line.rstrip("\r")], delimiter=sep), [])
+        except csv.Error:
+            return ()
+        return tuple(h.strip() for h in row)
+
+    def has(self, *keys: str) -> bool:
+        """Every ``"key"`` (quoted, as a JSON key would be) appears in the head."""
+        return all(f'"{k}"'.encode() in self.data or f'"{k}"' in self.text for k in keys)
+
+
+def read_head(path: str | Path, size: int = HEAD_BYTES) -> Head:
+    """The first ``size`` bytes of a regular file (gunzipped when it starts with the gzip magic
+    bytes), to tell its format.
+
+    Raises
+    ------
+    FileNotFoundError, FormatError
+        As :func:`check_file`, or the file cannot be opened.
+    """
+    p = check_file(path)
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(size + 1)
+    except OSError as exc:
+        raise FormatError(f"{p}: cannot be read ({exc.strerror or exc}).") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(p, "rb") as fh:
+                data = fh.read(size + 1)
+        except (OSError, EOFError, zlib.error):
+            data = b""  # the reader says what is wrong with the file
+        return Head(p, data[:size], len(data) <= size)
+    return Head(p, raw[:size], len(raw) <= size)
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -224,9 +349,38 @@ def parse_json(text: str, where: str | Path, *, line: int | None = None) -> Any:
             from None
 
 
+_PARSED: ContextVar[dict[Path, Any] | None] = ContextVar("emergence_parsed_json", default=None)
+
+
+@contextmanager
+def parse_once() -> Iterator[None]:
+    """Within this block each JSON file is parsed once: :func:`load_json` hands a file's parsed
+    object to every later caller (format detection, then the reader; a results file shared by
+    several sample logs). Nested blocks share the outer one; the objects are released when the
+    outermost block ends. Callers must not modify the objects they get."""
+    if _PARSED.get() is not None:
+        yield
+        return
+    token = _PARSED.set({})
+    try:
+        yield
+    finally:
+        _PARSED.reset(token)
+
+
 def load_json(path: str | Path) -> Any:
-    """Parse a JSON file (see :func:`read_text` and :func:`parse_json`)."""
-    return parse_json(read_text(path), path)
+    """Parse a JSON file (see :func:`read_text` and :func:`parse_json`); inside
+    :func:`parse_once`, a file already parsed is not read again."""
+    cache = _PARSED.get()
+    if cache is None:
+        return parse_json(read_text(path), path)
+    try:
+        key = Path(path).resolve()
+    except OSError:
+        key = Path(path)
+    if key not in cache:
+        cache[key] = parse_json(read_text(path), path)
+    return cache[key]
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:

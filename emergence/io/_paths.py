@@ -1,4 +1,5 @@
-"""Expanding user-given paths (files or folders) into the files a reader takes."""
+"""Expanding user-given paths (files or folders) into the files a reader takes: the one folder
+walker of :mod:`emergence.io` (the reader registry and every reader's own folder search use it)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ from .._exceptions import FormatError
 __all__ = ["expand_paths", "walk_files"]
 
 
-def walk_files(folder: Path, accept: Callable[[Path], bool] | None = None) -> list[Path]:
+def walk_files(folder: Path, accept: Callable[[Path], bool] | None = None,
+               claim: Callable[[Path], list[Path] | None] | None = None) -> list[Path]:
     """Files under ``folder`` (recursively, symbolic links to folders not followed) that
     ``accept`` (default: all).
+
+    ``claim(subfolder)`` may return the files that stand for a whole subfolder (a HELM run
+    folder is read through its ``scenario_state.json``); the walk then takes those and does not
+    look further inside it.
 
     Raises
     ------
@@ -31,6 +37,11 @@ def walk_files(folder: Path, accept: Callable[[Path], bool] | None = None) -> li
 
     for root, dirs, names in os.walk(folder, onerror=fail):
         dirs.sort()
+        claimed = claim(Path(root)) if claim is not None else None
+        if claimed is not None:
+            out.extend(claimed)
+            dirs[:] = []
+            continue
         for n in sorted(names):
             f = Path(root) / n
             try:
@@ -52,6 +63,7 @@ def expand_paths(
     accept: Callable[[Path], bool],
     what: str,
     hint: str = "",
+    claim: Callable[[Path], list[Path] | None] | None = None,
 ) -> list[Path]:
     """Files given directly, plus the files under given folders (recursively) that ``accept``.
 
@@ -67,7 +79,7 @@ def expand_paths(
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = walk_files(p, accept)
+            found = walk_files(p, accept, claim)
             if not found:
                 raise FormatError(f"{p}: directory holds no {what} files{hint}.")
             files.extend(found)

@@ -52,11 +52,16 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import DataExclusionWarning, FormatError
-from ._files import guarded, load_json, now_reading
+from ..records import validate_records
+from ._files import Head, guarded, load_json, now_reading
 from ._paths import expand_paths
-from .records import validate_records
 
-__all__ = ["load_full_log", "bigbench_scores"]
+__all__ = ["load_full_log", "bigbench_scores", "is_full_log"]
+
+
+def is_full_log(head: Head) -> bool:
+    """True for a BIG-bench ``full-log_*.json`` (by its name, as BIG-bench writes it)."""
+    return head.name.startswith("full-log_") and head.suffix == ".json"
 
 
 def _targets(sample: dict[str, Any]) -> list[str]:
@@ -280,7 +285,7 @@ def load_full_log(
     Returns
     -------
     DataFrame
-        Records (:mod:`emergence.io.records`) with extra columns
+        Records (:mod:`emergence.records`) with extra columns
         ``flop_matched_non_embedding_params``, ``nonembedding_params``, ``input``, ``note`` and
         ``harness_scores`` (BIG-bench's own per-item ``exact_str_match`` or ``correct``);
         ``attrs["skipped"]`` counts choice queries without target values (programmatic tasks).

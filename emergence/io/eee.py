@@ -41,10 +41,10 @@ import pandas as pd
 from .._exceptions import DataExclusionWarning, FormatError
 from ..registry import MetricFacts, check_metrics
 from ..schema import validate
-from ._files import iter_jsonl, load_json
+from ._files import Head, iter_jsonl, load_json, read_head
 from ._paths import expand_paths
 
-__all__ = ["read_eee", "write_eee", "is_eee_file", "SCHEMA_VERSION"]
+__all__ = ["read_eee", "write_eee", "is_eee_file", "is_eee_head", "SCHEMA_VERSION"]
 
 #: Version of the Every Eval Ever schema written (and the newest read).
 SCHEMA_VERSION = "0.3.0"
@@ -53,21 +53,22 @@ _MODEL_DETAILS = ("family", "params", "nonembedding_params", "active_params", "t
                   "step", "revision", "run")
 
 
+def is_eee_head(head: Head) -> bool:
+    """True for an Every Eval Ever aggregate JSON or instance JSONL (by the keys in its head)."""
+    if head.suffix == ".json":
+        return head.has("schema_version", "evaluation_id") and (
+            head.has("evaluation_results") or head.has("source_metadata"))
+    if head.suffix == ".jsonl":
+        return head.has("schema_version", "sample_id", "interaction_type")
+    return False
+
+
 def is_eee_file(path: str | Path) -> bool:
     """True for an Every Eval Ever aggregate JSON or instance JSONL (by its first keys)."""
-    p = Path(path)
     try:
-        with open(p, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
+        return is_eee_head(read_head(path, 4096))
+    except (OSError, FormatError):
         return False
-    if p.suffix == ".json":
-        return b'"schema_version"' in head and b'"evaluation_id"' in head and (
-            b'"evaluation_results"' in head or b'"source_metadata"' in head)
-    if p.suffix == ".jsonl":
-        return b'"schema_version"' in head and b'"sample_id"' in head and \
-            b'"interaction_type"' in head
-    return False
 
 
 def _num(v: Any) -> float:

@@ -30,10 +30,26 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
-from ._files import guarded, load_json, now_reading
-from .records import validate_records
+from ..records import validate_records
+from ._files import Head, guarded, load_json, now_reading
 
-__all__ = ["load_run"]
+__all__ = ["load_run", "is_helm_file", "helm_run_files", "HELM_FILES"]
+
+#: The files of a HELM run folder this package reads (the other files of a run are HELM's own
+#: summaries of them).
+HELM_FILES: tuple[str, ...] = ("scenario_state.json", "per_instance_stats.json")
+
+
+def is_helm_file(head: Head) -> bool:
+    """True for a HELM run's ``scenario_state.json`` or ``per_instance_stats.json``."""
+    return head.name in HELM_FILES
+
+
+def helm_run_files(folder: Path) -> list[Path] | None:
+    """The ``scenario_state.json`` standing for ``folder`` when it is a HELM run folder, else
+    None (a walk then takes that file and leaves the run's other files alone)."""
+    f = Path(folder) / "scenario_state.json"
+    return [f] if f.is_file() else None
 
 _GEN = ("generation", "chat")
 _SEPARATE = ("multiple_choice_separate_original", "multiple_choice_separate_calibrated")

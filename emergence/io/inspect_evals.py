@@ -29,10 +29,11 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
+from ._common import per_model, records_frame
+from ._files import Head, read_head
 from ._paths import expand_paths
-from .records import validate_records
 
-__all__ = ["load_inspect", "inspect_scores", "is_inspect_log"]
+__all__ = ["load_inspect", "inspect_scores", "is_inspect_log", "is_inspect_head"]
 
 
 def _require() -> Any:
@@ -46,24 +47,27 @@ def _require() -> Any:
     return inspect_log
 
 
+def is_inspect_head(head: Head) -> bool:
+    """True for an Inspect ``.eval`` archive (a zip), or a ``.json`` log with Inspect's top-level
+    keys in its first 2 KB."""
+    if head.suffix == ".eval":
+        return head.data[:4] == b"PK\x03\x04"
+    if head.suffix == ".json":
+        start = head.data[:2048]
+        return b'"eval"' in start and (b'"version"' in start or b'"status"' in start) \
+            and b'"results"' not in start[:40]
+    return False
+
+
 def is_inspect_log(path: str | Path) -> bool:
     """True for an Inspect ``.eval`` archive, or a ``.json`` log with Inspect's top-level keys."""
     p = Path(path)
-    if p.suffix == ".eval":
-        try:
-            with open(p, "rb") as fh:
-                return fh.read(4) == b"PK\x03\x04"  # a zip archive
-        except OSError:
-            return False
-    if p.suffix == ".json":
-        try:
-            with open(p, "rb") as fh:
-                head = fh.read(2048)
-        except OSError:
-            return False
-        return b'"eval"' in head and (b'"version"' in head or b'"status"' in head) \
-            and b'"results"' not in head[:40]
-    return False
+    if p.suffix not in (".eval", ".json"):
+        return False
+    try:
+        return is_inspect_head(read_head(p, 2048))
+    except (OSError, FormatError):
+        return False
 
 
 def _accept(f: Path) -> bool:
@@ -78,12 +82,6 @@ def _read(f: Path) -> Any:
         msg = " ".join(str(exc).split())[:200]
         raise FormatError(f"{f}: Inspect could not read this log ({type(exc).__name__}: {msg})."
                           ) from None
-
-
-def _lookup(value: Any, model: str) -> Any:
-    if isinstance(value, Mapping):
-        return value.get(model)
-    return value
 
 
 def load_inspect(
@@ -106,7 +104,7 @@ def load_inspect(
     Returns
     -------
     DataFrame
-        Records (:mod:`emergence.io.records`) with extra columns ``input`` and
+        Records (:mod:`emergence.records`) with extra columns ``input`` and
         ``harness_scores``; ``attrs["skipped"]`` counts samples without output (errors or
         cancelled samples), which are kept as invalid records.
 
@@ -151,7 +149,7 @@ def load_inspect(
                 "targets": targets if len(targets) > 1 else pd.NA,
                 "n_choices": len(s.choices) if s.choices else None,
                 "normalize": "inspect",
-                "params": _lookup(params, model),
+                "params": per_model(params, model),
                 "source": where,
                 "input": s.input if isinstance(s.input, str) else str(s.input),
             }
@@ -168,9 +166,7 @@ def load_inspect(
                     continue
             rec["harness_scores"] = scores or pd.NA
             rows.append(rec)
-    if not rows:
-        raise FormatError(f"{files[0]}: no samples in the Inspect logs.")
-    return validate_records(pd.DataFrame(rows), name=str(files[0]) if len(files) == 1 else None)
+    return records_frame(rows, files, "samples in the Inspect logs")
 
 
 def inspect_scores(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:

@@ -35,11 +35,11 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import FormatError
-from ._files import load_json
+from ._common import per_model, records_frame
+from ._files import Head, load_json
 from ._paths import expand_paths
-from .records import validate_records
 
-__all__ = ["load_lighteval", "lighteval_scores", "is_lighteval_details"]
+__all__ = ["load_lighteval", "lighteval_scores", "is_lighteval_details", "is_lighteval_results"]
 
 _NAME = re.compile(r"^details_(?P<task>.+)\|(?P<shots>\d+)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.]+)"
                    r"\.parquet$")
@@ -48,6 +48,13 @@ _NAME = re.compile(r"^details_(?P<task>.+)\|(?P<shots>\d+)_(?P<date>\d{4}-\d{2}-
 def is_lighteval_details(path: str | Path) -> bool:
     """True for a file named like lighteval's ``details_<task>|<shots>_<date>.parquet``."""
     return bool(_NAME.match(Path(path).name))
+
+
+def is_lighteval_results(head: Head) -> bool:
+    """True for lighteval's aggregate ``results_<date>.json`` (a ``config_general`` object and
+    ``results`` in its head); :func:`lighteval_scores` reads it."""
+    return head.suffix == ".json" and head.first_char == "{" and head.has("config_general",
+                                                                          "results")
 
 
 def _list(v: Any) -> list[Any]:
@@ -142,7 +149,7 @@ def load_lighteval(
     Returns
     -------
     DataFrame
-        Records (:mod:`emergence.io.records`) with extra columns ``input`` (``doc.query``) and
+        Records (:mod:`emergence.records`) with extra columns ``input`` (``doc.query``) and
         ``harness_scores`` (lighteval's per-sample metrics).
 
     Raises
@@ -176,7 +183,7 @@ def load_lighteval(
                 f"doc, metric and model_response (found {list(df.columns)[:10]}).")
         name = model or _model_of(f)
         task, shots = m.group("task"), int(m.group("shots"))
-        pv = params.get(name) if isinstance(params, Mapping) else params
+        pv = per_model(params, name)
         for i, row in enumerate(df.itertuples(index=False)):
             where = f"{f}:row {i + 1}"
             base = {"family": family, "model": name, "task": task, "shots": shots,
@@ -197,9 +204,7 @@ def load_lighteval(
                 rec = dict(base, item=str(i), output_type="generate_until",
                            invalid=str(exc).split(": ", 1)[-1][:200])
             rows.append(rec)
-    if not rows:
-        raise FormatError(f"{files[0]}: no rows in the lighteval details.")
-    return validate_records(pd.DataFrame(rows), name=str(files[0]) if len(files) == 1 else None)
+    return records_frame(rows, files, "rows in the lighteval details")
 
 
 def lighteval_scores(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:

@@ -38,10 +38,11 @@ from .._exceptions import FormatError
 from ..registry import find_metric_info
 from ..scale import PYTHIA_TOKENS_PER_STEP, parse_pythia_name, parse_step, pythia_size
 from ..schema import validate
-from ._files import guarded, load_json, now_reading
+from ._files import Head, guarded, load_json, now_reading
 from ._paths import expand_paths
 
-__all__ = ["read_lm_eval", "parse_model_args", "is_lm_eval_aggregate", "lm_eval_version"]
+__all__ = ["read_lm_eval", "parse_model_args", "is_lm_eval_aggregate", "is_lm_eval_results",
+           "lm_eval_version"]
 
 _SKIP_KEYS = {"alias", "name", "sample_len", "sample_count", " ", ""}
 
@@ -75,6 +76,19 @@ def is_lm_eval_aggregate(obj: Any) -> bool:
         and ("config" in obj or "versions" in obj)
         and all(isinstance(v, dict) for v in obj["results"].values())
     )
+
+
+def is_lm_eval_results(head: Head) -> bool:
+    """True for an lm-eval aggregate results file: one JSON object (not JSON lines) with a
+    ``results`` mapping task -> metrics and a ``config`` or ``versions`` (lighteval's results,
+    which have a ``config_general``, are not). The file is parsed with
+    :func:`~emergence.io._files.load_json`, so inside a read the reader gets the same object."""
+    if head.first_char != "{" or head.first_object is not None or head.has("config_general"):
+        return False
+    if head.complete and not head.has("results"):
+        return False
+    obj = load_json(head.path)
+    return is_lm_eval_aggregate(obj) and "config_general" not in obj
 
 
 def lm_eval_version(obj: Mapping[str, Any]) -> str:

@@ -31,12 +31,13 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
-from ._files import guarded, load_json, now_reading, parse_json, read_text
-from ._paths import walk_files
+from ..records import validate_records
+from ._files import Head, guarded, load_json, now_reading, parse_json, parse_once, read_head, read_text
+from ._paths import expand_paths
 from .lm_eval import parse_model_args
-from .records import read_jsonl, validate_records
+from .records import read_jsonl
 
-__all__ = ["load_samples", "detect_format", "parse_model_args", "FORMATS"]
+__all__ = ["load_samples", "detect_format", "is_samples_log", "parse_model_args", "FORMATS"]
 
 #: Recognised per-sample formats.
 FORMATS: tuple[str, ...] = ("lm-eval-0.4.3+", "lm-eval-0.4.0", "lm-eval-0.3")
@@ -46,10 +47,38 @@ _SAMPLES_RE = re.compile(rf"^samples_(?P<task>.+)_(?P<ts>{_TS})\.jsonl$")
 _WRITE_OUT_RE = re.compile(r"^(?P<task>.+)_write_out_info\.json$")
 
 
-def _first_char(path: Path) -> str:
-    text = read_text(path)
-    stripped = text.lstrip()
-    return stripped[:1]
+def _first_element_is_sample(data: Any) -> bool:
+    head = data[0] if isinstance(data, list) and data else None
+    return isinstance(head, dict) and (
+        "resps" in head or "filtered_resps" in head or "logit_0" in head or "truth" in head
+        or any(str(k).startswith("prompt_") for k in head))
+
+
+def is_samples_log(head: Head) -> bool:
+    """True for an lm-eval per-sample log: named ``samples_<task>_<ts>.jsonl`` or
+    ``<task>_write_out_info.json``, JSON lines whose first object has ``doc_id`` and ``resps``,
+    or a JSON array whose first entry has ``resps`` or ``logit_0``/``truth`` (parsed once, through
+    :func:`~emergence.io._files.load_json`, so the reader gets the parsed array).
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> from emergence.io._files import read_head
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "my_log.jsonl"
+    >>> _ = p.write_text(json.dumps({"doc_id": 0, "resps": [["1"]]}) + "\\n" * 2)
+    >>> is_samples_log(read_head(p))
+    True
+    """
+    if _SAMPLES_RE.match(head.name) or _WRITE_OUT_RE.match(head.name):
+        return True
+    if head.suffix not in (".json", ".jsonl"):
+        return False
+    obj = head.first_object
+    if obj is not None:
+        return "doc_id" in obj and ("filtered_resps" in obj or "resps" in obj)
+    if head.first_char == "[":
+        return _first_element_is_sample(load_json(head.path))
+    return False
 
 
 def detect_format(path: str | Path) -> str:
@@ -74,10 +103,12 @@ def detect_format(path: str | Path) -> str:
     'lm-eval-0.3'
     """
     p = Path(path)
-    text = read_text(p)
-    first = text.lstrip()[:1]
+    head = read_head(p)
+    first = head.first_char
     if first == "{":
-        line = text.lstrip().split("\n", 1)[0]
+        line = head.first_line
+        if line is None:  # a first line longer than the head
+            line = read_text(p).lstrip().split("\n", 1)[0]
         try:
             obj = parse_json(line, p, line=1)
         except FormatError:
@@ -97,7 +128,7 @@ def detect_format(path: str | Path) -> str:
             )
         raise _unknown(p, sorted(obj)[:12] if isinstance(obj, dict) else type(obj).__name__)
     if first == "[":
-        data = parse_json(text, p)
+        data = load_json(p)  # parsed once: the reader gets the same object
         if not isinstance(data, list):
             raise _unknown(p, type(data).__name__)
         head = data[0] if data else {}
@@ -123,28 +154,10 @@ def _unknown(p: Path, seen: object) -> FormatError:
 
 
 def _collect(paths: Iterable[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            every = walk_files(p, lambda f: f.suffix in (".jsonl", ".json"))
-            found = [f for f in every if f.name.startswith("samples_") and f.suffix == ".jsonl"]
-            found += [f for f in every if f.name.endswith("_write_out_info.json")]
-            for f in every:
-                if (f.suffix == ".jsonl" and f not in found and not f.name.startswith("samples_")
-                        and _first_char(f) == "["):
-                    found.append(f)
-            if not found:
-                raise FormatError(
-                    f"{p}: no per-sample logs found (samples_*.jsonl, *_write_out_info.json or "
-                    "v0.4.0-0.4.2 *.jsonl arrays). Run the harness with --log_samples."
-                )
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such file or directory.")
-    return files
+    return expand_paths(
+        list(paths), lambda f: is_samples_log(read_head(f)),
+        "lm-eval per-sample log (samples_*.jsonl, *_write_out_info.json or v0.4.0-0.4.2 *.jsonl "
+        "arrays)", "; run the harness with --log_samples")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -645,7 +658,7 @@ def load_samples(
     Returns
     -------
     DataFrame
-        Records (see :mod:`emergence.io.records`) with extra columns ``format`` (harness
+        Records (see :mod:`emergence.records`) with extra columns ``format`` (harness
         generation), ``harness_version`` (when known), ``harness_scores`` (the harness's own
         per-document metric values) and ``family``.
 
@@ -679,6 +692,15 @@ def load_samples(
     >>> rec[["task", "output_type", "target_loglik", "is_greedy"]].to_dict("records")
     [{'task': 'add', 'output_type': 'loglikelihood', 'target_loglik': -0.5, 'is_greedy': True}]
     """
+    with parse_once():  # a results file shared by several logs is parsed once
+        return _load_samples(
+            paths, model=model, params=params, tokens=tokens, tokens_per_step=tokens_per_step,
+            flops=flops, family=family, revision=revision, step=step, task=task, tasks=tasks,
+            filter=filter, tokenizer=tokenizer)
+
+
+def _load_samples(paths, *, model, params, tokens, tokens_per_step, flops, family, revision,
+                  step, task, tasks, filter, tokenizer) -> pd.DataFrame:  # noqa: A002
     files = _collect([paths] if isinstance(paths, (str, Path)) else paths)
     if not files:
         raise FormatError("load_samples: no files given.")

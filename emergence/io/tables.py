@@ -35,9 +35,25 @@ from .._exceptions import SchemaError
 from .._validation import check_option, format_rows
 from ..registry import MetricFacts, find_metric_info
 from ..schema import COLUMNS, OPTIONAL_COLUMNS, validate
-from ._files import guarded, read_csv_text
+from ._files import Head, guarded, read_csv_text
 
-__all__ = ["read_table", "read_csv_any", "infer_n_items"]
+__all__ = ["read_table", "read_csv_any", "infer_n_items", "is_table", "TABLE_SUFFIXES"]
+
+#: Suffixes of files read as tables (gzip allowed: ``.csv.gz``).
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".tsv")
+
+
+def is_table(head: Head) -> bool:
+    """True for a CSV/TSV table: named ``.csv``/``.tsv`` (optionally ``.gz``), or text that is
+    not JSON whose first line has a comma or a tab. (A per-item records CSV is also a CSV; the
+    registry asks :func:`emergence.io.records.is_records_file` first.)"""
+    if head.suffix in TABLE_SUFFIXES:
+        return True
+    if head.suffix in (".json", ".jsonl", ".ndjson", ".parquet", ".eval"):
+        return False
+    line = head.first_line if head.first_line is not None else head.text.lstrip()[:4096]
+    return head.first_char not in ("{", "[", "") and "\x00" not in head.text[:4096] and (
+        "," in line or "\t" in line)
 
 _SCALE_META = ("family", "params", "nonembedding_params", "active_params", "tokens", "flops", "step")
 

@@ -70,7 +70,7 @@ def load_bundled(
     ----------
     records : bool, default=False
         Return the harness's per-item outputs of the final checkpoints (records of
-        :mod:`emergence.io.records`, with ``run``) instead of the tidy table.
+        :mod:`emergence.records`, with ``run``) instead of the tidy table.
     verify : bool, default=True
         Check the sha256 of the files against ``PROVENANCE.json``.
     path : path, optional
@@ -100,7 +100,7 @@ def load_bundled(
 
     if not records:
         return load_lab(verify=verify, path=path)
-    from ..io.records import validate_records
+    from ..records import validate_records
 
     d = Path(path) if path is not None else bundled_dir()
     if verify:

@@ -263,7 +263,7 @@ def records_from_harness(out: str | Path, scales: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Records (:mod:`emergence.io.records`) with target log-likelihoods of the generative tasks
+        Records (:mod:`emergence.records`) with target log-likelihoods of the generative tasks
         attached from their ``_ll`` companions (within each run), ``family``, ``run`` and
         ``nonembedding_params``. Records of different runs share (model, step, task, item):
         validate and score them one run at a time (:func:`score_records` does).

@@ -29,7 +29,7 @@ import pandas as pd
 
 from .._exceptions import DataExclusionWarning
 from .._validation import check_option
-from ..io.records import validate_records
+from ..records import validate_records
 from ..registry import MetricInfo, metric_info
 from ..schema import validate
 from .metrics import (

@@ -1,6 +1,6 @@
 """Every bundled dataset, exported with ``emergence datasets --export``, reads back unchanged.
 
-Null: the exported CSV read through :func:`emergence.io.read` (the reader behind ``analyze``,
+Null: the exported CSV read through :func:`emergence.read` (the reader behind ``analyze``,
 ``screen`` and ``scaling``) is the same table as :func:`emergence.datasets.load`; statistic:
 cell-by-cell equality of every column, then equality of the ``screen`` results computed from the
 file and from the dataset, and of the ``analyze`` points computed from the file and from the
@@ -12,7 +12,7 @@ import pytest
 
 from emergence import datasets
 from emergence.cli import main
-from emergence.io import read
+from emergence.ingest import read
 from emergence.report import ReportSection, build_report
 from emergence.schema import COLUMNS
 

@@ -8,7 +8,7 @@ import pytest
 
 from emergence._exceptions import FormatError
 from emergence.cli import main
-from emergence.io import read
+from emergence.ingest import read
 
 MODELS = {"gpt2": 1.24e8, "gpt2-medium": 3.55e8, "gpt2-large": 7.74e8, "gpt2-xl": 1.5e9}
 

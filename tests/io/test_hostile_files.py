@@ -13,7 +13,8 @@ import pytest
 
 from emergence._exceptions import FormatError
 from emergence.cli import main
-from emergence.io import read, read_lm_eval
+from emergence.ingest import read
+from emergence.io import read_lm_eval
 from emergence.io._files import MAX_JSON_DEPTH, load_json, read_csv_text
 from emergence.io.samples import load_samples
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from emergence.cli import main
-from emergence.io import read
+from emergence.ingest import read
 from emergence.io.inspect_evals import inspect_scores, load_inspect
 from emergence.scoring import normalize_text, rescore
 

@@ -24,7 +24,7 @@ import pytest
 from emergence import datasets
 from emergence._exceptions import DataExclusionWarning, FormatError
 from emergence.cli import main
-from emergence.io import read
+from emergence.ingest import read
 from emergence.io.eee import read_eee, write_eee
 from emergence.io.lighteval import lighteval_scores, load_lighteval
 from emergence.scoring import rescore

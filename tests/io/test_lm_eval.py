@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from emergence import FormatError
-from emergence.io import detect, read
+from emergence.ingest import read
+from emergence.io import detect
 from emergence.io.lm_eval import read_lm_eval
 from emergence.scale import PYTHIA_SIZES
 

@@ -3,7 +3,8 @@
 import pytest
 from harness_fixture import harness_run, requires_lab  # noqa: F401
 
-from emergence.io import detect, read
+from emergence.ingest import read
+from emergence.io import detect
 from emergence.io.lm_eval import read_lm_eval
 
 pytestmark = [pytest.mark.lab, requires_lab]

@@ -12,8 +12,9 @@ import pytest
 
 from emergence.io.bigbench import load_full_log
 from emergence.io.helm import load_run
-from emergence.io.records import read_records, step_from_revision, validate_records
+from emergence.io.records import read_records
 from emergence.io.samples import detect_format, load_samples, parse_model_args
+from emergence.records import step_from_revision, validate_records
 from emergence.scoring import rescore
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"

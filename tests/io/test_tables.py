@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from emergence import SchemaError
-from emergence.io import read
+from emergence.ingest import read
 from emergence.io.tables import infer_n_items, read_table
 
 META = {"family": "Model Family", "params": "Model Size (B)",
