@@ -229,7 +229,10 @@ def assess_curve(
             main = latent_break_test(d, kind=kind, item_lengths=getattr(curve, "item_lengths",
                                                                          None),
                                      runs=runs, n_boot=n_boot, seed=ss[0],
-                                     bounds=(float(info.lower), float(info.upper)))
+                                     bounds=(float(info.lower), float(info.upper)),
+                                     # p-values at or below alpha exactly those of all B
+                                     # replicates; larger ones from fewer (sequential)
+                                     exact_below=alpha)
             notes.extend(main.notes)
             shape = ("power law" if main.shape_nu == 0 and main.shape_floor == 0 else
                      f"nu={main.shape_nu:g}" + (f", floor CE={main.shape_floor:.3g}"
