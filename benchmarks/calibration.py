@@ -15,7 +15,7 @@ through ``extract_curves`` + ``emergence.verdict.assess(curves, seed=..., n_boot
 
 - the share of each verdict (``vt.verdicts()["verdict"]``),
 - per metric, the share of families whose break tests reject at alpha = 0.05 (every
-  ``*_p`` column of ``vt.to_frame()``: the size of each test on smooth truths, its power on
+  ``*_pvalue`` column of ``vt.to_frame()``: the size of each test on smooth truths, its power on
   hinges and steps), and the share of curves whose break counts for the verdict.
 
 Truths (see :mod:`emergence.simulate` for the formulas): smooth ``power_law`` (the Mirage model),
@@ -190,7 +190,7 @@ def run_family(cell: Cell, index: int, n_boot: int, seed: int) -> dict:
 
 
 def _p_columns(row: dict) -> list[str]:
-    return [c for c in row if c.endswith("_p") or c.endswith("_p_two_sided")]
+    return [c for c in row if c.endswith("_pvalue") or c.endswith("_pvalue_two_sided")]
 
 
 def run_cell(cell: Cell, families: int, n_boot: int, seed: int, code: str = "") -> pd.DataFrame:
@@ -279,7 +279,7 @@ def run_grid(cells: list[Cell], *, families: int, n_boot: int, seed: int, jobs: 
 
 #: break tests whose size is checked on smooth truths (the straight-line "naive" test and the
 #: slowdown tests are not break tests of the smooth null)
-SIZE_TESTS = ("pblrt_p", "pblrt_p_two_sided", "curv_p", "davies_p", "supf_p")
+SIZE_TESTS = ("pblrt_pvalue", "pblrt_pvalue_two_sided", "curv_pvalue", "davies_pvalue", "supf_pvalue")
 CANDIDATE = "candidate genuine transition"
 
 
@@ -398,8 +398,9 @@ def report(res: pd.DataFrame, *, families: int, n_boot: int, seed: int, seconds:
         ("truth", "nuisance", "n_scales", "n_items", "families")]
     vt = vt[["truth", "nuisance", "n_scales", "n_items", *vcols, "families"]]
     st = size_table(res)
-    tests = [c for c in ("pblrt_p", "pblrt_p_two_sided", "curv_p", "naive_p", "decel_p",
-                         "decel_curv_p", "davies_p", "supf_p", "break_counts") if c in st]
+    tests = [c for c in ("pblrt_pvalue", "pblrt_pvalue_two_sided", "curv_pvalue", "naive_pvalue",
+                         "decel_pvalue", "decel_curv_pvalue", "davies_pvalue", "supf_pvalue",
+                         "break_counts") if c in st]
     tests += [c for c in st.columns if c not in tests and c not in
               ("truth", "nuisance", "n_scales", "n_items", "metric")]
     st = st[["truth", "nuisance", "n_scales", "n_items", "metric", *tests]]

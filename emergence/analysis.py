@@ -252,7 +252,7 @@ def cited_break(row, alpha: float = ALPHA) -> dict | None:
     ``pblrt_kind``/``pblrt_psi`` or ``decel_kind``/``decel_psi`` (``cited_break_kind`` and
     ``cited_break_psi`` when the table has them). Tables without ``cited_break``: an
     accelerating break that counts (``break_counts``), else a significant slowdown
-    (``decel_q <= alpha``).
+    (``decel_qvalue <= alpha``).
 
     Returns
     -------
@@ -265,7 +265,7 @@ def cited_break(row, alpha: float = ALPHA) -> dict | None:
     if not isinstance(direction, str):
         if _true(_get(row, "break_counts", False)):
             direction = "accelerating"
-        elif _finite(_get(row, "decel_q")) and float(_get(row, "decel_q")) <= alpha:
+        elif _finite(_get(row, "decel_qvalue")) and float(_get(row, "decel_qvalue")) <= alpha:
             direction = "decelerating"
         else:
             direction = "none"

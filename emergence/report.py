@@ -163,11 +163,11 @@ COLUMN_KEY = {
     "irreducible-loss floor), or a straight line for metrics without a known link.",
     "accelerating break": "best break towards faster improvement (hinge = change of slope, step "
     "= jump) at 10^psi on the log x axis, with its parametric-bootstrap LRT q-value (columns "
-    "pblrt_kind, pblrt_psi, pblrt_q). Bold: q at or below the false discovery rate.",
+    "pblrt_kind, pblrt_psi, pblrt_qvalue). Bold: q at or below the false discovery rate.",
     "slowdown": "best break towards slower improvement (saturation) at 10^psi, with its q-value "
-    "(decel_kind, decel_psi, decel_q).",
+    "(decel_kind, decel_psi, decel_qvalue).",
     "raw jump": "the apparent break: the same test against a straight line in the raw metric "
-    "(naive_q). Significant here but not against the smooth null: the null explains the jump.",
+    "(naive_qvalue). Significant here but not against the smooth null: the null explains the jump.",
     "ES": "Emergence Score (BIG-bench breakthroughness, Srivastava et al. 2022): range over the "
     "median step, floored at the noise of one step. A screen, not a test; comparable only "
     "between bounded metrics.",
@@ -350,23 +350,23 @@ def _curve_cells(c: Curve, row, score_row, drawn: str, alpha: float) -> dict[str
     if status == "ok":
         kind = str(_get(row, "pblrt_kind", "none"))
         if _finite(_get(row, "pblrt_psi")) and kind not in ("none", "nan"):
-            acc = f"{e(kind)} at 10^{float(_get(row, 'pblrt_psi')):.2f}, q={_q(_get(row, 'pblrt_q'))}"
+            acc = f"{e(kind)} at 10^{float(_get(row, 'pblrt_psi')):.2f}, q={_q(_get(row, 'pblrt_qvalue'))}"
         else:
-            acc = f"none, q={_q(_get(row, 'pblrt_q'))}" if _finite(_get(row, "pblrt_q")) else ""
-        if _finite(_get(row, "pblrt_q")) and float(_get(row, "pblrt_q")) <= alpha and acc:
+            acc = f"none, q={_q(_get(row, 'pblrt_qvalue'))}" if _finite(_get(row, "pblrt_qvalue")) else ""
+        if _finite(_get(row, "pblrt_qvalue")) and float(_get(row, "pblrt_qvalue")) <= alpha and acc:
             acc = f"<b>{acc}</b>"
         cells["accelerating break"] = acc
         kind = str(_get(row, "decel_kind", "none"))
         if _finite(_get(row, "decel_psi")) and kind not in ("none", "nan"):
-            slow = f"{e(kind)} at 10^{float(_get(row, 'decel_psi')):.2f}, q={_q(_get(row, 'decel_q'))}"
-            if _finite(_get(row, "decel_q")) and float(_get(row, "decel_q")) <= alpha:
+            slow = f"{e(kind)} at 10^{float(_get(row, 'decel_psi')):.2f}, q={_q(_get(row, 'decel_qvalue'))}"
+            if _finite(_get(row, "decel_qvalue")) and float(_get(row, "decel_qvalue")) <= alpha:
                 slow = f"<b>{slow}</b>"
             cells["slowdown"] = slow
-        if _finite(_get(row, "curv_q")):
+        if _finite(_get(row, "curv_qvalue")):
             cells["curvature"] = (f"{e(str(_get(row, 'curv_direction', '')))}, "
-                                  f"q={_q(_get(row, 'curv_q'))}")
-        if _finite(_get(row, "naive_q")):
-            cells["raw jump"] = f"q={_q(_get(row, 'naive_q'))}"
+                                  f"q={_q(_get(row, 'curv_qvalue'))}")
+        if _finite(_get(row, "naive_qvalue")):
+            cells["raw jump"] = f"q={_q(_get(row, 'naive_qvalue'))}"
         dup = _get(row, "degenerate_of", "")
         if isinstance(dup, str) and dup:
             status = f"ok; a function of {dup} on these items (no evidence of its own)"
@@ -391,14 +391,14 @@ def _headline(tk: _Task, xlabel: str, alpha: float) -> str:
             if curve_outcome(r) == "accelerating break" and cb:
                 parts.append(f"{c.metric} improves faster after 10^{cb['psi']:.2f} {xlabel} "
                              f"({cb['kind']}) than smooth competence allows "
-                             f"(q={_q(_get(r, 'pblrt_q'))})")
+                             f"(q={_q(_get(r, 'pblrt_qvalue'))})")
         parts += [x for x in tk.reasons if x.startswith("no surviving break under")]
     elif tk.verdict == "metric artifact":
         for c, r in rows:
             if curve_outcome(r) == "apparent jump, smooth null explains it":
                 parts.append(f"{c.metric} jumps against a straight line "
-                             f"(q={_q(_get(r, 'naive_q'))}), but smooth competence explains "
-                             f"the jump (break q={_q(_get(r, 'pblrt_q'))})")
+                             f"(q={_q(_get(r, 'naive_qvalue'))}), but smooth competence explains "
+                             f"the jump (break q={_q(_get(r, 'pblrt_qvalue'))})")
     elif tk.verdict == "no transition":
         tested = [c.metric for c, r in rows if str(_get(r, "status", "")) == "ok"]
         parts.append(f"no accelerating break under {', '.join(tested)}" if tested else

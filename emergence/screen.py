@@ -38,6 +38,7 @@ from ._defaults import ALPHA, N_BOOT
 from ._exceptions import EmergenceError
 from ._random import SeedLike, root_seed
 from ._validation import check_interval
+from .assessment import CurveAssessment
 from .tidy import Curve, CurveSet
 from .verdict import KEY_COLS, VerdictTable, assess_curve, finalize
 
@@ -45,6 +46,9 @@ __all__ = ["screen", "curve_key", "curve_hash", "ScreenSettingsError"]
 
 ROWS = "rows.jsonl"
 SETTINGS = "settings.json"
+#: Version of the row columns in ``rows.jsonl`` (2: the ``*_pvalue``/``*_qvalue`` vocabulary of
+#: :mod:`emergence.assessment`). A folder written with another version is not resumed.
+COLUMNS_VERSION = 2
 
 
 class ScreenSettingsError(EmergenceError, ValueError):
@@ -94,7 +98,7 @@ def _input_hash(curve: Curve, settings: dict) -> str:
 def _run_chunk(curves: list[Curve], kwargs: dict, hashes: list[str] | None = None) -> list[dict]:
     out = []
     for i, c in enumerate(curves):
-        row = assess_curve(c, **kwargs)
+        row = assess_curve(c, **kwargs).to_dict()
         row["curve_key"] = curve_key(c)
         if hashes is not None:
             row["input_hash"] = hashes[i]
@@ -218,7 +222,7 @@ def screen(
     >>> with tempfile.TemporaryDirectory() as d:
     ...     vt = screen(cs, d, n_boot=99, progress=False)
     ...     again = screen(cs, d, n_boot=99, progress=False)  # resumes: nothing left to do
-    >>> len(vt.to_frame()), vt.to_frame()["pblrt_p"].equals(again.to_frame()["pblrt_p"])
+    >>> len(vt.to_frame()), vt.to_frame()["pblrt_pvalue"].equals(again.to_frame()["pblrt_pvalue"])
     (3, True)
     """
     alpha = check_interval(alpha, "alpha", 0, 1)
@@ -238,7 +242,8 @@ def screen(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"seed": int(seed), "n_boot": int(n_boot), "alpha": alpha,
-                "min_scales": int(min_scales), "ic": bool(ic), "direction": "improving"}
+                "min_scales": int(min_scales), "ic": bool(ic), "direction": "improving",
+                "columns": COLUMNS_VERSION}
     rows_path = out / ROWS
     set_path = out / SETTINGS
     if resume and set_path.exists() and rows_path.exists():
@@ -246,6 +251,13 @@ def screen(
             old = json.loads(set_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             old = None
+        if isinstance(old, dict) and old.get("columns") != COLUMNS_VERSION:
+            raise ScreenSettingsError(
+                f"{out} holds a screen written by an older version of emergence, with other "
+                "column names (pblrt_p, davies_p, ... are now pblrt_pvalue, davies_pvalue, ...); "
+                "its rows cannot be mixed with new ones. Use another folder, or resume=False "
+                "(--restart at the command line) to start over in this one."
+            )
         if old is not None and {k: v for k, v in old.items() if k != "inputs"} != settings:
             raise ScreenSettingsError(
                 f"{out} holds a screen with settings {old}; this run uses {settings}. Use another "
@@ -317,8 +329,11 @@ def screen(
                 bar.close()
 
     rows = [done[k] for k in keys if k in done]
-    vt = finalize(pd.DataFrame(rows), alpha=alpha, n_boot=int(n_boot), seed=int(seed),
-                  excluded=excluded)
+    ids = ("curve_key", "input_hash")
+    assessments = [CurveAssessment.from_dict(r, ignore=ids) for r in rows]
+    vt = finalize(assessments, alpha=alpha, n_boot=int(n_boot), seed=int(seed),
+                  excluded=excluded,
+                  extra=pd.DataFrame({c: [r.get(c) for r in rows] for c in ids}))
     write_csv(vt.rows, out / "curves.csv")
     write_csv(vt.groups, out / "verdicts.csv")
     return vt

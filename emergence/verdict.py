@@ -38,8 +38,9 @@ noise.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +49,14 @@ import pandas as pd
 from ._defaults import ALPHA, N_BOOT
 from ._random import SeedLike, keyed_seed, root_seed, spawn
 from ._validation import check_interval, check_option
+from .assessment import (
+    COLUMNS,
+    OLD_COLUMNS,
+    P_COLUMNS,
+    CurveAssessment,
+    VocabularyError,
+    assessment_frame,
+)
 from .stats._data import as_curve_data
 from .stats.bootstrap import pblrt_test
 from .stats.davies import davies_test
@@ -61,6 +70,7 @@ from .stats.supf import supf_test, threshold_interval
 from .tidy import Curve, CurveSet
 
 __all__ = [
+    "CurveAssessment",
     "VERDICTS",
     "VerdictTable",
     "assess",
@@ -140,13 +150,24 @@ def assess_curve(
     alpha: float = ALPHA,
     min_scales: int = 6,
     ic: bool = False,
-) -> dict:
-    """All tests on one curve, as one flat row (p-values not yet adjusted across curves).
+) -> CurveAssessment:
+    """All tests on one curve (p-values not yet adjusted across curves).
 
     Never raises on bad data: a curve that cannot be tested gets ``status`` ``"underpowered"``
     or ``"error"`` with the reason. ``seed`` is turned into an integer as in :func:`assess`.
+
+    Returns
+    -------
+    CurveAssessment
+        ``.to_frame()`` gives its row of :meth:`VerdictTable.to_frame` (without q-values).
     """
-    seed = root_seed(seed)
+    return CurveAssessment(**_assess_fields(curve, seed=root_seed(seed), n_boot=n_boot,
+                                            alpha=alpha, min_scales=min_scales, ic=ic))
+
+
+def _assess_fields(curve: Curve, *, seed: int, n_boot: int, alpha: float, min_scales: int,
+                   ic: bool) -> dict:
+    """Fields of :class:`CurveAssessment` for one curve."""
     row: dict = {k: curve.key[k] for k in KEY_COLS}
     row.update(n_scales=curve.n_scales, status="ok", reason="", notes="")
     notes: list[str] = list(curve.notes)
@@ -200,7 +221,7 @@ def assess_curve(
         gain = (mc["b"] - mc["c"]).to_numpy()
         j = int(np.argmax(gain))
         row.update(mcnemar_max_gain=int(gain[j]), mcnemar_pair=f"{mc['from'][j]}->{mc['to'][j]}",
-                   mcnemar_p_bonf=float(min(1.0, mc["pvalue"][j] * len(mc))))
+                   mcnemar_pvalue_bonf=float(min(1.0, mc["pvalue"][j] * len(mc))))
     if d.n_scales < max(min_scales, 5):
         row.update(status="underpowered",
                    reason=f"{d.n_scales} scales; a break test against a smooth null needs at "
@@ -246,12 +267,12 @@ def assess_curve(
                    + (f" and chance {d.chance:g}" if kind in ("multiple_choice", "brier") else ""))
             row.update(
                 null_model=f"latent ({shape})", link=f"{kind} -> ln CE", null_why=why,
-                pblrt_stat=main.statistic, pblrt_p=main.pvalue,
-                pblrt_p_two_sided=main.pvalue_two_sided, pblrt_n_boot_used=main.n_boot_used,
+                pblrt_statistic=main.statistic, pblrt_pvalue=main.pvalue,
+                pblrt_pvalue_two_sided=main.pvalue_two_sided, pblrt_n_boot_used=main.n_boot_used,
                 pblrt_kind=main.best_kind, pblrt_psi=main.psi, pblrt_effect=main.effect,
                 pblrt_effect_direction="accelerating" if main.effect > 0 else "none",
                 pblrt_any_direction=main.any_direction,
-                decel_p=main.pvalue_decelerating, decel_kind=main.decel_kind,
+                decel_pvalue=main.decel_pvalue, decel_kind=main.decel_kind,
                 decel_psi=main.decel_psi, decel_effect=main.decel_effect,
                 shape_nu=main.shape_nu, shape_floor=main.shape_floor, tau2=main.tau2,
                 tau2_source=main.tau2_source, item_sigma=main.item_sigma,
@@ -270,11 +291,12 @@ def assess_curve(
             row.update(
                 null_model="linear", link="identity",
                 null_why="a straight line in the metric itself (no declared relation to per-token "
-                "competence)", pblrt_stat=main.statistic,
-                pblrt_p=main.pvalue, pblrt_p_two_sided=main.pvalue_two_sided,
+                "competence)", pblrt_statistic=main.statistic,
+                pblrt_pvalue=main.pvalue, pblrt_pvalue_two_sided=main.pvalue_two_sided,
+                pblrt_n_boot_used=main.n_boot,
                 pblrt_kind=main.best_kind, pblrt_psi=main.psi, pblrt_effect=main.effect,
                 pblrt_effect_direction=main.effect_direction,
-                pblrt_any_direction=main.any_direction, decel_p=dec.pvalue,
+                pblrt_any_direction=main.any_direction, decel_pvalue=dec.pvalue,
                 decel_kind=dec.best_kind, decel_psi=dec.psi, decel_effect=dec.effect,
                 simulate=main.simulate, improve_sign=main.improve_sign,
             )
@@ -283,19 +305,19 @@ def assess_curve(
             dalt = "greater" if main.improve_sign > 0 else "less"
         # the "apparent" transition: an accelerating break against a straight line in the metric
         nv = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[1])
-        row.update(naive_p=nv.pvalue, naive_kind=nv.best_kind, naive_psi=nv.psi,
+        row.update(naive_pvalue=nv.pvalue, naive_kind=nv.best_kind, naive_psi=nv.psi,
                    naive_direction=nv.effect_direction, naive_any_direction=nv.any_direction)
         # cross-checks on the latent scale: Davies (2002), one-sided like the primary test
         # (R segmented alternative "greater"), weighted by the latent test's variances, and
         # Hansen sup-F (two-sided, unweighted)
-        if row["pblrt_p"] <= alpha and row["pblrt_kind"] in ("hinge", "step"):
+        if row["pblrt_pvalue"] <= alpha and row["pblrt_kind"] in ("hinge", "step"):
             ci = threshold_interval(d.x, z, kind=row["pblrt_kind"], alpha=alpha, n_grid=60)
             row.update(psi_low=ci.low, psi_high=ci.high)
         dv = davies_test(d.x, z, alternative=dalt, weights=zw)
-        row.update(davies_p=dv.pvalue, davies_best=dv.best, davies_alternative=dalt)
+        row.update(davies_pvalue=dv.pvalue, davies_best=dv.best, davies_alternative=dalt)
         try:
             sf = supf_test(d.x, z, n_boot=n_boot, seed=ss[3])
-            row.update(supf_stat=sf.statistic, supf_p=sf.pvalue, supf_psi=sf.psi,
+            row.update(supf_statistic=sf.statistic, supf_pvalue=sf.pvalue, supf_psi=sf.psi,
                        supf_direction=_direction(sf.shift, 1.0 if dalt == "greater" else -1.0))
         except ValueError as e:
             notes.append(f"sup-F not run: {e}")
@@ -317,7 +339,7 @@ def _direction(v: float, sign: float) -> str:
     return "accelerating" if sign * v > 0 else "decelerating"
 
 
-P_COLS = ("pblrt_p", "naive_p", "decel_p")
+P_COLS = P_COLUMNS
 
 
 def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -327,7 +349,11 @@ def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
             df[col] = np.nan
         p = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
         q = fdr(p, alpha=alpha, method="fdr_bh").qvalue
-        df[col[:-2] + "_q"] = q
+        qcol = col.replace("_pvalue", "_qvalue")
+        if qcol in df:
+            df[qcol] = q
+        else:  # beside its p-value
+            df.insert(df.columns.get_loc(col) + 1, qcol, q)
     for col in ("pblrt_effect_direction", "naive_direction", "pblrt_any_direction",
                 "naive_any_direction"):
         if col not in df:
@@ -345,10 +371,10 @@ def _add_qvalues(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
     # is checked again so that rows of another origin cannot flip the meaning
     # an accelerating step that only absorbs the concavity of a saturating curve (the best break
     # of either sign decelerates) is not an apparent transition either
-    df["apparent_break"] = (ok & (df["naive_q"] <= alpha) & (df["naive_direction"] == acc)
+    df["apparent_break"] = (ok & (df["naive_qvalue"] <= alpha) & (df["naive_direction"] == acc)
                             & (df["naive_any_direction"] != "decelerating"))
-    df["break_survives"] = ok & (df["pblrt_q"] <= alpha) & (df["pblrt_effect_direction"] == acc)
-    slow_break = ok & (df["decel_q"] <= alpha)
+    df["break_survives"] = ok & (df["pblrt_qvalue"] <= alpha) & (df["pblrt_effect_direction"] == acc)
+    slow_break = ok & (df["decel_qvalue"] <= alpha)
     df["slowing"] = slow_break
     # an upward step on a saturating curve only absorbs its concavity: it does not count when a
     # significant slowdown fits the curve better (the best break of either sign decelerates)
@@ -373,14 +399,14 @@ def _slowing_reason(r) -> str:
         what = ("improvement slows after" if r["decel_kind"] == "hinge"
                 else "a drop in competence at")
         txt = (f"{r['metric']}: {what} 10^{r['decel_psi']:.2f} ({r['decel_kind']} against the "
-               f"{r['null_model']} null, p={_fmt(r['decel_p'])}, q={_fmt(r['decel_q'])})")
+               f"{r['null_model']} null, p={_fmt(r['decel_pvalue'])}, q={_fmt(r['decel_qvalue'])})")
     else:
-        txt = (f"{r['metric']}: improvement slows down (p={_fmt(r['decel_p'])}, "
-               f"q={_fmt(r['decel_q'])})")
+        txt = (f"{r['metric']}: improvement slows down (p={_fmt(r['decel_pvalue'])}, "
+               f"q={_fmt(r['decel_qvalue'])})")
     txt += ": saturation, not an emergent transition"
     if r.get("break_dominated", False):
         txt += (f"; the accelerating {r['pblrt_kind']} at 10^{r['pblrt_psi']:.2f} "
-                f"(p={_fmt(r['pblrt_p'])}) fits worse than the slowdown and is not counted")
+                f"(p={_fmt(r['pblrt_pvalue'])}) fits worse than the slowdown and is not counted")
     return txt
 
 
@@ -432,8 +458,8 @@ def combine(rows: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
     usable = ok & ~degen & ~sharp
     null_model = _col(df, "null_model", "").fillna("").astype(str).to_numpy(dtype=object)
     null_why = _col(df, "null_why", "").fillna("").astype(str).to_numpy(dtype=object)
-    p_txt, q_txt = _fmt_col(_col(df, "pblrt_p", np.nan)), _fmt_col(_col(df, "pblrt_q", np.nan))
-    nq_txt = _fmt_col(_col(df, "naive_q", np.nan))
+    p_txt, q_txt = _fmt_col(_col(df, "pblrt_pvalue", np.nan)), _fmt_col(_col(df, "pblrt_qvalue", np.nan))
+    nq_txt = _fmt_col(_col(df, "naive_qvalue", np.nan))
     psi = pd.to_numeric(_col(df, "pblrt_psi", np.nan), errors="coerce").to_numpy(float)
     kind = _col(df, "pblrt_kind", "").fillna("").astype(str).to_numpy(dtype=object)
     nkind = _col(df, "naive_kind", "").fillna("").astype(str).to_numpy(dtype=object)
@@ -466,7 +492,7 @@ def combine(rows: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
     runs_src = _col(df, "tau2_source", "").fillna("").astype(str).to_numpy() == "runs"
     tau_txt = np.array(["nan" if not np.isfinite(v) else f"{v:.3g}" for v in tau2], dtype=object)
     notes = _col(df, "notes", "").fillna("").astype(str).to_numpy(dtype=object)
-    pq = pd.to_numeric(_col(df, "pblrt_q", np.nan), errors="coerce").to_numpy(float)
+    pq = pd.to_numeric(_col(df, "pblrt_qvalue", np.nan), errors="coerce").to_numpy(float)
     has_tau = "tau2" in df
     gid = df.groupby(gcols, dropna=False, sort=True).ngroup().to_numpy()
     order = np.argsort(gid, kind="stable")
@@ -520,7 +546,7 @@ def combine(rows: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
             reasons="; ".join(reasons),
             metrics=", ".join(metric[ix]),
             metrics_tested=int(len(oki)),
-            min_pblrt_q=float(np.nanmin(pq[oki])) if len(oki) and np.isfinite(pq[oki]).any()
+            min_pblrt_qvalue=float(np.nanmin(pq[oki])) if len(oki) and np.isfinite(pq[oki]).any()
             else np.nan,
             null_models="; ".join(f"{metric[i]}: {null_model[i]}"
                                   + (f" ({null_why[i]})" if null_why[i] else "") for i in oki),
@@ -537,8 +563,9 @@ class VerdictTable:
     Attributes
     ----------
     rows : DataFrame
-        One row per curve: identity, status, every p-value and q-value, Emergence Score,
-        chosen null, flags and notes.
+        One row per curve: every column of :class:`~emergence.assessment.CurveAssessment`
+        (identity, status, every ``*_pvalue``, Emergence Score, chosen null, notes), then the
+        Benjamini-Hochberg ``*_qvalue`` beside each primary p-value, the flags and the verdict.
     groups : DataFrame
         One row per (family, model, task, shots, x_name) with ``verdict`` and ``reasons``.
     alpha : float
@@ -546,6 +573,8 @@ class VerdictTable:
     seed : int
     excluded : DataFrame
         Rows excluded while building the curves (from the CurveSet), with reasons.
+    assessments : tuple of CurveAssessment
+        The typed per-curve results the rows were built from (empty when built from a table).
     """
 
     rows: pd.DataFrame
@@ -554,6 +583,7 @@ class VerdictTable:
     n_boot: int
     seed: int
     excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+    assessments: tuple[CurveAssessment, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """One row per curve."""
@@ -590,13 +620,50 @@ def _as_curves(curves) -> tuple[list[Curve], pd.DataFrame]:
     raise TypeError("`curves` must be a CurveSet, a Curve or a list of Curves.")
 
 
-def finalize(rows: list[dict] | pd.DataFrame, *, alpha: float, n_boot: int, seed: int,
-             excluded: pd.DataFrame | None = None) -> VerdictTable:
+def finalize(
+    rows: Sequence[CurveAssessment | Mapping] | pd.DataFrame,
+    *,
+    alpha: float,
+    n_boot: int,
+    seed: int,
+    excluded: pd.DataFrame | None = None,
+    extra: pd.DataFrame | None = None,
+) -> VerdictTable:
     """Adjust p-values across curves and build group verdicts (used by :func:`assess` and the
-    screen)."""
-    df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
+    screen).
+
+    Parameters
+    ----------
+    rows : sequence of CurveAssessment (or of their dicts), or DataFrame
+        One per curve; the table is built by :func:`emergence.assessment.assessment_frame`. A
+        DataFrame must use the columns of :data:`emergence.assessment.COLUMNS`.
+    alpha, n_boot, seed
+        As in :func:`assess` (recorded on the result).
+    excluded : DataFrame, optional
+        Table rows excluded while building the curves.
+    extra : DataFrame, optional
+        Columns appended to the row table, aligned with ``rows`` (the screen's ``curve_key``).
+
+    Raises
+    ------
+    VocabularyError
+        Rows with the column names of an older version (``pblrt_p``, ...).
+    """
+    assessments: tuple[CurveAssessment, ...] = ()
+    if isinstance(rows, pd.DataFrame):
+        old = [c for c in rows.columns if c in OLD_COLUMNS]
+        if old:
+            raise VocabularyError(f"columns of an older version of emergence: {old[:4]} (now "
+                                  f"{[OLD_COLUMNS[c] for c in old[:4]]}); compute the rows again.")
+        df = rows.reset_index(drop=True)
+    else:
+        assessments = tuple(r if isinstance(r, CurveAssessment) else CurveAssessment.from_dict(r)
+                            for r in rows)
+        df = assessment_frame(assessments)
+    if extra is not None:
+        df = pd.concat([df, extra.reset_index(drop=True)], axis=1)
     if not len(df):
-        df = pd.DataFrame(columns=KEY_COLS + ["status", "reason", "notes"])
+        df = pd.DataFrame(columns=list(COLUMNS))
     for c in ("kind", "sharp", "notes"):
         if c not in df:
             df[c] = np.nan if c != "sharp" else False
@@ -607,7 +674,7 @@ def finalize(rows: list[dict] | pd.DataFrame, *, alpha: float, n_boot: int, seed
         gid = df.groupby([c for c in GROUP_COLS if c in df], dropna=False, sort=True).ngroup()
         df["verdict"] = groups["verdict"].to_numpy()[gid.to_numpy()]
     return VerdictTable(df, groups, alpha, n_boot, seed,
-                        excluded if excluded is not None else pd.DataFrame())
+                        excluded if excluded is not None else pd.DataFrame(), assessments)
 
 
 def assess(
@@ -695,8 +762,8 @@ def assess(
         it = tqdm(cl, desc="assess", unit="curve")
     rows = [assess_curve(c, seed=seed, n_boot=int(n_boot), alpha=alpha, min_scales=min_scales,
                          ic=ic) for c in it]
-    for row, of in zip(rows, degenerate_metrics(cl), strict=True):
-        row["degenerate_of"] = of
+    rows = [dataclasses.replace(r, degenerate_of=of) if of else r
+            for r, of in zip(rows, degenerate_metrics(cl), strict=True)]
     return finalize(rows, alpha=alpha, n_boot=int(n_boot), seed=seed, excluded=excluded)
 
 

@@ -32,7 +32,7 @@ def test_grid_runner_appends_per_cell_and_resumes(tmp_path):
     v = res[res["quantity"] == "verdict"]
     assert (v.groupby("cell")["count"].sum() == 2).all()  # every family has one verdict
     assert set(res.loc[res["cell"] == cells[1].id, "metric"]) <= {"", "exact_match"}
-    assert {"pblrt_p"} <= set(res.loc[res["quantity"] == "reject", "name"])
+    assert {"pblrt_pvalue"} <= set(res.loc[res["quantity"] == "reject", "name"])
     size = out.stat().st_size
     again = cal.run_grid(cells, families=2, n_boot=19, seed=1, jobs=1, out=out, progress=False)
     assert out.stat().st_size == size  # nothing rerun
@@ -50,7 +50,7 @@ def test_targets_use_a_binomial_tolerance():
                              smooth=cal.TRUTH_SPECS[truth][2], n_scales=8, n_items=200,
                              nuisance="none", families=100, quantity="verdict", metric="",
                              name=name, count=k, n=100, share=k / 100))
-    rows.append(dict(rows[0], quantity="reject", metric="exact_match", name="pblrt_p", count=16,
+    rows.append(dict(rows[0], quantity="reject", metric="exact_match", name="pblrt_pvalue", count=16,
                      n=100, share=0.16))
     chk = cal.check_targets(pd.DataFrame(rows)).set_index(["truth", "target"])
     assert chk.loc[("power_law", "candidate <= 0.05"), "ok"]  # 3/100: fine

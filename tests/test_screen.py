@@ -37,7 +37,7 @@ def test_screen_writes_incrementally_and_resumes(tmp_path):
     (part / "settings.json").write_text((tmp_path / "a" / "settings.json").read_text())
     (part / "rows.jsonl").write_text("\n".join(lines[:3]) + "\n" + lines[3][:40])
     resumed = screen(cs, part, n_boot=49, progress=False)
-    cols = ["task", "pblrt_p", "naive_p", "pblrt_q", "verdict"]
+    cols = ["task", "pblrt_pvalue", "naive_pvalue", "pblrt_qvalue", "verdict"]
     pd.testing.assert_frame_equal(full.to_frame()[cols], resumed.to_frame()[cols])
     keys = [json.loads(x)["curve_key"] for x in
             (part / "rows.jsonl").read_text().splitlines() if x.startswith("{") and x.endswith("}")]
@@ -52,7 +52,7 @@ def test_screen_processes_and_dask_match_serial(tmp_path):
     cs = _curves(4)
     serial = screen(cs, tmp_path / "s", n_boot=49, progress=False, chunk_size=1)
     procs = screen(cs, tmp_path / "p", n_boot=49, progress=False, chunk_size=1, n_jobs=2)
-    cols = ["task", "pblrt_p", "decel_p", "verdict"]
+    cols = ["task", "pblrt_pvalue", "decel_pvalue", "verdict"]
     pd.testing.assert_frame_equal(serial.to_frame()[cols], procs.to_frame()[cols])
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,

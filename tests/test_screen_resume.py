@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emergence.screen import curve_hash, screen
+from emergence.assessment import CurveAssessment, VocabularyError
+from emergence.screen import ScreenSettingsError, curve_hash, screen
 from emergence.tidy import Curve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +41,40 @@ def test_resume_recomputes_curves_whose_data_changed(tmp_path):
     with pytest.warns(UserWarning, match=r"1 finished row\(s\) .* other input data"):
         resumed = screen(changed, tmp_path, n_boot=99, progress=False).to_frame()
     fresh = screen(changed, tmp_path / "fresh", n_boot=99, progress=False).to_frame()
-    cols = ["task", "pblrt_p", "es"]
+    cols = ["task", "pblrt_pvalue", "es"]
     assert resumed[cols].equals(fresh[cols])  # identical to a run from scratch
     assert not first[cols].equals(resumed[cols])
     rows = [json.loads(x) for x in (tmp_path / "rows.jsonl").read_text().splitlines() if x]
     assert len(rows) == 5  # 4 first, 1 redone; the other 3 were reused
     assert {r["input_hash"] for r in rows if r["curve_key"].startswith("f|None|t2")} .__len__() == 2
+
+
+def test_a_screen_written_with_the_old_column_names_is_not_mixed(tmp_path):
+    # a folder as the previous version wrote it: settings without a column version, rows with
+    # pblrt_p / davies_p
+    cs = _curves()[:2]
+    new = screen(cs, tmp_path / "new", n_boot=99, progress=False)
+    settings = json.loads((tmp_path / "new" / "settings.json").read_text())
+    old_rows = []
+    for line in (tmp_path / "new" / "rows.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        r["pblrt_p"] = r.pop("pblrt_pvalue")
+        r["davies_p"] = r.pop("davies_pvalue")
+        old_rows.append(json.dumps(r))
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "settings.json").write_text(json.dumps({k: v for k, v in settings.items()
+                                                  if k != "columns"}))
+    (old / "rows.jsonl").write_text("\n".join(old_rows) + "\n")
+    with pytest.raises(ScreenSettingsError, match="older version of emergence.*pblrt_pvalue"):
+        screen(cs, old, n_boot=99, progress=False)
+    # starting over in the same folder replaces the old rows
+    fresh = screen(cs, old, n_boot=99, progress=False, resume=False)
+    assert "pblrt_p" not in fresh.to_frame().columns
+    assert fresh.to_frame()["pblrt_pvalue"].equals(new.to_frame()["pblrt_pvalue"])
+    # an old row read directly is refused, naming the new names
+    with pytest.raises(VocabularyError, match="pblrt_p.*now.*pblrt_pvalue"):
+        CurveAssessment.from_dict(json.loads(old_rows[0]), ignore=("curve_key", "input_hash"))
 
 
 def test_curve_hash_sees_every_field():

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emergence.assessment import COLUMNS, CurveAssessment
 from emergence.tidy import Curve, extract_curves
 from emergence.verdict import VERDICTS, assess, assess_curve, fitted_lines
 
@@ -47,7 +48,7 @@ def test_verdicts_artifact_and_genuine():
     assert v.loc["genuine_task", "verdict"] == "candidate genuine transition"
     assert "loglik" in v.loc["genuine_task", "reasons"]
     rows = vt.to_frame()
-    assert len(rows) == 4 and {"pblrt_q", "naive_q", "es", "verdict"} <= set(rows.columns)
+    assert len(rows) == 4 and {"pblrt_qvalue", "naive_qvalue", "es", "verdict"} <= set(rows.columns)
     assert set(vt.verdicts()["verdict"]) <= set(VERDICTS)
     assert "model-to-model scatter estimated" in v.loc["mirage_task", "reasons"]
     # same seed, same result
@@ -83,10 +84,10 @@ def test_aggregate_only_curve_runs_with_limits_stated():
     c = Curve("f", "agg", "exact_match", None, "params", 10**LOGP, y, np.full(10, np.nan),
               np.full(10, np.nan), tuple("abcdefghij"))
     row = assess_curve(c, n_boot=99)
-    assert row["status"] == "ok" and row["latent"] == "exact_match"
-    assert "aggregate-only" in row["notes"]
+    assert row.status == "ok" and row.latent == "exact_match"
+    assert "aggregate-only" in row.notes
     # no item counts: the noise floor comes from the resolution of the reported values
-    assert "resolution of the reported values (0.001)" in row["notes"]
+    assert "resolution of the reported values (0.001)" in row.notes
     vt = assess([c], n_boot=99, progress=False)
     assert "aggregate-only" in vt.verdicts().loc[0, "limits"]
 
@@ -136,14 +137,16 @@ def test_item_level_columns():
     c = Curve("f", "mc", "acc", 0, "params", 10**LOGP, items.mean(0), np.full(10, np.nan),
               np.full(10, 300.0), tuple(f"m{i}" for i in range(10)), items=items, chance=0.25)
     row = assess_curve(c, n_boot=99)
-    assert row["first_above_chance"] == "m5"
-    assert row["mcnemar_pair"] == "m4->m5" and row["mcnemar_p_bonf"] < 1e-6
-    assert row["es_low"] < row["es"] < row["es_high"]
+    assert isinstance(row, CurveAssessment) and row.to_frame().shape == (1, len(COLUMNS))
+    assert "accelerating break" in row.summary()
+    assert row.first_above_chance == "m5"
+    assert row.mcnemar_pair == "m4->m5" and row.mcnemar_pvalue_bonf < 1e-6
+    assert row.es_low < row.es < row.es_high
     # accuracy jumps from chance to near its ceiling between two scales: the latent test reads it
     # through the chance-floored link and places the best accelerating break at the jump
-    assert row["latent"] == "multiple_choice" and 0 < row["pblrt_p"] <= 1
-    assert row["pblrt_kind"] in ("hinge", "step") and LOGP[3] <= row["pblrt_psi"] <= LOGP[6]
-    assert row["naive_p"] <= 0.05
+    assert row.latent == "multiple_choice" and 0 < row.pblrt_pvalue <= 1
+    assert row.pblrt_kind in ("hinge", "step") and LOGP[3] <= row.pblrt_psi <= LOGP[6]
+    assert row.naive_pvalue <= 0.05
 
 
 def test_sharp_metric_is_never_evidence_alone():
@@ -163,8 +166,8 @@ def test_zero_scale_point_is_left_out_with_a_note():
     c = Curve("f", "t", "acc", 0, "step", x, y, np.full(10, np.nan), np.full(10, 1000.0),
               tuple(f"step{i}" for i in range(10)), model="m", chance=0.25)
     row = assess_curve(c, n_boot=49)
-    assert row["status"] == "ok" and row["n_scales"] == 9
-    assert "left out 1 point(s) with scale <= 0" in row["notes"] and "step0" in row["notes"]
+    assert row.status == "ok" and row.n_scales == 9
+    assert "left out 1 point(s) with scale <= 0" in row.notes and "step0" in row.notes
 
 
 def _sat_table(seed, n=5000):
@@ -218,10 +221,10 @@ def test_upward_step_on_a_saturating_curve_does_not_count():
 
     base = dict(family="f", model="", task="t", shots=0, metric="acc", x_name="params",
                 status="ok", kind="discontinuous", sharp=False, notes="", null_model="gompertz",
-                pblrt_p=0.001, pblrt_kind="step", pblrt_psi=8.4,
-                pblrt_effect_direction="accelerating", naive_p=0.5,
+                pblrt_pvalue=0.001, pblrt_kind="step", pblrt_psi=8.4,
+                pblrt_effect_direction="accelerating", naive_pvalue=0.5,
                 naive_direction="decelerating",
-                decel_p=0.001, decel_kind="hinge", decel_psi=8.6)
+                decel_pvalue=0.001, decel_kind="hinge", decel_psi=8.6)
     dom = finalize([dict(base, pblrt_any_direction="decelerating")], alpha=0.05, n_boot=99,
                    seed=0)
     g = dom.verdicts().iloc[0]
@@ -232,7 +235,7 @@ def test_upward_step_on_a_saturating_curve_does_not_count():
                   seed=0)
     assert ok.verdicts().iloc[0]["verdict"] == "candidate genuine transition"
     # a significant break in the wrong direction never counts, even if a row says so
-    bad = finalize([dict(base, pblrt_effect_direction="decelerating", decel_p=0.5,
+    bad = finalize([dict(base, pblrt_effect_direction="decelerating", decel_pvalue=0.5,
                          pblrt_any_direction="decelerating")],
                    alpha=0.05, n_boot=99, seed=0)
     assert bad.verdicts().iloc[0]["verdict"] == "no transition"

@@ -49,8 +49,8 @@ def _reference_combine(rows: pd.DataFrame) -> pd.DataFrame:
             if r["break_counts"]:
                 genuine.append(f"{r['metric']}: accelerating {r['pblrt_kind']} in latent "
                                f"competence at 10^{r['pblrt_psi']:.2f} survives against the "
-                               f"smooth {r['null_model']} null (p={_fmt(r['pblrt_p'])}, "
-                               f"q={_fmt(r['pblrt_q'])})")
+                               f"smooth {r['null_model']} null (p={_fmt(r['pblrt_pvalue'])}, "
+                               f"q={_fmt(r['pblrt_qvalue'])})")
             if r["slowing"]:
                 slow.append(_slowing_reason(r))
         usable = ok[(ok["degenerate_of"] == "") & ~ok["sharp"].astype(bool)]
@@ -72,14 +72,14 @@ def _reference_combine(rows: pd.DataFrame) -> pd.DataFrame:
             pre = []
             for _, r in apparent.iterrows():
                 if r["sharp"]:
-                    pre.append(f"{r['metric']}: break (q={_fmt(r['pblrt_q'])}) under a metric that "
+                    pre.append(f"{r['metric']}: break (q={_fmt(r['pblrt_qvalue'])}) under a metric that "
                                "is sharp in per-token error (Schaeffer et al. 2023), not evidence "
                                "of a transition by itself")
                     continue
                 pre.append(f"{r['metric']}: apparent accelerating {r['naive_kind']} against a "
-                           f"straight line (q={_fmt(r['naive_q'])}) is explained by smooth latent "
+                           f"straight line (q={_fmt(r['naive_qvalue'])}) is explained by smooth latent "
                            f"competence ({r['null_model']}; accelerating break p="
-                           f"{_fmt(r['pblrt_p'])}, q={_fmt(r['pblrt_q'])})")
+                           f"{_fmt(r['pblrt_pvalue'])}, q={_fmt(r['pblrt_qvalue'])})")
             reasons = pre + slow + other + reasons
         elif len(ok) == 0:
             verdict = "underpowered"
@@ -99,7 +99,7 @@ def _reference_combine(rows: pd.DataFrame) -> pd.DataFrame:
             reasons="; ".join(reasons),
             metrics=", ".join(g["metric"]),
             metrics_tested=int(len(ok)),
-            min_pblrt_q=float(ok["pblrt_q"].min()) if len(ok) else np.nan,
+            min_pblrt_qvalue=float(ok["pblrt_qvalue"].min()) if len(ok) else np.nan,
             null_models="; ".join(f"{r['metric']}: {r.get('null_model', '')}"
                                   + (f" ({r['null_why']})" if isinstance(r.get("null_why"), str)
                                      and r.get("null_why") else "")
@@ -121,19 +121,19 @@ def _rows():
     # hand-made rows for the other branches: underpowered, errors, sharp, below chance
     base = dict(family="g", model="", task="t", shots=0, x_name="params", status="ok",
                 kind="discontinuous", sharp=False, notes="a; b", null_model="latent (power law)",
-                pblrt_p=0.001, pblrt_kind="step", pblrt_psi=8.4, pblrt_effect_direction="accelerating",
-                naive_p=0.001, naive_kind="hinge", naive_direction="accelerating",
-                naive_any_direction="accelerating", decel_p=0.5, pblrt_any_direction="accelerating",
+                pblrt_pvalue=0.001, pblrt_kind="step", pblrt_psi=8.4, pblrt_effect_direction="accelerating",
+                naive_pvalue=0.001, naive_kind="hinge", naive_direction="accelerating",
+                naive_any_direction="accelerating", decel_pvalue=0.5, pblrt_any_direction="accelerating",
                 tau2=0.01, tau2_source="null fit", degenerate_of="", below_chance_scales=0)
     extra = [dict(base, metric="bleu", sharp=True, kind="continuous"),
              dict(base, metric="exact_match", task="z"),
-             dict(base, metric="target_loglik", task="z", kind="continuous", pblrt_p=0.4),
-             dict(base, metric="acc", task="u", pblrt_p=0.5, below_chance_scales=3),
-             dict(base, metric="acc_norm", task="u", pblrt_p=0.5),
+             dict(base, metric="target_loglik", task="z", kind="continuous", pblrt_pvalue=0.4),
+             dict(base, metric="acc", task="u", pblrt_pvalue=0.5, below_chance_scales=3),
+             dict(base, metric="acc_norm", task="u", pblrt_pvalue=0.5),
              dict(base, metric="em", task="v", status="underpowered", reason="4 scales"),
              dict(base, metric="ted", task="v", status="error", reason="bad"),
-             dict(base, metric="ll", task="w", decel_p=0.001, decel_kind="hinge", decel_psi=9.0,
-                  pblrt_p=0.6, pblrt_any_direction="decelerating")]
+             dict(base, metric="ll", task="w", decel_pvalue=0.001, decel_kind="hinge", decel_psi=9.0,
+                  pblrt_pvalue=0.6, pblrt_any_direction="decelerating")]
     more = finalize(extra, alpha=0.05, n_boot=49, seed=0).to_frame()
     return pd.concat([rows, more], ignore_index=True)
 

@@ -535,7 +535,7 @@ class LatentBreakResult(TestResult):
         a slowdown is never evidence of acceleration, even if an upward step also improves on
         the null (the rejection region is a subset of the one-sided test's, so the size stays
         at most alpha).
-    pvalue_decelerating, pvalue_two_sided : float
+    decel_pvalue, pvalue_two_sided : float
         The same for a slowdown (saturation), and the two-sided test, from the same replicates.
     pvalue_one_sided : float
         The accelerating test's p-value without the direction condition.
@@ -571,7 +571,7 @@ class LatentBreakResult(TestResult):
 
     statistic: float
     pvalue: float
-    pvalue_decelerating: float
+    decel_pvalue: float
     pvalue_two_sided: float
     null: str
     reference: str
@@ -846,7 +846,7 @@ def latent_break_test(
     )
     if n_boot == 0:  # fit only (for drawing): no reference distribution
         nan = float("nan")
-        return LatentBreakResult(pvalue=nan, pvalue_decelerating=nan, pvalue_two_sided=nan,
+        return LatentBreakResult(pvalue=nan, decel_pvalue=nan, pvalue_two_sided=nan,
                                  null="", reference="fit only (n_boot = 0)",
                                  replicates=np.empty(0), notes=tuple(notes), **common)
     # --- parametric bootstrap under the fitted null ---------------------------------------
@@ -949,7 +949,7 @@ def latent_break_test(
               "sequential Monte Carlo p-values)"))
     return LatentBreakResult(
         pvalue=(p_up if any_dir == "accelerating" else 1.0),
-        pvalue_decelerating=(p_dn if any_dir == "decelerating" else 1.0),
+        decel_pvalue=(p_dn if any_dir == "decelerating" else 1.0),
         pvalue_two_sided=pv(T_2, Ts_2), pvalue_one_sided=pv(T_up, Ts_up),
         null=null_txt, reference=ref, replicates=Ts_up, n_boot_used=int(Ts_up.size),
         notes=tuple(notes), **common,

@@ -141,7 +141,7 @@ def test_sequential_p_values_are_exact_at_or_below_the_level():
         seq = latent_break_test(d, kind=k, item_lengths=c.item_lengths, n_boot=499, seed=seed)
         assert full.n_boot_used == 499 and seq.n_boot_used <= 499
         assert np.array_equal(seq.replicates, full.replicates[:seq.n_boot_used])
-        for f in ("pvalue", "pvalue_two_sided", "pvalue_one_sided", "pvalue_decelerating"):
+        for f in ("pvalue", "pvalue_two_sided", "pvalue_one_sided", "decel_pvalue"):
             pf, ps = getattr(full, f), getattr(seq, f)
             if pf <= 0.1:
                 assert ps == pf, (truth, metric, f)
@@ -230,7 +230,7 @@ def test_saturating_loss_is_inside_the_null():
     c = Curve("f", "lm", "loss", None, "params", x, loss, np.full(10, 0.005),
               np.full(10, np.nan), tuple(f"m{i}" for i in range(10)))
     row = assess([c], n_boot=99, progress=False, ic=False).to_frame().iloc[0]
-    assert row["latent"] == "loss" and row["pblrt_p"] > 0.05
+    assert row["latent"] == "loss" and row["pblrt_pvalue"] > 0.05
     assert row["shape_floor"] > 0
 
 
