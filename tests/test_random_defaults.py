@@ -76,6 +76,7 @@ def test_one_n_boot_and_alpha_default():
     from emergence.scaling.section import report_section
     from emergence.screen import screen
     from emergence.stats.bootstrap import pblrt_test
+    from emergence.stats.latent import latent_break_test
     from emergence.stats.multiple import fdr
     from emergence.stats.scores import emergence_score_interval
     from emergence.stats.supf import supf_test
@@ -83,7 +84,7 @@ def test_one_n_boot_and_alpha_default():
 
     funcs = [assess, assess_curve, screen, analyze, build_report, fit_chinchilla, fit_power_law,
              backtest, fit_sigmoid, report_section, item_bootstrap, cluster_bootstrap_means,
-             mirage_check, pblrt_test, emergence_score_interval, supf_test, fdr]
+             mirage_check, pblrt_test, latent_break_test, emergence_score_interval, supf_test, fdr]
     for f in funcs:
         sig = inspect.signature(f).parameters
         if "n_boot" in sig:

@@ -61,6 +61,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._defaults import N_BOOT
+from .._random import SeedLike
 from .._validation import check_option, check_rng
 from ._results import TestResult
 from .bootstrap import _candidates
@@ -645,8 +647,8 @@ def latent_break_test(
     kind: str,
     item_lengths: np.ndarray | None = None,
     runs: np.ndarray | None = None,
-    n_boot: int = 999,
-    seed=None,
+    n_boot: int = N_BOOT,
+    seed: SeedLike = None,
     shapes: tuple[tuple[float, float], ...] = SHAPES,
     alternative: str = "both",
     bounds: tuple[float, float] = (0.0, 1.0),
