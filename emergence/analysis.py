@@ -33,7 +33,8 @@ import pandas as pd
 from . import verdict
 from ._defaults import ALPHA, N_BOOT, SEED
 from ._random import SeedLike, root_seed
-from .stats.intervals import proportion_interval
+from .scaling.analysis import ScalingAnalysis, analyze_scaling
+from .stats.intervals import curve_points
 from .stats.scores import emergence_score
 from .tidy import Curve, extract_curves
 
@@ -77,8 +78,8 @@ class Section:
         Run the statistics engine on the curves when it is available.
     kind : {"curves", "scaling"}
         ``"curves"``: side-by-side metric panels per task (the fields above apply).
-        ``"scaling"``: loss-law fits, compute-optimal placement and backtests of the table
-        (:func:`emergence.scaling.report_section`).
+        ``"scaling"``: loss-law fits, compute-optimal placement, transition zones and backtests
+        of the table (:func:`emergence.scaling.analyze_scaling`).
     metric_facts : mapping, optional
         Declared facts of metrics the built-in registry does not know (see
         :func:`emergence.tidy.extract_curves`).
@@ -104,67 +105,6 @@ class Section:
     metric_facts: Mapping[str, Any] | None = None
     chance: Mapping[str, float] | None = None
 
-
-
-def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = ALPHA) -> pd.DataFrame:
-    """Points of a curve with interval bounds, as plotted and tabulated.
-
-    Proportions with known item counts get binomial intervals (``interval`` method, statsmodels);
-    other metrics with a reported standard error get ``value +/- z * stderr``; otherwise the bounds
-    are NaN and ``interval_method`` says ``"none"``.
-
-    Returns
-    -------
-    DataFrame
-        Columns: the curve key, ``label``, ``x``, ``value``, ``low``, ``high``,
-        ``interval_method``, ``n_items``, ``stderr``, ``n_runs`` and ``run_sd`` (number of
-        replicate runs averaged into ``value`` and their standard deviation, the between-run
-        spread; NaN for single-run curves).
-    """
-    from scipy.stats import norm
-
-    y = curve.y
-    low = np.full_like(y, np.nan)
-    high = np.full_like(y, np.nan)
-    method = np.array(["none"] * y.size, dtype=object)
-    n = curve.n_items
-    if curve.info.is_proportion:
-        ok = np.isfinite(n) & (n > 0)
-        if ok.any():
-            count = np.rint(y[ok] * n[ok])
-            res = proportion_interval(count, n[ok], method=interval, alpha=alpha)
-            low[ok], high[ok] = res.low, res.high
-            method[ok] = interval
-    z = norm.ppf(1 - alpha / 2)
-    se_ok = np.isfinite(curve.stderr) & (method == "none")
-    low[se_ok] = y[se_ok] - z * curve.stderr[se_ok]
-    high[se_ok] = y[se_ok] + z * curve.stderr[se_ok]
-    method[se_ok] = "normal (reported stderr)"
-    out = pd.DataFrame(
-        {
-            "label": list(curve.labels),
-            "x": curve.x,
-            "value": y,
-            "low": low,
-            "high": high,
-            "interval_method": method,
-            "n_items": n,
-            "stderr": curve.stderr,
-            "n_runs": np.nan,
-            "run_sd": np.nan,
-        }
-    )
-    if curve.runs is not None:
-        ok = np.isfinite(curve.runs)
-        k = ok.sum(axis=0)
-        out["n_runs"] = k.astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.array([np.std(curve.runs[ok[:, j], j], ddof=1) if k[j] > 1 else np.nan
-                           for j in range(curve.runs.shape[1])])
-        out["run_sd"] = sd
-    for k, v in reversed(list(curve.key.items())):
-        out.insert(0, k, v)
-    return out
 
 
 def emergence_scores(curves: Sequence[Curve]) -> pd.DataFrame:
@@ -348,6 +288,9 @@ class SectionAnalysis:
         Per curve: the outcome label read from its verdict row ("" when not assessed).
     points : DataFrame
         Every curve's points with interval bounds (:func:`curve_points`).
+    scaling : ScalingAnalysis or None
+        The fits of a ``kind="scaling"`` section (:func:`emergence.scaling.analyze_scaling`),
+        None for other sections.
     """
 
     section: Section
@@ -360,6 +303,7 @@ class SectionAnalysis:
     line_notes: tuple[str, ...] = ()
     outcomes: tuple[str, ...] = ()
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scaling: ScalingAnalysis | None = None
 
     def row_of(self, curve: Curve) -> pd.Series | None:
         """The verdict row of one curve of this section, or None."""
@@ -367,6 +311,12 @@ class SectionAnalysis:
             return None
         sel = _match(self.curve_verdicts, curve.key)
         return sel.iloc[0] if len(sel) else None
+
+    def points_of(self, curve: Curve) -> pd.DataFrame:
+        """The points of one curve of this section with their interval bounds, as plotted."""
+        if self.points.empty:
+            return self.points
+        return _match(self.points, curve.key).reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -377,8 +327,7 @@ class Analysis:
     ----------
     sections : tuple of SectionAnalysis
     seed, n_boot, alpha, interval
-        The settings every step used (the scaling fits of ``kind="scaling"`` sections are run by
-        the report's scaling writer with the same ``seed`` and ``n_boot``).
+        The settings every step used, the scaling fits of ``kind="scaling"`` sections included.
     """
 
     sections: tuple[SectionAnalysis, ...]
@@ -438,7 +387,9 @@ class Analysis:
                  f"n_boot={self.n_boot}, alpha={self.alpha:g}, interval={self.interval})"]
         for s in self.sections:
             if s.section.kind == "scaling":
-                lines.append(f"  {s.section.title}: scaling section (fitted when rendered)")
+                sc = s.scaling
+                lines.append(f"  {s.section.title}: scaling section, {len(sc.laws)} loss laws, "
+                             f"{len(sc.transitions)} transitions, {len(sc.notes)} notes")
                 continue
             v = s.verdicts["verdict"].value_counts().to_dict() if "verdict" in s.verdicts else {}
             lines.append(f"  {s.section.title}: {len(s.curves)} curves, "
@@ -489,8 +440,9 @@ def analyze(
     selection, :func:`emergence_scores`, :func:`emergence.verdict.assess` (when
     ``section.verdicts``), :func:`emergence.verdict.fitted_lines` for tested curves only (the
     smooth null, and the break the verdict cites, drawn only where the row places it) and the
-    plotted points with their intervals. ``kind="scaling"`` sections are carried with the same
-    ``seed`` and ``n_boot`` for the report's scaling writer.
+    plotted points with their intervals. For ``kind="scaling"`` sections:
+    :func:`emergence.scaling.analyze_scaling` (loss laws, placement, transition zones and
+    backtests) with the same ``seed`` and ``n_boot``.
 
     Parameters
     ----------
@@ -535,7 +487,9 @@ def analyze(
     out: list[SectionAnalysis] = []
     for sec in sections:
         if sec.kind == "scaling":
-            out.append(SectionAnalysis(sec))
+            out.append(SectionAnalysis(sec, scaling=analyze_scaling(
+                sec.table, seed=seed, n_boot=n_boot, metric_facts=sec.metric_facts,
+                chance=dict(sec.chance) if sec.chance else None)))
             continue
         table = sec.table
         if sec.families is not None:

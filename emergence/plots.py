@@ -31,7 +31,7 @@ import pandas as pd
 import seaborn as sns
 
 from ._defaults import ALPHA
-from .analysis import curve_points
+from .stats.intervals import curve_points
 from .tidy import Curve
 
 __all__ = ["curve_points", "plot_curve", "sideplot", "SCALE_LABELS", "figure_style", "save_figure",
@@ -154,11 +154,18 @@ def below_chance(curve: Curve) -> np.ndarray:
     return curve.y < curve.chance if curve.info.higher_is_better else curve.y > curve.chance
 
 
+def _points(curve: Curve, points: pd.DataFrame | None, interval: str, alpha: float
+            ) -> pd.DataFrame:
+    """The curve's points as given (an analysis's table), else computed (:func:`curve_points`)."""
+    return points if points is not None else curve_points(curve, interval=interval, alpha=alpha)
+
+
 def data_range(curve: Curve, *, interval: str = "wilson", alpha: float = ALPHA,
-               pad: float = 0.1) -> tuple[float, float]:
+               pad: float = 0.1, points: pd.DataFrame | None = None) -> tuple[float, float]:
     """The y range a panel shows: points and their intervals, padded by ``pad`` of the span
-    (in log10 on a log axis). Fitted lines are drawn only inside it."""
-    pts = curve_points(curve, interval=interval, alpha=alpha)
+    (in log10 on a log axis). Fitted lines are drawn only inside it. ``points``: the curve's
+    rows of :func:`curve_points` when already computed (for example ``Analysis.points``)."""
+    pts = _points(curve, points, interval, alpha)
     v = np.r_[pts["value"], pts["low"], pts["high"]].astype(float)
     v = v[np.isfinite(v)]
     if _use_log_y(curve):
@@ -174,12 +181,14 @@ def data_range(curve: Curve, *, interval: str = "wilson", alpha: float = ALPHA,
 
 
 def lines_within_data(curve: Curve, fits: pd.DataFrame | None, *, interval: str = "wilson",
-                      alpha: float = ALPHA) -> tuple[pd.DataFrame, list[str]]:
+                      alpha: float = ALPHA, points: pd.DataFrame | None = None
+                      ) -> tuple[pd.DataFrame, list[str]]:
     """Split fitted lines into those drawn and those left out.
 
     A line is drawn when it lies on the data's x range and, over that range, inside the data's
     y range (:func:`data_range`); a fit on a scale the data do not reach (for example a
-    chance-floored link on a curve below chance) is left out.
+    chance-floored link on a curve below chance) is left out. ``points`` as in
+    :func:`data_range`.
 
     Returns
     -------
@@ -188,7 +197,7 @@ def lines_within_data(curve: Curve, fits: pd.DataFrame | None, *, interval: str 
     """
     if fits is None or not len(fits):
         return pd.DataFrame(columns=["x", "model", "y"]), []
-    lo, hi = data_range(curve, interval=interval, alpha=alpha)
+    lo, hi = data_range(curve, interval=interval, alpha=alpha, points=points)
     xmin, xmax = float(np.min(curve.x)), float(np.max(curve.x))
     keep, dropped = [], []
     for name, f in fits.groupby("model", sort=False):
@@ -215,6 +224,7 @@ def plot_curve(
     color: str | None = None,
     legend: bool = True,
     note: str | None = None,
+    points: pd.DataFrame | None = None,
 ) -> plt.Axes:
     """Draw one curve against log scale with its intervals, chance level and optional fits.
 
@@ -241,6 +251,10 @@ def plot_curve(
         Draw a legend on the axes (:func:`sideplot` draws one legend for the figure instead).
     note : str, optional
         Short text in the panel's top-left corner (e.g. why no line is drawn).
+    points : DataFrame, optional
+        The curve's points with interval bounds as already computed (its rows of
+        :attr:`emergence.analysis.Analysis.points`); by default :func:`curve_points` computes
+        them with ``interval`` and ``alpha``.
 
     Notes
     -----
@@ -252,7 +266,7 @@ def plot_curve(
     Axes
     """
     ax = ax if ax is not None else plt.gca()
-    pts = curve_points(curve, interval=interval, alpha=alpha)
+    pts = _points(curve, points, interval, alpha)
     color = color or sns.color_palette()[0]
     has = np.isfinite(pts["low"]) & np.isfinite(pts["high"])
     yerr = np.vstack([pts["value"] - pts["low"], pts["high"] - pts["value"]])
@@ -276,7 +290,7 @@ def plot_curve(
                 label="below chance (hollow)")
         ax.text(0.98, 0.02, f"{int(low.sum())} of {low.size} points below chance",
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5, color="#b03a2e")
-    ylo, yhi = data_range(curve, interval=interval, alpha=alpha, pad=0.05)
+    ylo, yhi = data_range(curve, interval=interval, alpha=alpha, pad=0.05, points=pts)
     trans = ax.get_yaxis_transform()
     if show_chance and np.isfinite(curve.chance):
         ax.axhline(curve.chance, color="0.45", ls=":", lw=1.2, label="chance")
@@ -289,7 +303,7 @@ def plot_curve(
                    label=f"resolution limit ({RESOLUTION_RULE})")
         ax.text(0.99, lim, f"resolution limit {lim:.3g} ", transform=trans, fontsize=6.5,
                 color="#ca6f1e", va="bottom", ha="right")
-    shown, _ = lines_within_data(curve, fits, interval=interval, alpha=alpha)
+    shown, _ = lines_within_data(curve, fits, interval=interval, alpha=alpha, points=pts)
     for name, f in shown.groupby("model", sort=False):
         st = LINE_STYLES.get(str(name), {"ls": ":", "color": "0.5"})
         label = str(f["label"].iloc[0]) if "label" in f.columns else str(name)
@@ -327,6 +341,7 @@ def sideplot(
     fits: dict[str, pd.DataFrame] | None = None,
     notes: dict[str, str] | None = None,
     title: str | None = None,
+    points: dict[str, pd.DataFrame] | None = None,
 ) -> sns.FacetGrid:
     """Figure-level: one panel per metric of the same task, sharing the log-scale x axis.
 
@@ -346,6 +361,8 @@ def sideplot(
         Short text per panel (see :func:`plot_curve`).
     title : str, optional
         Figure title (default: family / task / shots).
+    points : dict metric -> DataFrame, optional
+        Each curve's points with interval bounds as already computed (see :func:`plot_curve`).
 
     Returns
     -------
@@ -362,7 +379,8 @@ def sideplot(
                           col_wrap=min(col_wrap, ncol) if col_wrap and ncol > 1 else None)
         for c, ax in zip(curves, g.axes.flat, strict=False):
             plot_curve(c, ax=ax, interval=interval, fits=(fits or {}).get(c.metric),
-                       legend=False, note=(notes or {}).get(c.metric))
+                       legend=False, note=(notes or {}).get(c.metric),
+                       points=(points or {}).get(c.metric))
             ax.tick_params(labelbottom=True)
             ax.set_xlabel(SCALE_LABELS.get(c.x_name, c.x_name) + " (log scale)",
                           parse_math=False)

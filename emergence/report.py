@@ -45,6 +45,7 @@ from .analysis import (  # noqa: E402
     DEFAULT_SEED,
     Analysis,
     Section,
+    SectionAnalysis,
     _finite,
     _get,
     _match,
@@ -55,6 +56,7 @@ from .analysis import (  # noqa: E402
     emergence_scores,
 )
 from .plots import SCALE_LABELS, sideplot  # noqa: E402
+from .scaling.section import write_section  # noqa: E402
 from .tidy import Curve, compact_excluded  # noqa: E402
 
 __all__ = ["ReportSection", "Report", "build_report", "render_report", "emergence_scores",
@@ -444,13 +446,11 @@ class _Task:
 # ---------------------------------------------------------------------------------------------
 
 
-def _scaling_section(sec: Section, out: Path, *, seed: int, n_boot: int, anchor: str) -> dict:
-    """Scaling-law part of the report: figures, tables and notes from emergence.scaling."""
-    from .scaling import report_section
-
+def _scaling_section(sa: SectionAnalysis, out: Path, *, anchor: str) -> dict:
+    """Scaling-law part of the report: the figures, tables and notes of the section's fits."""
+    sec = sa.section
     sub = out / anchor  # each scaling section in its own folder: file names do not collide
-    res = report_section(sec.table, sub, seed=seed, n_boot=n_boot, metric_facts=sec.metric_facts,
-                         chance=dict(sec.chance) if sec.chance else None)
+    res = write_section(sa.scaling, sub)
     parts = [f"<h2 id='{anchor}'>{html.escape(sec.title)}</h2>"]
     if sec.description:
         parts.append(f"<p>{html.escape(sec.description)}</p>")
@@ -537,9 +537,8 @@ def render_report(
     main reason and a map of every task's outcome under each metric; then a key to the verdicts
     and columns, and one folding block per task with its figure, reasons and per-curve tests.
     Every number shown is read from the analysis (its verdict tables, fitted lines, Emergence
-    Scores and points); nothing is tested or fitted here, except the figures of
-    ``kind="scaling"`` sections, which the scaling writer fits with the analysis's ``seed`` and
-    ``n_boot``. The page needs no JavaScript.
+    Scores, points and scaling fits); nothing is tested, fitted or resampled here. The page needs
+    no JavaScript.
 
     Parameters
     ----------
@@ -576,8 +575,7 @@ def render_report(
         anchor = f"s{si}"
         sec_names[si] = sec.title
         if sec.kind == "scaling":
-            part = _scaling_section(sec, out, seed=analysis.seed, n_boot=analysis.n_boot,
-                                    anchor=anchor)
+            part = _scaling_section(sa, out, anchor=anchor)
             sec_html.append(part["html"])
             figures.extend(part["figures"])
             tables.update(part["tables"])
@@ -617,6 +615,7 @@ def render_report(
                     h = _get(g.iloc[0], "headline", "")
                     tk.headline = h if isinstance(h, str) else ""
             fits, notes, drawn = {}, {}, {}
+            pts = {c.metric: sa.points_of(c) for c in curves}
             for c in curves:
                 i = pos[id(c)]
                 row = sa.row_of(c)
@@ -624,7 +623,8 @@ def render_report(
                 if row is not None:
                     lines, note = sa.lines[i], sa.line_notes[i]
                     if lines is not None:
-                        kept, dropped = lines_within_data(c, lines, interval=interval)
+                        kept, dropped = lines_within_data(c, lines, interval=interval,
+                                                          points=pts[c.metric])
                         fits[c.metric] = kept
                         if dropped:
                             note += ("; " if note else "") + (
@@ -644,7 +644,8 @@ def render_report(
                     drawn[c.metric] = note
                     cells.append({"section": si, "anchor": tk.anchor, "metric": c.metric,
                                   "outcome": sa.outcomes[i]})
-            g_ = sideplot(curves, interval=interval, fits=fits or None, notes=notes or None)
+            g_ = sideplot(curves, interval=interval, fits=fits or None, notes=notes or None,
+                          points=pts)
             name = _figure_name(si, model or fam, task, shots)[:-4]  # .png and .svg
             paths = save_figure(g_.figure, out / "figures" / name)
             plt.close(g_.figure)

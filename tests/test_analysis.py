@@ -12,6 +12,7 @@ from emergence import analysis as analysis_mod
 from emergence import verdict
 from emergence.analysis import Analysis, Section, SectionAnalysis, analyze, emergence_scores
 from emergence.report import ReportSection, render_report
+from emergence.scaling import ScalingAnalysis
 
 
 def _table() -> pd.DataFrame:
@@ -78,20 +79,24 @@ def test_defaults_are_passed_through(monkeypatch):
     assert (an.seed, an.n_boot, an.alpha) == (7, 23, 0.1)
 
 
-def test_scaling_sections_get_the_same_n_boot_and_seed(monkeypatch, tmp_path):
-    import emergence.scaling as scaling
-
+def test_scaling_sections_get_the_same_n_boot_and_seed(monkeypatch):
     seen = {}
+    real = analysis_mod.analyze_scaling
 
-    def fake_section(table, out_dir, **kw):
+    def spy(table, **kw):
         seen.update(kw)
-        return {"title": "scaling", "figures": [], "tables": [], "notes": ["recorded"]}
+        return real(table, **kw)
 
-    monkeypatch.setattr(scaling, "report_section", fake_section)
-    an = analyze([ReportSection("laws", _table(), kind="scaling")], seed=5, n_boot=41,
+    monkeypatch.setattr(analysis_mod, "analyze_scaling", spy)
+    an = analyze([ReportSection("laws", _table(), kind="scaling")], seed=5, n_boot=11,
                  progress=False)
-    render_report(an, out_dir=tmp_path, progress=False)
-    assert (seen["seed"], seen["n_boot"]) == (5, 41)
+    assert (seen["seed"], seen["n_boot"]) == (5, 11)
+    sc = an.sections[0].scaling
+    assert isinstance(sc, ScalingAnalysis) and (sc.seed, sc.n_boot) == (5, 11)
+    # the accuracy curves (8 sizes) get a transition zone and backtests, fitted here
+    assert [t.curve.task for t in sc.transitions] == ["jump", "flat"]
+    assert all(t.sigmoid.bootstrap is not None and len(t.backtests) for t in sc.transitions)
+    assert "laws: scaling section" in an.summary()
 
 
 def test_report_renders_an_analysis_without_computing(an, monkeypatch, tmp_path):

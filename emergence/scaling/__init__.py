@@ -9,10 +9,14 @@
 * :func:`backtest`: fit below a cutoff, forecast above with prediction intervals (linear, power,
   chance-floored sigmoid, Mirage route); :func:`fit_sigmoid` locates the 5%-95% transition zone.
 * Tables to fits (:mod:`.runs`): :func:`as_runs` / :func:`read_runs` (runs tables),
-  :func:`power_law_runs`, :func:`load_law`, :func:`backtest_table`, and ``write_*`` for the files
-  the ``emergence scaling`` command writes.
-* Figures (:func:`plot_loss_vs_compute`, :func:`plot_emergence`, :func:`plot_backtest`) and
-  :func:`report_section` for the HTML report.
+  :func:`power_law_runs`, :func:`load_law`, :func:`backtest_table`; ``write_*``
+  (:mod:`.files`) for the files the ``emergence scaling`` command writes.
+* :func:`analyze_scaling`: every fit a table supports (loss laws, placement, transition zones,
+  backtests) in one typed :class:`ScalingAnalysis`, which the analysis layer runs for the report.
+* Figures (:func:`plot_loss_vs_compute`, :func:`plot_emergence`, :func:`plot_backtest`),
+  :func:`write_section` (renders a :class:`ScalingAnalysis` for the HTML report) and
+  :func:`report_section` (fit and render one table). They are imported on first use, so the
+  fits do not load the plotting stack.
 
 Examples
 --------
@@ -24,6 +28,7 @@ Examples
 from __future__ import annotations
 
 from .allocation import compute_optimal, model_scales, place_models
+from .analysis import LossLaw, Placement, ScalingAnalysis, Transition, analyze_scaling
 from .backtest import (
     BacktestResult,
     SigmoidFit,
@@ -44,7 +49,6 @@ from .chinchilla import (
     fit_chinchilla,
     loss_runs,
 )
-from .plots import plot_backtest, plot_emergence, plot_loss_vs_compute
 from .powerlaw import PowerLawFit, fit_power_law
 from .runs import (
     as_runs,
@@ -53,11 +57,26 @@ from .runs import (
     load_law,
     power_law_runs,
     read_runs,
-    write_backtest,
-    write_chinchilla,
-    write_power_law,
 )
-from .section import report_section
+
+#: Presentation, imported on first use (module ``__getattr__``): name -> submodule.
+_FIGURES = {"plot_backtest": "plots", "plot_backtests": "plots", "plot_emergence": "plots",
+            "plot_loss_vs_compute": "plots", "plot_placement": "plots",
+            "report_section": "section", "write_section": "section",
+            "write_backtest": "files", "write_chinchilla": "files", "write_power_law": "files"}
+
+
+def __getattr__(name: str):
+    if name not in _FIGURES:
+        raise AttributeError(f"module 'emergence.scaling' has no attribute {name!r}")
+    if _FIGURES[name] == "plots":
+        from . import plots as module
+    elif _FIGURES[name] == "files":
+        from . import files as module
+    else:
+        from . import section as module
+    return getattr(module, name)
+
 
 __all__ = [
     "BESIROGLU_2024",
@@ -81,9 +100,16 @@ __all__ = [
     "pooled_curve",
     "SigmoidFit",
     "fit_sigmoid",
+    "LossLaw",
+    "Placement",
+    "ScalingAnalysis",
+    "Transition",
+    "analyze_scaling",
     "plot_backtest",
+    "plot_backtests",
     "plot_emergence",
     "plot_loss_vs_compute",
+    "plot_placement",
     "report_section",
     "is_runs_file",
     "read_runs",
@@ -94,4 +120,9 @@ __all__ = [
     "write_chinchilla",
     "write_power_law",
     "write_backtest",
+    "write_section",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FIGURES))

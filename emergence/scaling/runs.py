@@ -1,12 +1,11 @@
-"""Scaling fits from tables: runs tables for the loss laws, laws by name, backtests of a table,
-and writing the results.
+"""Scaling fits from tables: runs tables for the loss laws, laws by name, backtests of a table.
 
 A *runs table* has one row per trained model (or checkpoint): ``N`` (parameters), ``D`` (tokens)
 or ``C`` (FLOPs, ``D = C / 6N``), ``loss`` and an optional ``label``. It is either a CSV of that
 shape (:func:`is_runs_file`, :func:`read_runs`) or built from a tidy table's loss-like metric
 (:func:`as_runs`, through :func:`emergence.scaling.loss_runs`). :func:`backtest_table` backtests
 one curve of a table. The ``emergence scaling`` command parses its arguments and calls these
-functions.
+functions, then writes the results with :mod:`emergence.scaling.files`.
 
 Examples
 --------
@@ -33,8 +32,7 @@ from .._exceptions import EmergenceError
 from .._random import SeedLike
 from ..registry import MetricFacts
 from .backtest import BacktestResult, backtest, pooled_curve
-from .chinchilla import BESIROGLU_2024, HOFFMANN_2022, ChinchillaFit, ChinchillaParams, loss_runs
-from .powerlaw import PowerLawFit
+from .chinchilla import BESIROGLU_2024, HOFFMANN_2022, ChinchillaParams, loss_runs
 
 __all__ = [
     "is_runs_file",
@@ -42,9 +40,6 @@ __all__ = [
     "as_runs",
     "power_law_runs",
     "load_law",
-    "write_chinchilla",
-    "write_power_law",
-    "write_backtest",
     "backtest_table",
 ]
 
@@ -226,63 +221,6 @@ def load_law(spec: str | None, *, what: str = "law") -> ChinchillaParams:
                                 "chinchilla_params.csv.")
     v = pd.read_csv(f).set_index("parameter")["estimate"]
     return ChinchillaParams(v["E"], v["A"], v["B"], v["alpha"], v["beta"], str(f))
-
-
-def write_chinchilla(fit: ChinchillaFit, out: str | Path, *, table: pd.DataFrame | None = None,
-                     size: str = "active_params") -> list[Path]:
-    """Write a Chinchilla fit: parameters, runs, bootstrap, the loss-vs-compute figure, and
-    where the models of ``table`` sit (when it is a tidy table). Returns the files written."""
-    from ..plots import figure_style, save_figure
-    from .allocation import place_models
-    from .plots import plot_loss_vs_compute
-
-    out = _folder(out)
-    files = [out / "chinchilla_params.csv", out / "chinchilla_runs.csv"]
-    fit.to_frame().to_csv(files[0], index=False)
-    fit.runs.to_csv(files[1], index=False)
-    if fit.bootstrap is not None:
-        files.append(out / "chinchilla_bootstrap.csv")
-        fit.bootstrap.to_csv(files[-1], index=False)
-    with figure_style():
-        ax = plot_loss_vs_compute(fit.runs, fit)
-    files.append(out / "loss_vs_compute.png")
-    save_figure(ax.figure, files[-1])  # PNG at 200 dpi and SVG
-    if table is not None and "metric" in table.columns:
-        files.append(out / "placement.csv")
-        place_models(table, fit, size=size).to_csv(files[-1], index=False)
-    files.append(out / "summary.txt")
-    files[-1].write_text(fit.summary() + "\n")
-    return files
-
-
-def write_power_law(fit: PowerLawFit, out: str | Path) -> list[Path]:
-    """Write a one-axis power-law fit (parameters and summary). Returns the files written."""
-    out = _folder(out)
-    files = [out / "power_params.csv", out / "summary.txt"]
-    fit.to_frame().to_csv(files[0], index=False)
-    files[1].write_text(fit.summary() + "\n")
-    return files
-
-
-def write_backtest(res: BacktestResult, out: str | Path) -> list[Path]:
-    """Write a backtest: its points, summary row and figure. Returns the files written."""
-    from ..plots import figure_style, save_figure
-    from .plots import plot_backtest
-
-    out = _folder(out)
-    files = [out / "backtest_points.csv", out / "backtest_summary.csv", out / "backtest.png"]
-    res.to_frame().to_csv(files[0], index=False)
-    res.to_row().to_csv(files[1], index=False)
-    with figure_style():
-        ax = plot_backtest(res)
-    save_figure(ax.figure, files[2])
-    return files
-
-
-def _folder(out: str | Path) -> Path:
-    p = Path(out)
-    p.mkdir(parents=True, exist_ok=True)
-    return p
 
 
 def backtest_table(

@@ -1,11 +1,14 @@
 """Binomial intervals for per-scale accuracies and exact tests against chance.
 
 Both functions are vectorised over scales: pass arrays of counts and item totals.
+:func:`curve_points` gives every point of a curve its interval (binomial, or from a reported
+standard error).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,12 +19,16 @@ from .._defaults import ALPHA
 from .._validation import check_interval, check_option
 from ._results import TestResult, fmt_p
 
+if TYPE_CHECKING:
+    from ..tidy import Curve
+
 __all__ = [
     "INTERVAL_METHODS",
     "ProportionInterval",
     "BinomialChanceResult",
     "proportion_interval",
     "binomial_test_chance",
+    "curve_points",
 ]
 
 #: Interval methods accepted by :func:`proportion_interval` (statsmodels names).
@@ -279,3 +286,74 @@ def binomial_test_chance(
     p = sps.binom.sf(c - 1, n, ch)
     p = np.clip(p, 0.0, 1.0)
     return BinomialChanceResult(c.copy(), p, c.copy(), n.copy(), ch.copy())
+
+
+def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = ALPHA) -> pd.DataFrame:
+    """Points of a curve (:class:`emergence.tidy.Curve`) with interval bounds, as plotted and
+    tabulated.
+
+    Proportions with known item counts get binomial intervals (``interval`` method, statsmodels);
+    other metrics with a reported standard error get ``value +/- z * stderr``; otherwise the bounds
+    are NaN and ``interval_method`` says ``"none"``.
+
+    Returns
+    -------
+    DataFrame
+        Columns: the curve key, ``label``, ``x``, ``value``, ``low``, ``high``,
+        ``interval_method``, ``n_items``, ``stderr``, ``n_runs`` and ``run_sd`` (number of
+        replicate runs averaged into ``value`` and their standard deviation, the between-run
+        spread; NaN for single-run curves).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from emergence.tidy import extract_curves
+    >>> t = pd.DataFrame({"family": "f", "model": list("abc"), "task": "t", "metric": "acc",
+    ...                   "params": [1e7, 1e8, 1e9], "value": [0.3, 0.5, 0.9],
+    ...                   "n_items": 100})
+    >>> pts = curve_points(extract_curves(t, x="params").curves[0])
+    >>> pts[["value", "low", "high"]].round(3).values.tolist()[0]
+    [0.3, 0.219, 0.396]
+    """
+    y = curve.y
+    low = np.full_like(y, np.nan)
+    high = np.full_like(y, np.nan)
+    method = np.array(["none"] * y.size, dtype=object)
+    n = curve.n_items
+    if curve.info.is_proportion:
+        ok = np.isfinite(n) & (n > 0)
+        if ok.any():
+            count = np.rint(y[ok] * n[ok])
+            res = proportion_interval(count, n[ok], method=interval, alpha=alpha)
+            low[ok], high[ok] = res.low, res.high
+            method[ok] = interval
+    z = sps.norm.ppf(1 - alpha / 2)
+    se_ok = np.isfinite(curve.stderr) & (method == "none")
+    low[se_ok] = y[se_ok] - z * curve.stderr[se_ok]
+    high[se_ok] = y[se_ok] + z * curve.stderr[se_ok]
+    method[se_ok] = "normal (reported stderr)"
+    out = pd.DataFrame(
+        {
+            "label": list(curve.labels),
+            "x": curve.x,
+            "value": y,
+            "low": low,
+            "high": high,
+            "interval_method": method,
+            "n_items": n,
+            "stderr": curve.stderr,
+            "n_runs": np.nan,
+            "run_sd": np.nan,
+        }
+    )
+    if curve.runs is not None:
+        ok = np.isfinite(curve.runs)
+        k = ok.sum(axis=0)
+        out["n_runs"] = k.astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.array([np.std(curve.runs[ok[:, j], j], ddof=1) if k[j] > 1 else np.nan
+                           for j in range(curve.runs.shape[1])])
+        out["run_sd"] = sd
+    for k, v in reversed(list(curve.key.items())):
+        out.insert(0, k, v)
+    return out

@@ -6,7 +6,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from emergence.scaling import BESIROGLU_2024, default_grid, report_section
-from emergence.scaling.section import _slug
+from emergence.scaling.analysis import slug as _slug
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
