@@ -36,7 +36,7 @@ from ._random import SeedLike, root_seed
 from .scaling.analysis import ScalingAnalysis, analyze_scaling
 from .stats.intervals import curve_points
 from .stats.scores import emergence_score
-from .tidy import Curve, extract_curves
+from .tidy import Curve, CurveSet, extract_curves
 
 __all__ = ["Analysis", "Section", "SectionAnalysis", "analyze", "cited_break", "curve_outcome",
            "curve_points", "emergence_scores", "DEFAULT_SEED", "DEFAULT_N_BOOT", "DEFAULT_ALPHA"]
@@ -76,6 +76,9 @@ class Section:
         Paragraph shown under the title (HTML-escaped).
     verdicts : bool
         Run the statistics engine on the curves when it is available.
+    lines : bool
+        Fit the lines a report draws on tested curves (the smooth null and the cited break);
+        ``False`` skips those fits (the lab's tables draw no lines).
     kind : {"curves", "scaling"}
         ``"curves"``: side-by-side metric panels per task (the fields above apply).
         ``"scaling"``: loss-law fits, compute-optimal placement, transition zones and backtests
@@ -101,6 +104,7 @@ class Section:
     min_scales: int = 3
     description: str = ""
     verdicts: bool = True
+    lines: bool = True
     kind: str = "curves"
     metric_facts: Mapping[str, Any] | None = None
     chance: Mapping[str, float] | None = None
@@ -291,6 +295,9 @@ class SectionAnalysis:
     scaling : ScalingAnalysis or None
         The fits of a ``kind="scaling"`` section (:func:`emergence.scaling.analyze_scaling`),
         None for other sections.
+    assessment : VerdictTable or None
+        The typed result of :func:`emergence.verdict.assess` behind ``curve_verdicts`` and
+        ``verdicts`` (None when the section was not tested).
     """
 
     section: Section
@@ -304,6 +311,13 @@ class SectionAnalysis:
     outcomes: tuple[str, ...] = ()
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
     scaling: ScalingAnalysis | None = None
+    assessment: verdict.VerdictTable | None = None
+
+    @property
+    def curve_set(self) -> CurveSet:
+        """The section's curves with the rows left out, as :func:`~emergence.tidy.extract_curves`
+        returns them."""
+        return CurveSet(list(self.curves), self.excluded.drop(columns="section", errors="ignore"))
 
     def row_of(self, curve: Curve) -> pd.Series | None:
         """The verdict row of one curve of this section, or None."""
@@ -317,6 +331,16 @@ class SectionAnalysis:
         if self.points.empty:
             return self.points
         return _match(self.points, curve.key).reset_index(drop=True)
+
+
+def _stacked(name: str, doc: str) -> property:
+    """A property of :class:`Analysis`: one table of its sections stacked (empty ones left out)."""
+
+    def stack(self: Analysis) -> pd.DataFrame:
+        parts = [getattr(s, name) for s in self.sections if not getattr(s, name).empty]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    return property(stack, doc=doc)
 
 
 @dataclass(frozen=True)
@@ -336,34 +360,11 @@ class Analysis:
     alpha: float = DEFAULT_ALPHA
     interval: str = "wilson"
 
-    def _cat(self, name: str) -> pd.DataFrame:
-        parts = [getattr(s, name) for s in self.sections if not getattr(s, name).empty]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-    @property
-    def scores(self) -> pd.DataFrame:
-        """Emergence Scores of every section (one row per curve)."""
-        return self._cat("scores")
-
-    @property
-    def excluded(self) -> pd.DataFrame:
-        """Excluded rows of every section, with the reason."""
-        return self._cat("excluded")
-
-    @property
-    def verdicts(self) -> pd.DataFrame:
-        """Task verdicts of every section."""
-        return self._cat("verdicts")
-
-    @property
-    def curve_verdicts(self) -> pd.DataFrame:
-        """Per-curve test rows of every section."""
-        return self._cat("curve_verdicts")
-
-    @property
-    def points(self) -> pd.DataFrame:
-        """Every curve's points with interval bounds."""
-        return self._cat("points")
+    scores = _stacked("scores", "Emergence Scores of every section (one row per curve).")
+    excluded = _stacked("excluded", "Excluded rows of every section, with the reason.")
+    verdicts = _stacked("verdicts", "Task verdicts of every section.")
+    curve_verdicts = _stacked("curve_verdicts", "Per-curve test rows of every section.")
+    points = _stacked("points", "Every curve's points with interval bounds.")
 
     def to_frame(self) -> pd.DataFrame:
         """One row per curve: its key, section, scales, Emergence Score, outcome and drawn lines."""
@@ -506,6 +507,7 @@ def analyze(
         curves = tuple(cs.curves)
         curve_verd = pd.DataFrame()
         group_verd = pd.DataFrame()
+        vt = None
         if sec.verdicts and curves:
             vt = verdict.assess(list(curves), seed=seed, n_boot=n_boot, alpha=alpha,
                                 progress=progress)
@@ -526,7 +528,7 @@ def analyze(
                 notes.append("")
                 outcomes.append("")
             else:
-                fl, note = _lines_for(c, row, alpha)
+                fl, note = _lines_for(c, row, alpha) if sec.lines else (None, "lines not fitted")
                 lines.append(fl)
                 notes.append(note)
                 outcomes.append(curve_outcome(row))
@@ -535,6 +537,6 @@ def analyze(
             sec, curves=curves, excluded=cs.excluded.assign(section=sec.title),
             scores=emergence_scores(curves).assign(section=sec.title),
             curve_verdicts=curve_verd, verdicts=group_verd, lines=tuple(lines),
-            line_notes=tuple(notes), outcomes=tuple(outcomes),
+            line_notes=tuple(notes), outcomes=tuple(outcomes), assessment=vt,
             points=pd.concat(points, ignore_index=True) if points else pd.DataFrame()))
     return Analysis(tuple(out), seed=seed, n_boot=n_boot, alpha=alpha, interval=interval)

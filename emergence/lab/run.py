@@ -354,8 +354,10 @@ def analyze_table(
 ) -> LabResult:
     """Curves across size and steps, verdicts and between-run variance of a scored lab table.
 
-    With several training runs per size (column ``run``), the curves hold the mean over the runs
-    at each point with the per-run values in ``Curve.runs`` (the figures draw each run faintly),
+    The curves and verdicts come from the analysis layer (:func:`emergence.analysis.analyze`,
+    one section across size, one across steps and one across size per training run). With
+    several training runs per size (column ``run``), the curves hold the mean over the runs at
+    each point with the per-run values in ``Curve.runs`` (the figures draw each run faintly),
     every run is also judged on its own across size, and :func:`~emergence.lab.variance.run_variance`
     measures the between-run variance of each size's mean beside its item-level variance.
 
@@ -366,7 +368,9 @@ def analyze_table(
     seed : int, default=0
         Seed of the verdict bootstraps.
     verdicts : bool, default=True
+        Test the curves (``False``: curves and variances only).
     n_boot : int, default=999
+        Bootstrap replicates of every test.
     progress : bool, default=False
 
     Returns
@@ -383,40 +387,40 @@ def analyze_table(
     >>> res.run_variance.columns[:6].tolist()
     ['family', 'task', 'metric', 'model', 'params', 'step']
     """
-    from ..tidy import extract_curves
+    from ..analysis import Section, analyze
+    from ..tidy import CurveSet
     from .variance import run_variance
 
     t0 = time.perf_counter()
     if "run" not in table.columns or table["run"].isna().all():
         table = table.assign(run=run_label(0))
     main = table[_main_mask(table)]
-    curves_size = extract_curves(main, x="params", along="size", runs="mean",
-                                 on_mismatch="error")
-    curves_runs = extract_curves(main, x="params", along="size", runs="separate",
-                                 on_mismatch="error")
     # runs of one size share the steps but not exactly the tokens (line lengths are random):
     # place each checkpoint at the mean over its runs
     steps = main.assign(tokens=main.groupby(["model", "step"])["tokens"].transform("mean"))
-    curves_step = extract_curves(steps, x="tokens", along="step", runs="mean",
-                                 on_mismatch="error")
-    rv = run_variance(main)
-    timings = {"curves_s": time.perf_counter() - t0}
-    vs = vstep = vruns = None
+    runs = sorted(main["run"].dropna().astype(str).unique())
+    common = {"min_scales": 2, "verdicts": verdicts, "lines": False}
+    sections = [Section("size", main, x="params", along="size", runs="mean", **common),
+                Section("step", steps, x="tokens", along="step", runs="mean", **common)]
+    sections += [Section(f"size, {run}", main[main["run"] == run], x="params", along="size",
+                         runs="separate", **common) for run in runs]
+    an = analyze(sections, seed=seed, n_boot=n_boot, progress=progress)
+    size, step, *per_run = an.sections
+    # each curve beside the same curve of the other runs, as extract_curves(runs="separate") orders
+    order = sorted((k, r) for r, sa in enumerate(per_run) for k in range(len(sa.curves)))
+    curves_runs = CurveSet([per_run[r].curves[k] for k, r in order],
+                           pd.concat([sa.curve_set.excluded for sa in per_run], ignore_index=True))
+    vruns = None
     if verdicts:
-        from ..verdict import assess
-
-        t1 = time.perf_counter()
-        vs = assess(curves_size, seed=seed, n_boot=n_boot, progress=progress)
-        vstep = assess(curves_step, seed=seed, n_boot=n_boot, progress=progress)
-        parts = []
-        for run in sorted({c.run for c in curves_runs}):
-            vt = assess([c for c in curves_runs if c.run == run], seed=seed, n_boot=n_boot,
-                        progress=False)
-            parts.append(vt.verdicts().assign(run=run))
+        parts = [sa.assessment.verdicts().assign(run=run) for run, sa in zip(runs, per_run,
+                                                                             strict=True)
+                 if sa.assessment is not None]
         vruns = pd.concat(parts, ignore_index=True) if parts else None
-        timings["verdict_s"] = time.perf_counter() - t1
-    return LabResult(None, table, curves_size, curves_step, vs, vstep, timings,
-                     curves_runs=curves_runs, verdict_runs=vruns, run_variance=rv)
+    rv = run_variance(main)
+    timings = {"analysis_s": time.perf_counter() - t0}
+    return LabResult(None, table, size.curve_set, step.curve_set, size.assessment,
+                     step.assessment, timings, curves_runs=curves_runs, verdict_runs=vruns,
+                     run_variance=rv)
 
 
 def analyze_records(
@@ -436,15 +440,13 @@ def analyze_records(
         Per-item records of the lab (from :func:`records_from_harness`).
     lengths : DataFrame, optional
         ``task``, ``item``, ``answer_len`` (added to the table).
-    seed : int, default=0
-        Seed of the verdict bootstraps.
-    verdicts : bool, default=True
-    n_boot : int, default=999
-    progress : bool, default=False
+    seed, verdicts, n_boot, progress
+        As in :func:`analyze_table`.
 
     Returns
     -------
     LabResult
+        With the re-scoring time in ``timings["rescore_s"]``.
     """
     t0 = time.perf_counter()
     table = score_records(records, lengths=lengths)

@@ -153,3 +153,29 @@ def test_between_run_variance_of_the_bundle(table):
     assert (rv["n_runs"] >= 3).all() and (rv["n_items"] == 200).all()
     # the runs differ: some size and metric has a between-run spread beyond 0
     assert (rv["var_between"] > 0).any()
+
+
+def test_lab_analysis_goes_through_the_analysis_layer(table, monkeypatch):
+    from emergence import analysis, verdict
+    from emergence.lab import analyze_table
+
+    seen = []
+    real = analysis.analyze
+
+    def spy(sections, **kw):
+        seen.append(([(s.title, s.x, s.along, s.runs) for s in sections], kw))
+        return real(sections, **kw)
+
+    monkeypatch.setattr(analysis, "analyze", spy)
+    sub = table[table["task"] == "add_2d"]
+    res = analyze_table(sub, seed=4, n_boot=19)
+    runs = sorted(sub["run"].unique())
+    [(secs, kw)] = seen
+    assert secs == [("size", "params", "size", "mean"), ("step", "tokens", "step", "mean")] + [
+        (f"size, {r}", "params", "size", "separate") for r in runs]
+    assert (kw["seed"], kw["n_boot"]) == (4, 19)
+    # the verdicts are the analysis layer's: the same as assess on the same curves
+    direct = verdict.assess(list(res.curves_size), seed=4, n_boot=19, progress=False)
+    pd.testing.assert_frame_equal(res.verdict_size.to_frame(), direct.to_frame())
+    assert set(res.verdict_runs["run"]) == set(runs)
+    assert [c.run for c in res.curves_runs][: len(runs)] == runs
