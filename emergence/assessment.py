@@ -79,6 +79,10 @@ class CurveAssessment:
         whether it is a share, and its latent link (``"none"`` without one).
     n_items, has_items, chance, chance_source, y_first, y_last, n_runs
         What the curve holds.
+    tokenizer : str
+        Tokenizer that counted the items' target lengths used by the latent link (``"digits"``,
+        ``"whitespace"``, ... as re-scoring wrote it; ``"not stated"`` when the lengths come
+        without one; ``""`` when no target lengths are used).
     resolved_scales, below_ceiling_scales, below_chance_scales
         Scales resolvably above the floor (chance), below the ceiling, significantly below chance.
     es, es_unfloored, es_floor_applied, es_low, es_high
@@ -132,6 +136,7 @@ class CurveAssessment:
     y_last: float = NAN
     latent: str = "none"
     n_runs: int = 1
+    tokenizer: str = ""
     resolved_scales: float = NAN
     below_ceiling_scales: float = NAN
     below_chance_scales: int = 0

@@ -75,6 +75,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
 
 #: Columns kept (and checked) when a table has them; they are not added when absent.
 OPTIONAL_COLUMNS: dict[str, tuple[str, str]] = {
+    "tokenizer": ("string", "tokenizer that counted `target_tokens` (and the tokens of token edit "
+                  "distance) for the row: 'digits', 'whitespace', 'characters' or the name of a "
+                  "model tokenizer; written by re-scoring; <NA> otherwise"),
     "chance": ("float64", "chance level declared for the row's task and metric by whoever wrote "
                "the table (e.g. the bundled datasets); NaN when not declared"),
 }

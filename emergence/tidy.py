@@ -66,6 +66,9 @@ class Curve:
     item_lengths : ndarray or None
         Target length in tokens of each item (from a ``target_tokens`` column), aligned with
         ``item_ids``; the latent links of exact match and edit distance use it.
+    tokenizer : str
+        Tokenizer(s) that counted those tokens (from a ``tokenizer`` column, e.g. ``"digits"``
+        or ``"digits, whitespace"``); ``""`` when not stated.
     runs : ndarray or None
         Per-scale values of replicate runs, shape ``(n_runs, n_scales)`` (from a ``run``
         column, with ``runs="mean"`` in :func:`extract_curves`); ``y`` is then their mean and
@@ -114,6 +117,7 @@ class Curve:
     run: str | None = None
     facts: MetricInfo | None = None
     chance_source: str | None = None
+    tokenizer: str = ""
 
     def __post_init__(self) -> None:
         if self.facts is None:
@@ -737,6 +741,7 @@ def _build_curve(
     labels = tuple(str(p) for p in agg["_point"])
     items = None
     item_lengths = None
+    tokenizer = ""
     if items_mat is not None:
         items = items_mat[[p for p in agg["_point"]]].to_numpy(float)
         if "target_tokens" in itm.columns:
@@ -744,6 +749,8 @@ def _build_curve(
             tt = tt.reindex(items_mat.index).to_numpy(float)
             if np.all(np.isfinite(tt) & (tt >= 1)):
                 item_lengths = tt
+                if "tokenizer" in itm.columns:
+                    tokenizer = ", ".join(sorted(itm["tokenizer"].dropna().astype(str).unique()))
     runs = None
     run_ids = None
     if runs_mat is not None and runs_mat.shape[1] >= 2:
@@ -775,5 +782,6 @@ def _build_curve(
         run=None if pd.isna(gk.get("run", pd.NA)) else str(gk["run"]),
         facts=info,
         chance_source=ch.source,
+        tokenizer=tokenizer,
     )
     return curve, dropped

@@ -258,11 +258,15 @@ def _assess_fields(curve: Curve, *, seed: int, n_boot: int, alpha: float, min_sc
             shape = ("power law" if main.shape_nu == 0 and main.shape_floor == 0 else
                      f"nu={main.shape_nu:g}" + (f", floor CE={main.shape_floor:.3g}"
                                                 if main.shape_floor > 0 else ""))
-            lens_known = not any(n.startswith("target lengths unknown") for n in main.notes)
+            uses_lengths = kind in ("exact_match", "edit_distance", "loglik")
+            lens_known = uses_lengths and not any(
+                n.startswith("target lengths unknown") for n in main.notes)
+            tok = (str(getattr(curve, "tokenizer", "") or "not stated")) if lens_known else ""
+            row["tokenizer"] = tok
             why = (f"smooth latent competence with {shape} chosen by profile likelihood among "
                    f"{len(SHAPES)} shapes, seen through the exact {kind.replace('_', ' ')} link"
-                   + ("" if kind not in ("exact_match", "edit_distance", "loglik") else
-                      " with each item's target length" if lens_known else
+                   + ("" if not uses_lengths else
+                      f" with each item's target length (tokenizer: {tok})" if lens_known else
                       " with one unit per answer (target lengths unknown)")
                    + (f" and chance {d.chance:g}" if kind in ("multiple_choice", "brier") else ""))
             row.update(

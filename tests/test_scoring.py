@@ -251,3 +251,43 @@ def test_edit_distance_batch_encoding_edge_cases():
              for p, ts in zip(clean[:200], multi, strict=True)]
     np.testing.assert_array_equal(token_edit_distance(clean[:200], multi,
                                                       tokenizer="whitespace"), ref_m)
+
+
+def test_rescore_names_the_tokenizer_that_counted_target_tokens():
+    from emergence.scoring import tokenizer_labels
+
+    s = rescore(_records(), family="fam")
+    counted = s["target_tokens"].notna()
+    assert counted.any()
+    assert s.loc[~counted, "tokenizer"].isna().all()
+    assert set(s.loc[counted, "tokenizer"]) <= {"digits", "whitespace"}
+    rec = _records().assign(target=lambda r: np.where(r.index % 2 == 0, "1,234", "a cat"))
+    auto = rescore(rec, family="fam", metrics=["exact_match"])
+    tok = auto.dropna(subset=["target_tokens"])
+    assert set(tok["tokenizer"]) == {"digits", "whitespace"}
+    assert (tok.loc[tok["tokenizer"] == "digits", "target_tokens"] == len("1,234")).all()
+    chars = rescore(rec, family="fam", metrics=["exact_match"], tokenizer="characters")
+    assert set(chars["tokenizer"].dropna()) == {"characters"}
+    assert tokenizer_labels(["1 2", "x y"], "whitespace").tolist() == ["whitespace"] * 2
+
+
+def test_verdict_names_the_tokenizer_of_the_target_lengths():
+    import warnings
+
+    from emergence.simulate import simulate_family
+    from emergence.tidy import extract_curves
+    from emergence.verdict import assess
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = simulate_family("power_law", n_items=60, seed=3, metrics=["exact_match"])
+        stated = assess(extract_curves(df.assign(tokenizer="digits"), x="params"), n_boot=19,
+                        seed=0, progress=False).rows
+        bare = assess(extract_curves(df, x="params"), n_boot=19, seed=0, progress=False).rows
+        agg = df.groupby(["family", "model", "task", "metric", "params"], as_index=False)[
+            "value"].mean()
+        none = assess(extract_curves(agg, x="params"), n_boot=19, seed=0, progress=False).rows
+    assert stated["tokenizer"].tolist() == ["digits"]
+    assert "tokenizer: digits" in stated["null_why"].iloc[0]
+    assert bare["tokenizer"].tolist() == ["not stated"]
+    assert none["tokenizer"].fillna("").tolist() == [""]

@@ -69,13 +69,14 @@ from .rescore import (
     attach_loglik,
     rescore,
 )
-from .text import NORMALIZATIONS, TOKENIZERS, normalize_text, tokenize
+from .text import NORMALIZATIONS, TOKENIZERS, normalize_text, tokenize, tokenizer_labels
 
 __all__ = [
     "METRICS",
     "APPLIES_TO",
     "NORMALIZATIONS",
     "TOKENIZERS",
+    "tokenizer_labels",
     "DEFINITIONS",
     "MetricDef",
     "rescore",

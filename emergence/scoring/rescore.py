@@ -45,7 +45,7 @@ from .metrics import (
     p_vocab,
     rouge_l,
 )
-from .text import NORMALIZATIONS, _lengths, tokenize
+from .text import NORMALIZATIONS, _lengths, tokenize, tokenizer_labels
 
 __all__ = [
     "MetricDef",
@@ -397,8 +397,8 @@ APPLIES_TO: dict[str, frozenset[str]] = {d.name: d.applies_to for d in DEFINITIO
 
 
 def _frame(b: _Batch, part: _Part, base: str, empty_target: np.ndarray,
-           n_choices: pd.arrays.IntegerArray, target_tokens: pd.arrays.IntegerArray
-           ) -> pd.DataFrame:
+           n_choices: pd.arrays.IntegerArray, target_tokens: pd.arrays.IntegerArray,
+           tokenizer: np.ndarray) -> pd.DataFrame:
     """Rows of the score table for one part."""
     mask = part.mask
     sub = b.rec.loc[mask]
@@ -420,6 +420,7 @@ def _frame(b: _Batch, part: _Part, base: str, empty_target: np.ndarray,
         "value": vals,
         "n_choices": n_choices[mask],
         "target_tokens": target_tokens[mask],
+        "tokenizer": pd.array(tokenizer[mask], dtype="string"),
         "params": sub["params"].to_numpy(),
         "tokens": sub["tokens"].to_numpy(),
         "flops": sub["flops"].to_numpy(),
@@ -460,9 +461,9 @@ def _check_wanted(rec: pd.DataFrame, metrics: Sequence[str] | None) -> list[str]
 
 
 def _item_facts(b: _Batch) -> tuple[np.ndarray, pd.arrays.IntegerArray,
-                                     pd.arrays.IntegerArray]:
+                                     pd.arrays.IntegerArray, np.ndarray]:
     """Per-item facts carried on every score row of the item: an empty target, the number of
-    choices, the target's length in tokens."""
+    choices, the target's length in tokens and the tokenizer that counted them."""
     rec = b.rec
     empty_target = rec["target"].fillna("").str.strip().eq("").to_numpy() & (
         b.otype != "multiple_choice")
@@ -478,7 +479,11 @@ def _item_facts(b: _Batch) -> tuple[np.ndarray, pd.arrays.IntegerArray,
                          np.where((b.otype == "multiple_choice") & (n_scored >= 0), n_scored,
                                   np.where(n_shown >= 0, n_shown, np.nan)))
     n_choices = pd.array([None if np.isnan(v) else int(v) for v in n_choices], dtype="Int64")
-    return empty_target, n_choices, target_tokens
+    counted = ~pd.isna(target_tokens)
+    tok = np.full(len(rec), None, dtype=object)
+    if counted.any():
+        tok[counted] = tokenizer_labels(rec["target"].to_numpy()[counted], b.tokenizer)
+    return empty_target, n_choices, target_tokens, tok
 
 
 def rescore(

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .._validation import check_option
 
-__all__ = ["NORMALIZATIONS", "TOKENIZERS", "normalize_text", "tokenize"]
+__all__ = ["NORMALIZATIONS", "TOKENIZERS", "normalize_text", "tokenize", "tokenizer_labels"]
 
 #: Exact-match normalisations (see :func:`normalize_text`).
 NORMALIZATIONS: tuple[str, ...] = ("none", "strip", "lower", "squad", "inspect")
@@ -225,6 +225,25 @@ def tokenize(
 
     with _no_gc():
         return [unwrap(tokenizer(s)) for s in clean]
+
+
+def tokenizer_labels(texts: Sequence[str], tokenizer: str | Callable[[str], Any] = "auto"
+                     ) -> np.ndarray:
+    """Name of the tokenizer :func:`tokenize` applies to each text (``"auto"`` resolved).
+
+    Examples
+    --------
+    >>> tokenizer_labels(["1,234", "a cat"]).tolist()
+    ['digits', 'whitespace']
+    """
+    if tokenizer == "auto":
+        return np.array(["digits" if _NUMERIC.match("" if t is None or t is pd.NA else str(t))
+                         else "whitespace" for t in texts], dtype=object)
+    if isinstance(tokenizer, str):
+        return np.full(len(texts), tokenizer, dtype=object)
+    name = getattr(tokenizer, "__qualname__", None) or type(tokenizer).__name__
+    owner = getattr(getattr(tokenizer, "__self__", None), "name_or_path", None)
+    return np.full(len(texts), f"{owner} ({name})" if owner else str(name), dtype=object)
 
 
 def _lengths(toks: list[Any]) -> np.ndarray:
