@@ -57,7 +57,7 @@ the ``tau^2`` estimate and the breakpoint search, so the p-value accounts for al
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -413,7 +413,8 @@ class _Setup:
     overdisp: np.ndarray | None   # edit distance: empirical / substitution-model variance
     binary: bool
     runs: int = 1
-    tau2_runs: float | None = None   # variance of ln CE between runs (per run)
+    # variance of ln CE between runs (per run): the observed curve's, or one per replicate row
+    tau2_runs: float | np.ndarray | None = None
     est_disp: bool = False        # item counts unknown: quasi-binomial dispersion estimated
 
 
@@ -457,7 +458,8 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
         w = a / phi_alt[:, None]
     else:
         if setup.tau2_runs is not None:
-            t_alt = np.full(G * B, float(setup.tau2_runs) / setup.runs)
+            t_alt = np.tile(np.broadcast_to(np.asarray(setup.tau2_runs, float), (B,)),
+                            G) / setup.runs
             t_null = t_alt
         else:
             t_alt = _moment_tau2((rss0a[:, None] - reda).min(axis=1), a, setup.x, df1, c)
@@ -483,17 +485,25 @@ def _runs_tau2(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
     The spread of the runs' ``ln CE`` at every scale minus the item noise of one run (delta
     method), averaged over scales and floored at 0.
     """
-    ce_r = link.to_ce(runs)                                   # (R, S)
+    return float(_runs_tau2_many(link, np.asarray(runs, float)[None], n, var_fixed, overdisp,
+                                 binary)[0])
+
+
+def _runs_tau2_many(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
+                    binary: bool) -> np.ndarray:
+    """:func:`_runs_tau2` for each of ``M`` sets of runs, ``runs`` of shape ``(M, R, S)``."""
+    M, R, S = runs.shape
+    ce_r = link.to_ce(runs.reshape(M * R, S))                  # (M R, S)
     dmu = link.dmean(ce_r)
     if binary:
         v = link.binary_var(ce_r, n)
         if overdisp is not None:
             v = v * overdisp
     else:
-        v = np.broadcast_to(var_fixed, runs.shape)
-    item = (v / dmu**2 / ce_r**2).mean(axis=0)
-    between = np.log(ce_r).var(axis=0, ddof=1)
-    return max(float(np.mean(between - item)), 0.0)
+        v = np.broadcast_to(var_fixed, ce_r.shape)
+    item = (v / dmu**2 / ce_r**2).reshape(M, R, S).mean(axis=1)
+    between = np.log(ce_r).reshape(M, R, S).var(axis=1, ddof=1)
+    return np.maximum((between - item).mean(axis=1), 0.0)
 
 
 def _stats(fits):
@@ -552,7 +562,7 @@ class LatentBreakResult(TestResult):
     tau2 : float
         Model-to-model scatter: estimated from the fit, a variance on the fitted shape's ``eta``
         scale; measured from replicate runs, the variance of ``ln CE`` between runs (of one run;
-        the simulation uses ``tau2 / n_runs`` for their mean).
+        each replicate draws ``n_runs`` runs with it and re-measures it from their spread).
     tau2_source : str
         ``"runs"`` (measured from replicate runs per scale) or ``"null fit"`` (estimated).
     best_kind, psi, effect : accelerating break on the observed curve (``"none"`` if no
@@ -854,12 +864,21 @@ def latent_break_test(
     # --- parametric bootstrap under the fitted null ---------------------------------------
     # model-to-model scatter around the fitted null (measured from runs: on ln CE; estimated
     # from the fit: on the fitted shape's eta scale), then item-level noise
-    def simulate(m: int) -> np.ndarray:
-        eps = rng.standard_normal((m, S))
-        if tau2_runs is not None:
-            ce_s = ce0[None, :] * np.exp(np.sqrt(tau2_sim) * eps)
-        else:
-            ce_s = _shape_ce(eta0[None, :] + np.sqrt(tau2_sim) * eps, nu0, E0)
+    def simulate(m: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """``m`` replicate curves, and with runs the run-to-run scatter each of them measures:
+        every run is drawn on its own (scatter on ln CE, then its item noise), the replicate is
+        their mean and its scatter is re-measured from their spread, as on the data."""
+        if tau2_runs is None:
+            eps = rng.standard_normal((m, S))
+            return draw(_shape_ce(eta0[None, :] + np.sqrt(tau2_sim) * eps, nu0, E0), 1), None
+        eps = rng.standard_normal((m * nrun, S))
+        yr = draw(ce0[None, :] * np.exp(np.sqrt(tau2_runs) * eps), nrun).reshape(m, nrun, S)
+        return yr.mean(axis=1), _runs_tau2_many(link, yr, nitem, var_fixed, overdisp, binary)
+
+    def draw(ce_s: np.ndarray, per: int) -> np.ndarray:
+        """Metric values with item noise at latent ``ce_s``; ``per``: runs averaged later (the
+        Gaussian item variance is then that of one run)."""
+        m = ce_s.shape[0]
         mu_s = link.mean(ce_s)
         if binary:
             if kind in ("exact_match", "multiple_choice") and link.lengths.size > 1:
@@ -888,7 +907,7 @@ def latent_break_test(
             if link.kind == "bounded":
                 Ys = link.lo + (link.hi - link.lo) * Ys
             return Ys
-        Ys = mu_s + np.sqrt(var_fixed / nrun) * rng.standard_normal((m, S))
+        Ys = mu_s + np.sqrt(var_fixed / (nrun / per)) * rng.standard_normal((m, S))
         if kind in ("loglik", "loglik_per_token"):
             Ys = np.minimum(Ys, -1e-12)
         elif kind in ("loss",):
@@ -913,7 +932,9 @@ def latent_break_test(
     done = 0
     while done < n_boot:
         m = min(CHUNK, n_boot - done)
-        fits_s = _fit_all(setup, simulate(m), cols, shapes, df1)
+        ys, tau2_rep = simulate(m)
+        st = setup if tau2_rep is None else replace(setup, tau2_runs=tau2_rep)
+        fits_s = _fit_all(st, ys, cols, shapes, df1)
         for key, Ts in zip(("up", "dn", "2"), _stats(fits_s)[:3], strict=True):
             reps[key].append(Ts)
             t = obs[key]
@@ -943,6 +964,10 @@ def latent_break_test(
                False: "Gaussian means with the items' or reported variance"}[bool(binary)]
     if kind == "edit_distance":
         sim_txt = "substitution-model token counts scaled to the items' dispersion"
+    if tau2_runs is not None:
+        sim_txt = (f"{nrun} runs per scale drawn one by one (scatter on ln CE, then "
+                   f"{sim_txt.split(' (')[0].lower()}) and averaged, the scatter re-measured from "
+                   "their spread")
     ref = (f"parametric bootstrap under the fitted null with model-to-model scatter tau^2 = "
            f"{tau2:.3g} on the latent scale; {sim_txt}; shape, scatter and breakpoint refitted "
            f"in every replicate; B = {n_boot}"

@@ -209,6 +209,30 @@ def test_replicate_runs_measure_the_scatter():
     assert "measured from replicate runs" in vt.verdicts().iloc[0]["reasons"]
 
 
+def test_replicates_redraw_the_runs_and_re_measure_their_scatter():
+    # the reference draws every run on its own and re-measures the scatter from their spread in
+    # each replicate (a fixed scatter from three runs ignores its own uncertainty and rejects
+    # too often); the vectorised estimator equals the one-set estimator row by row
+    from emergence.stats.latent import LatentLink, _runs_tau2, _runs_tau2_many
+
+    link = LatentLink("exact_match", np.array([1.0, 3.0]), np.array([0.5, 0.5]))
+    rng = np.random.default_rng(0)
+    runs = rng.uniform(0.05, 0.9, size=(4, 3, 8))
+    n = np.full(8, 200.0)
+    many = _runs_tau2_many(link, runs, n, None, None, True)
+    one = [_runs_tau2(link, r, n, None, None, True) for r in runs]
+    np.testing.assert_allclose(many, one, rtol=1e-12)
+    df = simulate_family("power_law", n_items=200, scatter_sd=0.3, n_runs=3, seed=5,
+                         metrics=["target_loglik"], n_scales=8)
+    c = extract_curves(df, x="params", runs="mean").curves[0]
+    d = as_curve_data(c)
+    r = latent_break_test(d, kind="loglik", item_lengths=c.item_lengths, runs=c.runs,
+                          n_boot=99, seed=1)
+    assert r.tau2_source == "runs"
+    assert "3 runs per scale drawn one by one" in r.reference
+    assert "re-measured from their spread" in r.reference
+
+
 def test_below_chance_is_never_a_metric_artifact():
     rng = np.random.default_rng(0)
     x = 10 ** np.linspace(8, 11, 10)
