@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from ._ids import _Codes, _encode
+from ._ids import _Codes, _encode, encode_batch
 from .text import (
     _NUMERIC,
     TOKENIZERS,
@@ -87,14 +88,19 @@ def exact_match(
     """
     if len(predictions) != len(targets):
         raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets.")
-    if (regex is None and isinstance(normalize, str) and normalize in ("none", "strip")
-            and set(map(type, predictions)) <= {str} and set(map(type, targets)) <= {str}):
-        # plain strings, one target each: compare in C without intermediate lists
-        p_it, t_it = iter(predictions), iter(targets)
-        if normalize == "strip":
-            p_it, t_it = map(str.strip, p_it), map(str.strip, t_it)
-        return np.frombuffer(bytes(map(str.__eq__, p_it, t_it)), dtype=np.uint8).astype(
-            np.float64)
+    if regex is None and normalize == "strip":
+        # plain strings, one target each: strip and compare in C, no intermediate lists (a
+        # non-string, such as a list of targets or None, raises TypeError in str.strip)
+        try:
+            return np.frombuffer(bytes(map(operator.eq, map(str.strip, predictions),
+                                           map(str.strip, targets))),
+                                 dtype=np.uint8).astype(np.float64)
+        except TypeError:
+            pass
+    elif (regex is None and normalize == "none" and set(map(type, predictions)) <= {str}
+            and set(map(type, targets)) <= {str}):
+        return np.frombuffer(bytes(map(operator.eq, predictions, targets)),
+                             dtype=np.uint8).astype(np.float64)
     pred = _normalized(predictions, normalize, regex)
     # Inspect: a target with no content after normalisation never matches
     never = "\x00" if normalize == "inspect" else None
@@ -113,6 +119,21 @@ def exact_match(
     rep = [pred[i] for i in np.repeat(np.arange(len(pred)), counts)]
     hit = np.fromiter(map(str.__eq__, rep, tgt), dtype=bool, count=len(tgt)).astype(np.float64)
     return np.maximum.reduceat(hit, starts) if len(hit) else hit
+
+def _encode_pair(predictions: list[str], targets: list[str],
+                 tokenizer: str | Callable[[str], Any]) -> tuple[list[Any], list[Any]]:
+    """Predictions and targets encoded with one vocabulary (see :mod:`._ids`)."""
+    n = len(predictions)
+    if tokenizer in ("whitespace", "digits"):
+        enc = encode_batch(predictions + targets, tokenizer)
+        if enc is not None:
+            return enc[:n], enc[n:]
+    codes = _Codes()
+    try:
+        return _encode(predictions, tokenizer, codes), _encode(targets, tokenizer, codes)
+    except OverflowError:  # pragma: no cover - gigantic vocabularies: compare token lists
+        return tokenize(predictions, tokenizer), tokenize(targets, tokenizer)
+
 
 def _edit(
     predictions: Sequence[str],
@@ -145,19 +166,18 @@ def _edit(
             out[idx] = _edit([predictions[i] for i in idx], [targets[i] for i in idx], mode,
                              normalized, workers)
         return out
-    single = _single(targets)
-    if single:
-        flat = targets
-        starts = None
-    else:
-        flat, starts = _explode_targets(targets)
-    codes = _Codes()
-    try:
-        p_enc = _encode(predictions, tokenizer, codes)
-        t_enc = _encode(flat, tokenizer, codes)
-    except OverflowError:  # pragma: no cover - gigantic vocabularies: compare token lists
-        p_enc = tokenize(_clean(predictions), tokenizer)
-        t_enc = tokenize(_clean(flat), tokenizer)
+    single, p_enc, t_enc = True, None, None
+    if tokenizer in ("whitespace", "digits"):
+        try:  # plain strings, one target each: one vectorised pass
+            enc = encode_batch([*predictions, *targets], tokenizer)
+            if enc is not None:
+                p_enc, t_enc = enc[:len(predictions)], enc[len(predictions):]
+        except TypeError:
+            pass
+    if p_enc is None:
+        single = _single(targets)
+        flat, starts = (_clean(targets), None) if single else _explode_targets(targets)
+        p_enc, t_enc = _encode_pair(_clean(predictions), flat, tokenizer)
     if not single:
         counts = np.diff(np.append(starts, len(flat)))
         idx = np.repeat(np.arange(len(p_enc)), counts)
