@@ -8,9 +8,11 @@ with ``workers=1`` and once with the default (``workers=-1``, every core); the d
 tokenizer ``auto`` (numeric targets digit by digit) is timed too, without a peer. Results are
 checked to be identical to the peer's.
 
-Two sets of generation-like pairs: ``random`` (targets of 1-8 tokens, predictions sharing some
-tokens; almost every text distinct) and ``models`` (20 models x N/20 items: each target repeats
-once per model and predictions repeat, as in a real evaluation log).
+Three sets of generation-like pairs: ``random`` (targets of 1-8 tokens from a 112-word
+vocabulary, predictions sharing some tokens; almost every text distinct), ``models`` (20 models x
+N/20 items: each target repeats once per model and predictions repeat, as in a real evaluation
+log) and ``wide`` (sentences of 3-20 tokens over a 50,000-word vocabulary with Zipf-like
+frequencies, a third of the tokens longer than 7 characters; every text distinct).
 
 Times are CPU seconds (``time.process_time``, best of ``--repeat``), because the benchmark
 machine is shared; the ratio is peer CPU / ours.
@@ -58,6 +60,26 @@ def make_model_pairs(n: int, seed: int, models: int = 20) -> tuple[list[str], li
     out_p = [targets[i] if x < 0.3 else preds[i] if x < 0.65 else preds[f]
              for i, x, f in zip(item.tolist(), u.tolist(), fresh.tolist(), strict=True)]
     return out_p, [targets[i] for i in item.tolist()]
+
+
+def make_wide_pairs(n: int, seed: int, vocab: int = 50_000) -> tuple[list[str], list[str]]:
+    """Sentence-like pairs over a large vocabulary: ``vocab`` words of 1-14 letters drawn with
+    Zipf-like frequencies (a third of the tokens longer than 7 characters), targets of 3-20
+    tokens, predictions that keep about 60% of the target's tokens."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    lens = rng.integers(1, 15, vocab)
+    words = np.array(["".join(rng.choice(letters, k)) for k in lens.tolist()])
+    p = 1.0 / np.arange(1, vocab + 1)
+    p /= p.sum()
+    lt = rng.integers(3, 21, n)
+    tok_t = words[rng.choice(vocab, (n, 20), p=p)]
+    keep = rng.random((n, 20)) < 0.6
+    tok_p = np.where(keep, tok_t, words[rng.choice(vocab, (n, 20), p=p)])
+    lp = np.clip(lt + rng.integers(-3, 4, n), 0, 20)
+    targets = [" ".join(r[:k]) for r, k in zip(tok_t.tolist(), lt.tolist(), strict=True)]
+    preds = [" " + " ".join(r[:k]) for r, k in zip(tok_p.tolist(), lp.tolist(), strict=True)]
+    return preds, targets
 
 
 def cpu(fn, repeat: int):
@@ -108,6 +130,7 @@ def main() -> None:
           f"{platform.python_version()}; CPU seconds (process_time), best of {args.repeat}")
     run("random", *make_pairs(args.pairs, args.seed), args.repeat)
     run("models", *make_model_pairs(args.pairs, args.seed), args.repeat)
+    run("wide", *make_wide_pairs(args.pairs, args.seed), args.repeat)
 
 
 if __name__ == "__main__":

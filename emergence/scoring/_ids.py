@@ -1,17 +1,19 @@
 """Token sequences as strings of per-batch token codes, for rapidfuzz.
 
-Each distinct token of a batch gets an integer id and one private character (U+0100 + id, the
-surrogate block skipped), so a token sequence becomes a plain string and the character-level
-Levenshtein distance between two encoded strings is the token-level distance. rapidfuzz compares
-strings in its fastest path, and strings are not tracked by the garbage collector.
+Each distinct token of a batch gets an integer id and one character (from U+0002 when the batch
+has fewer than 255 distinct tokens, else from U+0100, the surrogate block skipped), so a token
+sequence becomes a plain string and the character-level Levenshtein distance between two encoded
+strings is the token-level distance. rapidfuzz compares strings in its fastest path, and strings
+are not tracked by the garbage collector.
 
 :func:`encode_batch` does this for whitespace tokens (and the whitespace-free ``digits`` form)
 without per-token Python work: the batch is joined into one buffer, token boundaries are found
-with numpy, each token is keyed exactly by its bytes (length and content packed into 64-bit words,
-so two tokens share a key only when they are equal) and the keys are numbered with one hash table
-(``pandas.factorize``). The result equals ``str.split()`` token for token, including Python's
-whitespace set (``\x1c``-``\x1f``, U+0085, U+00A0, U+3000, ...). :class:`_Codes` is the
-per-token fallback, used for callable tokenizers.
+with numpy, each token of up to 7 bytes is keyed exactly by its bytes (length and content packed
+into one 64-bit word), a longer token by a hash of its 8-byte words checked afterwards against one
+member of its key (a collision sends the batch to the per-token path), and the keys are numbered
+with one hash table (``pandas.factorize``). The result equals ``str.split()`` token for
+token, including Python's whitespace set (``\x1c``-``\x1f``, U+0085, U+00A0, U+3000, ...).
+:class:`_Codes` is the per-token fallback, used for callable tokenizers.
 """
 
 from __future__ import annotations
@@ -34,37 +36,55 @@ _U56 = np.uint64(56)
 _SEP = "\x00"
 #: Distinct tokens one batch can code (U+0100 to U+10FFFF without the surrogates).
 _MAX_CODES = 0x110000 - 0x100 - 0x800
-#: Tokens up to this many bytes are keyed by packed words; longer ones by their bytes.
-_PACKED_BYTES = 64
+#: Words of a long token kept for the exact check (longer tokens are compared as bytes).
+_KEPT_WORDS = 4
 #: Code units per chunk of token detection.
 _CHUNK = 1 << 17
-#: Top byte of the placeholder key of a token longer than 7 bytes (short keys hold 0..7 there).
+#: Top byte of the hash key of a token longer than 7 bytes (short keys hold 1..7 there).
 _LONG = np.uint64(0xFF) << np.uint64(56)
+#: Odd multiplier of the long-token hash (2^64 / golden ratio).
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _units(joined: str) -> tuple[bytes, np.ndarray, int, np.ndarray]:
-    """The joined text as code units: (buffer, units, bytes per unit, token-character mask).
+def _codec(joined: str) -> tuple[str, int, str]:
+    """How to cut the joined text into code units: (codec, bytes per unit, error handler).
 
     One byte per character when every character is below U+0100, UTF-16 otherwise, UTF-32 when
     the text holds lone surrogates (UTF-16 could not tell them from a pair).
     """
+    if joined.isascii():
+        return "latin-1", 1, "strict"
     try:
-        buf = joined.encode("latin-1")
-        tok = np.frombuffer(buf.translate(_TOKEN_BYTES), dtype=bool)
-        return buf, np.frombuffer(buf, dtype=np.uint8), 1, tok
+        joined.encode("latin-1")
+        return "latin-1", 1, "strict"
     except UnicodeEncodeError:
         pass
     try:
-        buf, e, dt = joined.encode("utf-16-le"), 2, np.uint16
+        joined.encode("utf-16-le")
+        return "utf-16-le", 2, "strict"
     except UnicodeEncodeError:
-        buf, e, dt = joined.encode("utf-32-le", "surrogatepass"), 4, np.uint32
-    a = np.frombuffer(buf, dtype=dt)
-    return buf, a, e, ~_WS[np.minimum(a, len(_WS) - 1)]
+        return "utf-32-le", 4, "surrogatepass"
+
+
+def _token_mask(buf: bytes, e: int) -> np.ndarray:
+    """True on code units that belong to a token (not Python whitespace)."""
+    if e == 1:
+        return np.frombuffer(buf.translate(_TOKEN_BYTES), dtype=bool)
+    a = np.frombuffer(buf, dtype=np.uint16 if e == 2 else np.uint32)
+    return ~_WS[np.minimum(a, len(_WS) - 1)]
+
+
+def _units(joined: str) -> tuple[bytes, np.ndarray, int, np.ndarray]:
+    """The joined text as code units: (buffer, units, bytes per unit, token-character mask)."""
+    codec, e, errors = _codec(joined)
+    buf = joined.encode(codec, errors)
+    a = np.frombuffer(buf, dtype={1: np.uint8, 2: np.uint16, 4: np.uint32}[e])
+    return buf, a, e, _token_mask(buf, e)
 
 
 class _Words:
-    """The 8 bytes starting at any byte offset of a buffer, as little-endian uint64 (zero past
-    the end), without copying the buffer."""
+    """The 8 bytes starting at byte offsets of a buffer, as little-endian uint64 (zero past the
+    end), read without copying the buffer."""
 
     def __init__(self, buf: bytes) -> None:
         self.buf = buf
@@ -80,26 +100,71 @@ class _Words:
         return np.concatenate([self.view[pos[:cut]], np.array(tail, dtype=np.uint64)])
 
 
-def _long_ids(buf: bytes, win: _Words, sb: np.ndarray, lb: np.ndarray) -> np.ndarray:
-    """Exact ids of tokens longer than 7 bytes: length, then one 8-byte word at a time."""
-    g = pd.factorize(lb)[0]
-    active = np.arange(len(lb))
-    k = 0
-    while active.size:
-        if 8 * k >= _PACKED_BYTES:  # very long tokens: their bytes are the key
-            keys = np.array([buf[s:s + n] for s, n in zip(sb[active].tolist(),
-                                                           lb[active].tolist(), strict=True)],
-                            dtype=object)
-            g[active] = pd.factorize(keys)[0] + (g.max() + 1)
-            break
-        rem = lb[active] - 8 * k
-        word = win.at(sb[active] + 8 * k) & _MASKS[np.minimum(rem, 8)]
-        wid = pd.factorize(word)[0]
-        comb = g[active] * (int(wid.max()) + 1) + wid
-        g[active] = pd.factorize(comb)[0] + (g.max() + 1)
-        k += 1
-        active = active[lb[active] > 8 * k]
-    return pd.factorize(g)[0]
+class _LongTokens:
+    """Tokens longer than 7 bytes: hashed for the key, kept for an exact check afterwards.
+
+    A token's key is a 56-bit hash of its length and 8-byte words (top byte :data:`_LONG`, so it
+    never equals the exact key of a short token). :meth:`distinct` then checks, against one
+    member of each key, that the tokens sharing a key are equal: their lengths and first
+    :data:`_KEPT_WORDS` words compared in numpy, the bytes of longer tokens in Python.
+    """
+
+    def __init__(self) -> None:
+        self.lb: list[np.ndarray] = []
+        self.words: list[list[np.ndarray]] = []
+        self.at: list[np.ndarray] = []  # positions in the batch's token sequence
+        self.very: dict[int, bytes] = {}  # position -> bytes, tokens beyond the kept words
+
+    def keys(self, win: _Words, sb: np.ndarray, lb: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Hash keys of the tokens at byte offsets ``sb`` (ascending) of ``win`` with ``lb``
+        bytes; ``at`` are their positions in the batch's token sequence."""
+        w0 = win.at(sb)  # every long token fills its first word
+        w1 = win.at(sb + 8) & _MASKS[np.minimum(lb - 8, 8)]
+        h = (((lb.astype(np.uint64) * _MIX) ^ w0) * _MIX ^ w1) * _MIX
+        words = [w0, w1]
+        active = np.flatnonzero(lb > 16)
+        k = 2
+        while active.size:
+            rem = lb[active] - 8 * k
+            w = win.at(sb[active] + 8 * k) & _MASKS[np.minimum(rem, 8)]
+            if k < _KEPT_WORDS:
+                full = np.zeros(len(lb), dtype=np.uint64)
+                full[active] = w
+                words.append(full)
+            h[active] = (h[active] ^ w) * _MIX
+            k += 1
+            active = active[rem > 8]
+        for i in np.flatnonzero(lb > 8 * _KEPT_WORDS).tolist():
+            self.very[int(at[i])] = win.buf[int(sb[i]):int(sb[i]) + int(lb[i])]
+        self.lb.append(lb)
+        self.words.append(words)
+        self.at.append(at)
+        return ((h ^ (h >> np.uint64(29))) >> np.uint64(8)) | _LONG
+
+    def distinct(self, ids: np.ndarray) -> bool:
+        """True when the tokens that got the same id (``ids`` over the whole token sequence)
+        are equal: each compared with the last member of its id, chunk by chunk."""
+        if not self.lb:
+            return True
+        n = int(ids.max()) + 1
+        n_words = max(map(len, self.words))
+        rep_lb = np.zeros(n, dtype=np.int64)
+        rep_at = np.zeros(n, dtype=np.int64)
+        rep_w = [np.zeros(n, dtype=np.uint64) for _ in range(n_words)]
+        groups = [ids[at] for at in self.at]
+        for g, at, lb, ws in zip(groups, self.at, self.lb, self.words, strict=True):
+            rep_lb[g] = lb
+            rep_at[g] = at
+            for k, w in enumerate(ws):
+                rep_w[k][g] = w
+        for g, lb, ws in zip(groups, self.lb, self.words, strict=True):
+            if not np.array_equal(rep_lb[g], lb):
+                return False
+            for k in range(n_words):
+                if not (rep_w[k][g] == (ws[k] if k < len(ws) else np.uint64(0))).all():
+                    return False
+        very = {p: self.very[int(rep_at[ids[p]])] for p in self.very}
+        return very == self.very
 
 
 def encode_batch(texts: list[str], mode: str = "whitespace") -> list[str] | None:
@@ -117,7 +182,8 @@ def encode_batch(texts: list[str], mode: str = "whitespace") -> list[str] | None
     -------
     list of str or None
         One string per text; None when this batch needs the per-token fallback (a text holds
-        the separator token, or more than 1.1 million distinct tokens).
+        the separator token, two long tokens share a hash, or more than 1.1 million distinct
+        tokens).
 
     Raises
     ------
@@ -143,62 +209,49 @@ def encode_batch(texts: list[str], mode: str = "whitespace") -> list[str] | None
                else kept.decode("utf-32-le", "surrogatepass")).split(_SEP)
         return out if len(out) == n else None
     joined = f" {_SEP} ".join(texts)
-    buf, a, e, tok = _units(joined)
-    win = _Words(buf)
-    space = " ".encode("utf-16-le" if e == 2 else "utf-32-le" if e == 4 else "latin-1")
-    # token keys chunk by chunk (small arrays stay in cache); chunks end on a space
-    local_ids, local_keys, long_sb, long_lb = [], [], [], []
-    n_long = 0
-    lo = 0
-    while lo < len(a):
-        hi = buf.find(space, (lo + _CHUNK) * e)
-        while hi != -1 and hi % e:
-            hi = buf.find(space, hi + 1)
-        hi = len(a) if hi == -1 else hi // e
-        edge = np.zeros(hi - lo + 2, dtype=bool)
-        edge[1:-1] = tok[lo:hi]
+    codec, e, errors = _codec(joined)
+    longs = _LongTokens()
+    # token keys chunk by chunk of the text (small buffers stay in cache); chunks end on a space
+    keys: list[np.ndarray] = []
+    n_tok = lo = 0
+    while lo < len(joined):
+        hi = joined.find(" ", lo + _CHUNK)
+        hi = len(joined) if hi == -1 else hi
+        buf = joined[lo:hi].encode(codec, errors)
+        edge = np.zeros(len(buf) // e + 2, dtype=bool)
+        edge[1:-1] = _token_mask(buf, e)
         ch = np.flatnonzero(edge[1:] != edge[:-1])
         st = ch[0::2]
         lb = (ch[1::2] - st) * e
-        sb = (st + lo) * e
+        sb = st * e
+        win = _Words(buf)
         key = (win.at(sb) & _MASKS[np.minimum(lb, 8)]) | (lb.astype(np.uint64) << _U56)
-        long = lb > 7
-        if long.any():  # a placeholder key per long token, resolved below
-            k = int(long.sum())
-            key[long] = _LONG | np.arange(n_long, n_long + k, dtype=np.uint64)
-            long_sb.append(sb[long])
-            long_lb.append(lb[long])
-            n_long += k
-        ids, uniq = pd.factorize(key)
-        local_ids.append(ids)
-        local_keys.append(uniq)
+        long = np.flatnonzero(lb > 7)
+        if long.size:
+            key[long] = longs.keys(win, sb[long], lb[long], long + n_tok)
+        keys.append(key)
+        n_tok += len(key)
         lo = hi
-    # one vocabulary for the batch: distinct keys of every chunk, numbered once
-    all_keys = np.concatenate(local_keys) if local_keys else np.zeros(0, dtype=np.uint64)
-    gid, keys = pd.factorize(all_keys)
-    placeholder = (keys & _LONG) == _LONG
-    code_idx = np.empty(len(keys), dtype=np.int64)
-    n_short = int((~placeholder).sum())
-    code_idx[~placeholder] = np.arange(n_short)
-    n_codes = n_short
-    if n_long:
-        cls = _long_ids(buf, win, np.concatenate(long_sb), np.concatenate(long_lb))
-        code_idx[placeholder] = n_short + cls[(keys[placeholder] & ~_LONG).astype(np.int64)]
-        n_codes += int(cls.max()) + 1
+    # one vocabulary for the batch
+    ids, uniq = pd.factorize(np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64))
+    if not longs.distinct(ids):
+        return None  # two different long tokens share a hash: the per-token path is exact
+    n_codes = len(uniq)
     if n_codes > _MAX_CODES:
         return None
-    narrow = n_codes + 0x100 <= 0xD800  # every code below the surrogates: UTF-16 units
-    codes = (code_idx + 0x100).astype(np.uint16 if narrow else np.uint32)
-    if not narrow:
+    # the narrowest string kind that holds every code: one byte (codes 2..255) for small
+    # vocabularies, UTF-16 units below the surrogates, else UTF-32
+    if n_codes + 2 <= 0x100:
+        dtype, first, encoding = np.uint8, 2, "latin-1"
+    elif n_codes + 0x100 <= 0xD800:
+        dtype, first, encoding = np.uint16, 0x100, "utf-16-le"
+    else:
+        dtype, first, encoding = np.uint32, 0x100, "utf-32-le"
+    codes = np.arange(first, first + n_codes, dtype=dtype)
+    if dtype is np.uint32:
         codes[codes >= 0xD800] += np.uint32(0x800)
-    codes[keys == np.uint64(e) << _U56] = 1  # the separator: one NUL unit
-    out = np.empty(sum(len(i) for i in local_ids), dtype=codes.dtype)
-    pos = off = 0
-    for ids, uniq in zip(local_ids, local_keys, strict=True):
-        out[pos:pos + len(ids)] = codes[gid[off:off + len(uniq)]][ids]
-        pos += len(ids)
-        off += len(uniq)
-    parts = out.tobytes().decode("utf-16-le" if narrow else "utf-32-le").split("\x01")
+    codes[uniq == np.uint64(e) << _U56] = 1  # the separator: one NUL unit
+    parts = codes[ids].tobytes().decode(encoding).split("\x01")
     return parts if len(parts) == n else None
 
 
