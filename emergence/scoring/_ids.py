@@ -38,12 +38,18 @@ _SEP = "\x00"
 _MAX_CODES = 0x110000 - 0x100 - 0x800
 #: Words of a long token kept for the exact check (longer tokens are compared as bytes).
 _KEPT_WORDS = 4
-#: Code units per chunk of token detection.
-_CHUNK = 1 << 17
+#: Characters per chunk of token detection (about).
+_CHUNK = 1 << 18
 #: Top byte of the hash key of a token longer than 7 bytes (short keys hold 1..7 there).
 _LONG = np.uint64(0xFF) << np.uint64(56)
 #: Odd multiplier of the long-token hash (2^64 / golden ratio).
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+#: Code units tried in turn: one byte per character (every character below U+0100), UTF-16,
+#: UTF-32 (text with lone surrogates, which UTF-16 could not tell from a pair).
+_CODECS = (("latin-1", 1, "strict"), ("utf-16-le", 2, "strict"),
+           ("utf-32-le", 4, "surrogatepass"))
 
 
 def _codec(joined: str) -> tuple[str, int, str]:
@@ -167,6 +173,37 @@ class _LongTokens:
         return very == self.very
 
 
+def _word_keys(texts: list[str], per_chunk: int, codec: str, e: int, errors: str
+               ) -> tuple[np.ndarray, _LongTokens] | None:
+    """Keys of every token of the texts joined by the separator token, ``per_chunk`` texts at a
+    time (small buffers stay in cache); None when a text does not fit ``codec``."""
+    longs = _LongTokens()
+    keys: list[np.ndarray] = []
+    sep = np.array([np.uint64(e) << _U56], dtype=np.uint64)  # one NUL unit
+    n_tok = 0
+    for i in range(0, len(texts), per_chunk):
+        try:  # a space at both ends: every token starts and ends inside
+            buf = (" " + f" {_SEP} ".join(texts[i:i + per_chunk]) + " ").encode(codec, errors)
+        except UnicodeEncodeError:
+            return None
+        if i:
+            keys.append(sep)
+            n_tok += 1
+        tok = _token_mask(buf, e)
+        ch = np.flatnonzero(tok[1:] != tok[:-1]) + 1
+        st = ch[0::2]
+        lb = (ch[1::2] - st) * e
+        sb = st * e
+        win = _Words(buf)
+        key = (win.at(sb) & _MASKS[np.minimum(lb, 8)]) | (lb.astype(np.uint64) << _U56)
+        long = np.flatnonzero(lb > 7)
+        if long.size:
+            key[long] = longs.keys(win, sb[long], lb[long], long + n_tok)
+        keys.append(key)
+        n_tok += len(key)
+    return (np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)), longs
+
+
 def encode_batch(texts: list[str], mode: str = "whitespace") -> list[str] | None:
     """Encode a batch of texts for :func:`rapidfuzz.process.cpdist`, vectorised.
 
@@ -208,32 +245,16 @@ def encode_batch(texts: list[str], mode: str = "whitespace") -> list[str] | None
         out = (kept.decode("latin-1") if e == 1 else kept.decode("utf-16-le") if e == 2
                else kept.decode("utf-32-le", "surrogatepass")).split(_SEP)
         return out if len(out) == n else None
-    joined = f" {_SEP} ".join(texts)
-    codec, e, errors = _codec(joined)
-    longs = _LongTokens()
-    # token keys chunk by chunk of the text (small buffers stay in cache); chunks end on a space
-    keys: list[np.ndarray] = []
-    n_tok = lo = 0
-    while lo < len(joined):
-        hi = joined.find(" ", lo + _CHUNK)
-        hi = len(joined) if hi == -1 else hi
-        buf = joined[lo:hi].encode(codec, errors)
-        edge = np.zeros(len(buf) // e + 2, dtype=bool)
-        edge[1:-1] = _token_mask(buf, e)
-        ch = np.flatnonzero(edge[1:] != edge[:-1])
-        st = ch[0::2]
-        lb = (ch[1::2] - st) * e
-        sb = st * e
-        win = _Words(buf)
-        key = (win.at(sb) & _MASKS[np.minimum(lb, 8)]) | (lb.astype(np.uint64) << _U56)
-        long = np.flatnonzero(lb > 7)
-        if long.size:
-            key[long] = longs.keys(win, sb[long], lb[long], long + n_tok)
-        keys.append(key)
-        n_tok += len(key)
-        lo = hi
+    # texts per chunk: about _CHUNK characters, from a sample of lengths
+    sample = texts[:: max(1, n // 200)]
+    per_chunk = max(64, _CHUNK // max(1, sum(map(len, sample)) // len(sample) + 3))
+    for codec, e, errors in _CODECS:
+        keys = _word_keys(texts, per_chunk, codec, e, errors)
+        if keys is not None:
+            break
+    all_keys, longs = keys
     # one vocabulary for the batch
-    ids, uniq = pd.factorize(np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64))
+    ids, uniq = pd.factorize(all_keys)
     if not longs.distinct(ids):
         return None  # two different long tokens share a hash: the per-token path is exact
     n_codes = len(uniq)
@@ -250,8 +271,8 @@ def encode_batch(texts: list[str], mode: str = "whitespace") -> list[str] | None
     codes = np.arange(first, first + n_codes, dtype=dtype)
     if dtype is np.uint32:
         codes[codes >= 0xD800] += np.uint32(0x800)
-    codes[uniq == np.uint64(e) << _U56] = 1  # the separator: one NUL unit
-    parts = codes[ids].tobytes().decode(encoding).split("\x01")
+    codes[uniq == np.uint64(e) << _U56] = 1  # the separator
+    parts = str(codes[ids].data, encoding).split("\x01")
     return parts if len(parts) == n else None
 
 
