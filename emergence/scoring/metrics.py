@@ -135,6 +135,37 @@ def _encode_pair(predictions: list[str], targets: list[str],
         return tokenize(predictions, tokenizer), tokenize(targets, tokenizer)
 
 
+def _repeats(texts: Sequence[Any]) -> bool:
+    """A sample of the texts says they repeat (targets repeat once per model in a log)."""
+    sample = texts[:: max(1, len(texts) // 2000)]
+    try:
+        return len(set(sample)) < 0.7 * len(sample)
+    except TypeError:  # unhashable (lists of targets)
+        return False
+
+
+def _edit_distinct(predictions: Sequence[str], targets: Sequence[str], tokenizer: str,
+                   normalized: bool, workers: int) -> np.ndarray | None:
+    """Distances of plain-string pairs computed once per distinct pair; None when a text is
+    missing or the batch needs the per-token path. Raises TypeError on a non-string."""
+    pi, pu = pd.factorize(pd.Series(predictions, dtype=object))
+    ti, tu = pd.factorize(pd.Series(targets, dtype=object))
+    if (pi < 0).any() or (ti < 0).any():
+        return None
+    enc = encode_batch([*pu, *tu], tokenizer)
+    if enc is None:
+        return None
+    pair, first = pd.factorize(pi * len(tu) + ti)
+    p_enc = [enc[i] for i in (first // len(tu)).tolist()]
+    t_enc = [enc[len(pu) + j] for j in (first % len(tu)).tolist()]
+    d = process.cpdist(p_enc, t_enc, scorer=Levenshtein.distance, workers=workers,
+                       dtype=np.int32).astype(np.float64)
+    if normalized:
+        denom = np.maximum(_lengths(p_enc), _lengths(t_enc))
+        d = np.divide(d, denom, out=np.zeros_like(d), where=denom > 0)
+    return d[pair]
+
+
 def _edit(
     predictions: Sequence[str],
     targets: Sequence[str | Sequence[str]],
@@ -169,6 +200,10 @@ def _edit(
     single, p_enc, t_enc = True, None, None
     if tokenizer in ("whitespace", "digits"):
         try:  # plain strings, one target each: one vectorised pass
+            if _repeats(predictions) or _repeats(targets):
+                d = _edit_distinct(predictions, targets, tokenizer, normalized, workers)
+                if d is not None:
+                    return d
             enc = encode_batch([*predictions, *targets], tokenizer)
             if enc is not None:
                 p_enc, t_enc = enc[:len(predictions)], enc[len(predictions):]

@@ -87,3 +87,36 @@ def test_non_strings_raise_type_error_for_the_caller_to_clean():
                 max_size=12))
 def test_any_batch(texts):
     check(texts)
+
+
+def _reference(p: str, t: str) -> int:
+    """Wagner-Fischer on str.split() tokens."""
+    a, b = p.split(), t.split()
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+@pytest.mark.parametrize("normalized", [False, True])
+def test_repeated_texts_are_scored_once_per_distinct_pair(normalized):
+    rng = np.random.default_rng(5)
+    targets = [" ".join(_token(rng) for _ in range(int(rng.integers(1, 5)))) for _ in range(40)]
+    preds = [t if rng.random() < 0.3 else " ".join(_token(rng) for _ in range(2))
+             for t in targets]
+    p, t = preds * 25, targets * 25  # 25 models, the same items
+    from emergence.scoring.metrics import _repeats, normalized_edit_distance
+
+    assert _repeats(t)
+    fn = normalized_edit_distance if normalized else token_edit_distance
+    got = fn(p, t, tokenizer="whitespace", workers=1)
+    want = [_reference(a, b) / (max(len(a.split()), len(b.split())) or 1) if normalized
+            else _reference(a, b) for a, b in zip(p, t, strict=True)]
+    np.testing.assert_array_equal(got, want)
+    # a missing prediction among the repeats takes the cleaning path: "" for None
+    p[3] = None
+    got = token_edit_distance(p, t, tokenizer="whitespace")
+    assert got[3] == len(t[3].split())
