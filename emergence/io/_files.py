@@ -49,8 +49,8 @@ import pandas as pd
 from .._exceptions import EmergenceError, FormatError
 
 __all__ = ["MAX_JSON_DEPTH", "HEAD_BYTES", "Head", "read_head", "parse_once", "check_file",
-           "read_bytes", "read_text", "load_json", "parse_json", "iter_jsonl", "decode",
-           "read_csv_text", "guarded", "now_reading"]
+           "read_bytes", "read_text", "load_json", "parsed_json", "parse_json", "iter_jsonl",
+           "decode", "read_csv_text", "guarded", "now_reading"]
 
 #: Deepest nesting of JSON arrays and objects accepted. Result files nest 3-6 levels.
 MAX_JSON_DEPTH = 64
@@ -96,6 +96,9 @@ def check_file(path: str | Path) -> Path:
 
 #: Bytes read from the start of a file to tell its format (:func:`read_head`).
 HEAD_BYTES = 65536
+
+#: Heads read and JSON files parsed inside :func:`parse_once` (None outside it).
+_PARSED: ContextVar[dict[Any, Any] | None] = ContextVar("emergence_parsed_json", default=None)
 
 
 @dataclass(frozen=True)
@@ -193,13 +196,31 @@ class Head:
 
 def read_head(path: str | Path, size: int = HEAD_BYTES) -> Head:
     """The first ``size`` bytes of a regular file (gunzipped when it starts with the gzip magic
-    bytes), to tell its format.
+    bytes), to tell its format. Inside :func:`parse_once` a file's head is read once (until the
+    whole file is read).
 
     Raises
     ------
     FileNotFoundError, FormatError
         As :func:`check_file`, or the file cannot be opened.
     """
+    cache = _PARSED.get()
+    if cache is None or size != HEAD_BYTES:
+        return _read_head(path, size)
+    key = ("head", _key(path))
+    if key not in cache:
+        cache[key] = _read_head(path, size)
+    return cache[key]
+
+
+def _key(path: str | Path) -> Path:
+    try:
+        return Path(path).resolve()
+    except OSError:
+        return Path(path)
+
+
+def _read_head(path: str | Path, size: int) -> Head:
     p = check_file(path)
     try:
         with open(p, "rb") as fh:
@@ -219,6 +240,9 @@ def read_head(path: str | Path, size: int = HEAD_BYTES) -> Head:
 def read_bytes(path: str | Path) -> bytes:
     """Content of a regular file, gunzipped when it starts with the gzip magic bytes."""
     p = check_file(path)
+    cache = _PARSED.get()
+    if cache is not None:
+        cache.pop(("head", _key(p)), None)  # the whole file is read now: its head is not needed
     try:
         with open(p, "rb") as fh:
             data = fh.read()
@@ -349,15 +373,13 @@ def parse_json(text: str, where: str | Path, *, line: int | None = None) -> Any:
             from None
 
 
-_PARSED: ContextVar[dict[Path, Any] | None] = ContextVar("emergence_parsed_json", default=None)
-
-
 @contextmanager
 def parse_once() -> Iterator[None]:
     """Within this block each JSON file is parsed once: :func:`load_json` hands a file's parsed
     object to every later caller (format detection, then the reader; a results file shared by
-    several sample logs). Nested blocks share the outer one; the objects are released when the
-    outermost block ends. Callers must not modify the objects they get."""
+    several sample logs), and :func:`read_head` reads a file's head once (until
+    :func:`read_bytes` reads the whole file). Nested blocks share the outer one; the objects are
+    released when the outermost block ends. Callers must not modify the objects they get."""
     if _PARSED.get() is not None:
         yield
         return
@@ -368,16 +390,20 @@ def parse_once() -> Iterator[None]:
         _PARSED.reset(token)
 
 
+def parsed_json(path: str | Path) -> Any:
+    """The object :func:`load_json` parsed from ``path`` inside this :func:`parse_once` block,
+    or None when it has not been parsed (or outside a block)."""
+    cache = _PARSED.get()
+    return None if cache is None else cache.get(_key(path))
+
+
 def load_json(path: str | Path) -> Any:
     """Parse a JSON file (see :func:`read_text` and :func:`parse_json`); inside
     :func:`parse_once`, a file already parsed is not read again."""
     cache = _PARSED.get()
     if cache is None:
         return parse_json(read_text(path), path)
-    try:
-        key = Path(path).resolve()
-    except OSError:
-        key = Path(path)
+    key = _key(path)
     if key not in cache:
         cache[key] = parse_json(read_text(path), path)
     return cache[key]

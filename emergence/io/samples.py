@@ -32,7 +32,17 @@ import pandas as pd
 
 from .._exceptions import FormatError
 from ..records import validate_records
-from ._files import Head, guarded, load_json, now_reading, parse_json, parse_once, read_head, read_text
+from ._files import (
+    Head,
+    guarded,
+    load_json,
+    now_reading,
+    parse_json,
+    parse_once,
+    parsed_json,
+    read_head,
+    read_text,
+)
 from ._paths import expand_paths
 from .lm_eval import parse_model_args
 from .records import read_jsonl
@@ -103,10 +113,9 @@ def detect_format(path: str | Path) -> str:
     'lm-eval-0.3'
     """
     p = Path(path)
-    head = read_head(p)
-    first = head.first_char
+    first = "[" if isinstance(parsed_json(p), list) else read_head(p).first_char
     if first == "{":
-        line = head.first_line
+        line = read_head(p).first_line
         if line is None:  # a first line longer than the head
             line = read_text(p).lstrip().split("\n", 1)[0]
         try:
