@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._exceptions import FormatError, SchemaError
+from .._validation import how
 from ..records import _is_na, validate_records
 from ._files import Head, check_file, guarded, iter_jsonl, load_json, now_reading, read_csv_text
 
@@ -172,7 +173,8 @@ def read_records(
         df = df.rename(columns=ren)
         if "task" not in df.columns:
             if task is None:
-                raise SchemaError(f"{p}: no 'task' column; pass task='...'.")
+                fix = how("task='...'", "--task NAME")
+                raise SchemaError(f"{p}: no 'task' column; pass {fix}.")
             df["task"] = task
         if "output_type" not in df.columns:
             if not {"prediction", "target_loglik", "choice_loglik"} & set(df.columns):

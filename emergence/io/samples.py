@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import FormatError
+from .._validation import how
 from ..records import validate_records
 from ._files import (
     Head,
@@ -477,7 +478,7 @@ def _read_v04(path: Path, fmt: str, task_hint: str | None) -> tuple[list[dict], 
         if task is None:
             raise FormatError(
                 f"{path}: cannot tell the task name (no results.json naming it next to the file); "
-                "pass task=... to load_samples."
+                f"pass {how('task=... to load_samples', '--task NAME')}."
             )
     meta = _meta_from_results(res, task)
     meta["task"] = task
@@ -736,8 +737,8 @@ def _load_samples(paths, *, model, params, tokens, tokens_per_step, flops, famil
         if name is None:
             if fmt == "lm-eval-0.3":
                 raise FormatError(
-                    f"{f}: v0.3 write_out files do not name the model; pass model=... (and "
-                    "params=...)."
+                    f"{f}: v0.3 write_out files do not name the model; pass "
+                    f"{how('model=... (and params=...)', '--model NAME (and --params NAME=COUNT)')}."
                 )
             name = _model_name(f.parent.name.replace("__", "/"))
         rev = revision if revision is not None else meta.get("revision")

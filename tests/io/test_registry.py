@@ -22,7 +22,7 @@ import pytest
 import emergence.ingest
 import emergence.io
 import emergence.io._files as files_mod
-from emergence._exceptions import FormatError
+from emergence._exceptions import FormatError, SchemaError
 from emergence.cli import build_parser, main
 from emergence.io import READERS, detect, read
 from emergence.io._files import parse_once, read_head
@@ -263,3 +263,22 @@ def test_columns_map_our_names_for_tables_and_records_alike(tmp_path):
     assert main(["rescore", str(p), "--columns", "item=question,prediction=answer",
                  "--metrics", "exact_match", "--out", str(out)]) == 0
     assert pd.read_csv(out)["value"].tolist() == [1.0, 0.0]
+
+
+def test_reader_errors_name_the_flag_at_the_cli_and_the_argument_in_python(tmp_path, capsys):
+    p = tmp_path / "r.csv"
+    p.write_text("model,item,prediction,target\nm,0,1,1\n")
+    with pytest.raises(SchemaError, match=r"r.csv: no 'task' column; pass task='...'"):
+        read(p)
+    for cmd in ("rescore", "analyze"):
+        assert main([cmd, str(p), "--out", str(tmp_path / "o")]) == 2
+        assert "r.csv: no 'task' column; pass --task NAME" in capsys.readouterr().err
+    v03 = tmp_path / "v03"
+    v03.mkdir()
+    src = next((FIX / "lm_eval_03").rglob("*_write_out_info.json"))
+    shutil.copy(src, v03 / src.name)
+    with pytest.raises(FormatError, match=r"do not name the model; pass model=\.\.\."):
+        read(v03)
+    assert main(["rescore", str(v03), "--out", str(tmp_path / "s.csv")]) == 2
+    assert "pass --model NAME (and --params NAME=COUNT)" in capsys.readouterr().err
+    assert main(["rescore", str(v03), "--model", "m", "--out", str(tmp_path / "s.csv")]) == 0
