@@ -67,8 +67,8 @@ from scipy import stats  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 import emergence  # noqa: E402
+from emergence.curves import extract_curves  # noqa: E402
 from emergence.simulate import simulate_aggregate, simulate_family  # noqa: E402
-from emergence.tidy import extract_curves  # noqa: E402
 
 ALPHA = 0.05
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -491,14 +491,14 @@ NULLS = {
 
 
 def _probs(link, chance, z):
-    from emergence.curves import get_link
+    from emergence.curve_models import get_link
 
     lk = get_link(link, chance if np.isfinite(chance) else 0.0)
     return np.clip(lk.inverse(z), 0, 1)
 
 
 def run_case(name, z, n_curves, n_boot, rng, scatter=0.0):
-    from emergence.curves import get_link
+    from emergence.curve_models import get_link
     from emergence.stats.bootstrap import improvement_sign, pblrt_test
     from emergence.stats.davies import davies_test
     from emergence.stats.supf import supf_test

@@ -38,11 +38,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from emergence._csvsafe import write_csv  # noqa: E402
+from emergence.curves import Curve  # noqa: E402
 from emergence.screen import screen  # noqa: E402
 from emergence.stats._data import as_curve_data  # noqa: E402
 from emergence.stats.bootstrap import pblrt_test  # noqa: E402
 from emergence.stats.latent import latent_break_test, latent_kind  # noqa: E402
-from emergence.tidy import Curve  # noqa: E402
 from emergence.verdict import finalize  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

@@ -1,8 +1,8 @@
 """Curve splitting speed: a 2,000,000-row results table (250,000 curves of 8 scales).
 
-:func:`emergence.tidy.extract_curves` groups once, sorts once and cuts the sorted arrays at curve
+:func:`emergence.curves.extract_curves` groups once, sorts once and cuts the sorted arrays at curve
 boundaries. Peer, run in the same process: the per-curve loop it replaced (``groupby`` iteration
-with :func:`emergence.tidy._build_curve` on each group, the path still used for per-item curves),
+with :func:`emergence.curves._build_curve` on each group, the path still used for per-item curves),
 timed on a subsample of curves (``--peer-curves``) and scaled per curve. Both must give the same
 curves on the subsample.
 
@@ -19,8 +19,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from emergence.curves import _build_curve, extract_curves
 from emergence.schema import validate
-from emergence.tidy import _build_curve, extract_curves
 
 
 def make_table(n_curves: int, n_scales: int, seed: int) -> pd.DataFrame:

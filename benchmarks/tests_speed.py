@@ -26,10 +26,10 @@ import warnings
 import numpy as np
 from scipy.optimize import curve_fit
 
-from emergence.curves import break_grid
+from emergence.curve_models import break_grid
+from emergence.curves import Curve
 from emergence.screen import screen
 from emergence.stats.bootstrap import pblrt_test
-from emergence.tidy import Curve
 from emergence.verdict import assess_curve
 
 X = np.linspace(8, 11, 10)

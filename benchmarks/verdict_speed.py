@@ -28,11 +28,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from emergence.curves import extract_curves  # noqa: E402
 from emergence.simulate import simulate_aggregate, simulate_family  # noqa: E402
 from emergence.stats._data import as_curve_data  # noqa: E402
 from emergence.stats.bootstrap import pblrt_test  # noqa: E402
 from emergence.stats.latent import latent_break_test, latent_kind  # noqa: E402
-from emergence.tidy import extract_curves  # noqa: E402
 from emergence.verdict import assess_curve  # noqa: E402
 
 

@@ -31,9 +31,9 @@ from ._exceptions import (
     UnknownMetricError,
 )
 from ._version import __version__
+from .curves import Curve, CurveSet, extract_curves
 from .registry import MetricInfo, metric_info
 from .schema import validate
-from .tidy import Curve, CurveSet, extract_curves
 
 #: Public verbs loaded on first use (see ``__getattr__``).
 _LAZY = ("read", "rescore", "assess", "analyze", "Analysis", "Section", "screen", "build_report",

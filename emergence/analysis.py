@@ -33,10 +33,10 @@ import pandas as pd
 from . import verdict
 from ._defaults import ALPHA, N_BOOT, SEED
 from ._random import SeedLike, root_seed
+from .curves import Curve, CurveSet, extract_curves
 from .scaling.analysis import ScalingAnalysis, analyze_scaling
 from .stats.intervals import curve_points
 from .stats.scores import emergence_score
-from .tidy import Curve, CurveSet, extract_curves
 
 __all__ = ["Analysis", "Section", "SectionAnalysis", "analyze", "cited_break", "curve_outcome",
            "curve_points", "emergence_scores", "DEFAULT_SEED", "DEFAULT_N_BOOT", "DEFAULT_ALPHA"]
@@ -60,7 +60,7 @@ class Section:
     x : str
         Scale column for the x axis.
     along : {"size", "step"}
-        Curves across models or across checkpoints (see :func:`emergence.tidy.extract_curves`).
+        Curves across models or across checkpoints (see :func:`emergence.curves.extract_curves`).
     tasks, metrics, families, models : list of str, optional
         Restrict the curves shown.
     step : "final", int or None
@@ -69,7 +69,7 @@ class Section:
         How tied scales are handled.
     runs : {"error", "mean", "separate"}
         How replicate runs (column ``run``) are handled (see
-        :func:`emergence.tidy.extract_curves`).
+        :func:`emergence.curves.extract_curves`).
     min_scales : int
         Curves with fewer scales are reported as excluded.
     description : str
@@ -85,7 +85,7 @@ class Section:
         of the table (:func:`emergence.scaling.analyze_scaling`).
     metric_facts : mapping, optional
         Declared facts of metrics the built-in registry does not know (see
-        :func:`emergence.tidy.extract_curves`).
+        :func:`emergence.curves.extract_curves`).
     chance : mapping task -> float, optional
         Declared chance levels of tasks whose data do not give the number of choices.
     """
@@ -315,7 +315,7 @@ class SectionAnalysis:
 
     @property
     def curve_set(self) -> CurveSet:
-        """The section's curves with the rows left out, as :func:`~emergence.tidy.extract_curves`
+        """The section's curves with the rows left out, as :func:`~emergence.curves.extract_curves`
         returns them."""
         return CurveSet(list(self.curves), self.excluded.drop(columns="section", errors="ignore"))
 
@@ -437,7 +437,7 @@ def analyze(
 ) -> Analysis:
     """Build curves, test them, and compute the fitted lines and Emergence Scores.
 
-    For each ``kind="curves"`` section: :func:`emergence.tidy.extract_curves` with the section's
+    For each ``kind="curves"`` section: :func:`emergence.curves.extract_curves` with the section's
     selection, :func:`emergence_scores`, :func:`emergence.verdict.assess` (when
     ``section.verdicts``), :func:`emergence.verdict.fitted_lines` for tested curves only (the
     smooth null, and the break the verdict cites, drawn only where the row places it) and the

@@ -48,8 +48,8 @@ from ._validation import sha256_file
 from .io.lm_eval import read_lm_eval
 from .io.tables import infer_n_items, read_table
 from .registry import find_metric_info
-from .scale import moe_size
 from .schema import COLUMNS, validate
+from .sizes import moe_size
 
 __all__ = ["names", "load", "info", "describe", "build", "data_dir", "declared_chance", "lab_dir",
            "load_lab", "verify_lab", "DATASETS"]
@@ -311,7 +311,7 @@ def build_obsscaling_base(root: str | Path) -> pd.DataFrame:
     """Tidy table of ``<root>/obsscaling/base_llm_benchmark_eval.csv``.
 
     Mixture-of-experts models get total and active parameters from
-    :data:`emergence.scale.MOE_SIZES` (the source column mixes the two conventions).
+    :data:`emergence.sizes.MOE_SIZES` (the source column mixes the two conventions).
     """
     root = Path(root)
     cols = {"model": "Model", **_OBS_META}

@@ -34,11 +34,11 @@ import pandas as pd
 from ._defaults import N_BOOT
 from ._random import SeedLike
 from ._validation import check_interval, check_option, check_rng
-from .aggregate import _counts
+from .curves import extract_curves
+from .item_bootstrap import _counts
 from .records import validate_records
 from .registry import BUILTIN_METRICS, MetricInfo
 from .scoring import _targets_of, attach_loglik, exact_match, token_edit_distance, tokenize
-from .tidy import extract_curves
 
 __all__ = ["MirageResult", "mirage_check"]
 
@@ -141,7 +141,7 @@ def mirage_check(
     level : float, default=0.95
     seed : int, Generator or SeedSequence, optional
     on_mismatch : {"error", "intersect"}, default="error"
-        Items missing at some scale (see :func:`emergence.tidy.extract_curves`).
+        Items missing at some scale (see :func:`emergence.curves.extract_curves`).
     simultaneous : bool, default=True
         Bonferroni-adjust the per-scale intervals (each at level ``1 - (1 - level) / S``) so that
         :attr:`MirageResult.consistent` ("every interval covers 0") has family-wise coverage of

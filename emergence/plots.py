@@ -8,7 +8,7 @@ Examples
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> from emergence import datasets
->>> from emergence.tidy import extract_curves
+>>> from emergence.curves import extract_curves
 >>> from emergence.plots import sideplot
 >>> df = datasets.load("pythia-v1")
 >>> cs = extract_curves(df[df.shots == 0], x="params", tasks=["lambada_openai"])
@@ -31,8 +31,8 @@ import pandas as pd
 import seaborn as sns
 
 from ._defaults import ALPHA
+from .curves import Curve
 from .stats.intervals import curve_points
-from .tidy import Curve
 
 __all__ = ["curve_points", "plot_curve", "sideplot", "SCALE_LABELS", "figure_style", "save_figure",
            "resolution_limit", "below_chance", "data_range", "lines_within_data",
@@ -258,7 +258,7 @@ def plot_curve(
 
     Notes
     -----
-    A curve averaged over replicate runs (:attr:`emergence.tidy.Curve.runs`) also shows each run
+    A curve averaged over replicate runs (:attr:`emergence.curves.Curve.runs`) also shows each run
     as a faint line, so the between-run spread is visible next to the intervals.
 
     Returns

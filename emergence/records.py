@@ -50,7 +50,7 @@ import pandas as pd
 
 from ._exceptions import SchemaError
 from ._validation import format_rows
-from .scale import parse_step
+from .sizes import parse_step
 
 __all__ = [
     "RECORD_COLUMNS",

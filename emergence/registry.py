@@ -4,7 +4,7 @@ One immutable table, :data:`BUILTIN_METRICS`, says for every metric the toolkit 
 higher is better, whether items are scored 0/1, the valid range and how the metric relates to
 per-token competence (its *latent* link). Nothing adds to it at import time. Any other metric is
 an :class:`~emergence.UnknownMetricError` until the caller declares it, in Python with a
-``metric_facts=`` mapping (to :func:`~emergence.tidy.extract_curves`,
+``metric_facts=`` mapping (to :func:`~emergence.curves.extract_curves`,
 :func:`~emergence.schema.validate`, :func:`~emergence.io.read_table`, ...) and on the command
 line with ``--metric-info NAME=SPEC``. A declaration also overrides a built-in entry of the same
 name (for example an ``acc`` column that holds a free-form exact match).

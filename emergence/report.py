@@ -55,9 +55,9 @@ from .analysis import (  # noqa: E402
     curve_outcome,
     emergence_scores,
 )
+from .curves import Curve, compact_excluded  # noqa: E402
 from .plots import SCALE_LABELS, sideplot  # noqa: E402
 from .scaling.section import write_section  # noqa: E402
-from .tidy import Curve, compact_excluded  # noqa: E402
 
 __all__ = ["ReportSection", "Report", "build_report", "render_report", "emergence_scores",
            "cited_break", "curve_outcome"]

@@ -163,7 +163,7 @@ def validate(
         :class:`~emergence.registry.MetricInfo` or spec string such as
         ``"lower,continuous,0:inf"``. Values of known or declared metrics are checked against
         their range; metrics known to neither are kept unchecked here, and analyses
-        (:func:`emergence.tidy.extract_curves`) refuse them until declared.
+        (:func:`emergence.curves.extract_curves`) refuse them until declared.
 
     Returns
     -------

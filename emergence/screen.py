@@ -39,7 +39,7 @@ from ._exceptions import EmergenceError
 from ._random import SeedLike, root_seed
 from ._validation import check_interval
 from .assessment import CurveAssessment
-from .tidy import Curve, CurveSet
+from .curves import Curve, CurveSet
 from .verdict import KEY_COLS, VerdictTable, assess_curve, finalize
 
 __all__ = ["screen", "curve_key", "curve_hash", "ScreenSettingsError"]
@@ -68,7 +68,7 @@ def curve_hash(curve: Curve) -> str:
     Examples
     --------
     >>> import numpy as np
-    >>> from emergence.tidy import Curve
+    >>> from emergence.curves import Curve
     >>> c = Curve("f", "t", "acc", 0, "params", np.array([1e8, 1e9]), np.array([.2, .4]),
     ...           np.full(2, np.nan), np.full(2, 100.0), ("a", "b"))
     >>> d = Curve("f", "t", "acc", 0, "params", np.array([1e8, 1e9]), np.array([.2, .5]),
@@ -176,7 +176,7 @@ def screen(
     Parameters
     ----------
     curves : CurveSet or sequence of Curve
-        From :func:`emergence.tidy.extract_curves`; keys (family, model, task, shots, metric,
+        From :func:`emergence.curves.extract_curves`; keys (family, model, task, shots, metric,
         x) must be unique.
     out_dir : path
         Folder for ``settings.json``, ``rows.jsonl`` (one line per finished curve),
@@ -213,7 +213,7 @@ def screen(
     Examples
     --------
     >>> import tempfile, numpy as np
-    >>> from emergence.tidy import Curve
+    >>> from emergence.curves import Curve
     >>> from emergence.screen import screen
     >>> x = np.logspace(8, 11, 8)
     >>> cs = [Curve("f", f"t{i}", "exact_match", 0, "params", x,

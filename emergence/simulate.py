@@ -2,7 +2,7 @@
 
 Used to calibrate the verdicts (``benchmarks/calibration.py``): the truth is known, so the share
 of each verdict measures size, power and accuracy. The output is the tidy per-item table that
-:func:`emergence.tidy.extract_curves` reads.
+:func:`emergence.curves.extract_curves` reads.
 
 The latent model (Schaeffer, Miranda & Koyejo 2023, "Are Emergent Abilities of Large Language
 Models a Mirage?", NeurIPS, section 2 and appendix A)
@@ -383,7 +383,7 @@ def simulate_family(
     Examples
     --------
     >>> from emergence.simulate import simulate_family
-    >>> from emergence.tidy import extract_curves
+    >>> from emergence.curves import extract_curves
     >>> df = simulate_family("hinge", n_scales=8, n_items=50, target_tokens=[2, 4, 8],
     ...                      scatter_sd=0.25, seed=0)
     >>> cs = extract_curves(df, x="params")

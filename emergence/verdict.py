@@ -57,6 +57,7 @@ from .assessment import (
     VocabularyError,
     assessment_frame,
 )
+from .curves import Curve, CurveSet
 from .stats._data import as_curve_data
 from .stats.bootstrap import pblrt_test
 from .stats.davies import davies_test
@@ -67,7 +68,6 @@ from .stats.multiple import fdr
 from .stats.paired import adjacent_mcnemar_test
 from .stats.scores import emergence_score, emergence_score_interval
 from .stats.supf import supf_test, threshold_interval
-from .tidy import Curve, CurveSet
 
 __all__ = [
     "CurveAssessment",
@@ -95,7 +95,7 @@ def curve_seed(curve: Curve, seed: int, *, offset: int = 0) -> np.random.SeedSeq
     Examples
     --------
     >>> import numpy as np
-    >>> from emergence.tidy import Curve
+    >>> from emergence.curves import Curve
     >>> c = Curve("f", "t", "acc", 0, "params", np.array([1e8, 1e9]), np.array([.2, .4]),
     ...           np.full(2, np.nan), np.full(2, 100.0), ("a", "b"))
     >>> curve_seed(c, 2**40).entropy[2], curve_seed(c, 0).entropy == curve_seed(c, 2**40).entropy
@@ -696,7 +696,7 @@ def assess(
     Parameters
     ----------
     curves : CurveSet, Curve or list of Curve
-        From :func:`emergence.tidy.extract_curves`. Curves of the same task under several
+        From :func:`emergence.curves.extract_curves`. Curves of the same task under several
         metrics (e.g. ``acc`` and a log-likelihood) are judged together.
     seed : int, SeedSequence, Generator or None, default=0
         Each curve's bootstrap draws come from ``SeedSequence([seed, crc32(curve key)])``
@@ -743,7 +743,7 @@ def assess(
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> from emergence.tidy import extract_curves
+    >>> from emergence.curves import extract_curves
     >>> from emergence.verdict import assess
     >>> params = np.logspace(8, 11, 8)
     >>> acc = np.exp(-np.exp(8.0 - 0.8 * np.log10(params)))
@@ -782,7 +782,7 @@ def degenerate_metrics(curves: list[Curve]) -> list[str]:
     Examples
     --------
     >>> import numpy as np
-    >>> from emergence.tidy import Curve
+    >>> from emergence.curves import Curve
     >>> em = np.array([[0, 1, 1], [0, 0, 1.0]])
     >>> mk = lambda m, it: Curve("f", "t", m, 0, "params", np.array([1e8, 1e9, 1e10]),
     ...                          it.mean(0), np.full(3, np.nan), np.full(3, 2.0), ("a", "b", "c"),
@@ -848,7 +848,7 @@ def fitted_lines(
     Examples
     --------
     >>> import numpy as np
-    >>> from emergence.tidy import Curve
+    >>> from emergence.curves import Curve
     >>> from emergence.verdict import fitted_lines
     >>> x = np.logspace(8, 11, 8)
     >>> c = Curve("f", "t", "exact_match", 0, "params", x, np.r_[np.zeros(5), [.3, .5, .6]],

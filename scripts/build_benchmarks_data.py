@@ -48,7 +48,7 @@ NOTES = {
     "2,097,152; n_items recovered from the reported stderr (n = p(1-p)/se^2 + 1).",
     "obsscaling-base": "Model Size (B) x 1e9 -> params, Pretraining Data Size (T) x 1e12 -> "
     "tokens, FLOPs (1E21) x 1e21 -> flops; mixture-of-experts models take total and active "
-    "parameters from their model cards (emergence.scale.MOE_SIZES); BTLM-3B-8K tokens and FLOPs "
+    "parameters from their model cards (emergence.sizes.MOE_SIZES); BTLM-3B-8K tokens and FLOPs "
     "corrected (source: 627 T tokens, 1000x too large; see emergence.datasets.CORRECTIONS).",
     "obsscaling-emergent": "columns '<task>_<shots>_<metric>'; scales joined from "
     "base_llm_benchmark_eval.csv on Model; missing cells kept as NaN rows with a note; n_items "

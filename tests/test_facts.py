@@ -346,7 +346,7 @@ def test_resolve_chance_rules():
 
 
 def test_curve_built_directly_states_its_chance_source():
-    from emergence.tidy import Curve
+    from emergence.curves import Curve
 
     x = np.array(PARAMS[:3])
     c = Curve("f", "t", "acc", 0, "params", x, np.array([.3, .4, .5]), np.full(3, np.nan),

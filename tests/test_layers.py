@@ -194,7 +194,7 @@ def test_no_importlib_for_modules_of_the_package():
 COMPUTE = ["emergence.stats.bootstrap", "emergence.stats.supf", "emergence.stats.davies",
            "emergence.stats.latent", "emergence.stats.scores", "emergence.stats.paired",
            "emergence.stats.multiple", "emergence.stats.ic", "emergence.stats.intervals",
-           "emergence.verdict", "emergence.aggregate", "emergence.mirage", "emergence.curves",
+           "emergence.verdict", "emergence.item_bootstrap", "emergence.mirage", "emergence.curve_models",
            "emergence.screen", "emergence.scaling.analysis", "emergence.scaling.chinchilla",
            "emergence.scaling.powerlaw", "emergence.scaling.backtest", "emergence.scaling._optim"]
 #: Readers of an analysis's verdict rows and stackers of results into tables (no computing).

@@ -7,8 +7,8 @@ import pytest
 from scipy.stats import norm
 from statsmodels.stats.proportion import proportion_confint
 
+from emergence.curves import Curve
 from emergence.plots import SCALE_LABELS, curve_points, plot_curve, sideplot
-from emergence.tidy import Curve
 
 X = np.array([7e7, 4e8, 1.4e9, 6.9e9])
 
@@ -130,9 +130,9 @@ def test_save_figure_png_equals_savefig_tight(tmp_path):
 
     from PIL import Image
 
+    from emergence.curves import extract_curves
     from emergence.plots import save_figure, sideplot
     from emergence.simulate import simulate_family
-    from emergence.tidy import extract_curves
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 
 from emergence._exceptions import EmergenceError
 from emergence.cli import main
+from emergence.curves import extract_curves
 from emergence.ingest import read
 from emergence.io import read_lm_eval, read_table
 from emergence.io.bigbench import load_full_log
@@ -46,7 +47,6 @@ from emergence.io.helm import load_run
 from emergence.io.records import read_records
 from emergence.io.samples import load_samples
 from emergence.scoring import rescore
-from emergence.tidy import extract_curves
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 N = int(os.environ.get("EMERGENCE_PROPERTY_EXAMPLES", "25"))

@@ -9,7 +9,7 @@ import pytest
 
 from emergence._defaults import ALPHA, N_BOOT
 from emergence._random import as_generator, keyed_seed, root_seed, spawn
-from emergence.tidy import extract_curves
+from emergence.curves import extract_curves
 from emergence.verdict import KEY_COLS, assess, curve_seed
 
 
@@ -66,8 +66,8 @@ def test_seed_helpers_refuse_what_is_not_a_seed():
 
 
 def test_one_n_boot_and_alpha_default():
-    from emergence.aggregate import cluster_bootstrap_means, item_bootstrap
     from emergence.analysis import analyze
+    from emergence.item_bootstrap import cluster_bootstrap_means, item_bootstrap
     from emergence.mirage import mirage_check
     from emergence.report import build_report
     from emergence.scaling.backtest import backtest, fit_sigmoid

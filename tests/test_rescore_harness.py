@@ -18,11 +18,11 @@ try:
 except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.harness_fixture import MODEL_SIZES, N_ITEMS, harness_run  # noqa: F401
 
-from emergence.aggregate import item_bootstrap, score_compute_correlations
+from emergence.curves import extract_curves
 from emergence.io.samples import detect_format, load_samples
+from emergence.item_bootstrap import item_bootstrap, score_compute_correlations
 from emergence.mirage import mirage_check
 from emergence.scoring import METRICS, attach_loglik, rescore
-from emergence.tidy import extract_curves
 
 pytestmark = pytest.mark.lab
 

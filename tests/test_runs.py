@@ -10,8 +10,8 @@ import pytest
 
 from emergence import SchemaError
 from emergence.cli import main
+from emergence.curves import extract_curves
 from emergence.io import read_table
-from emergence.tidy import extract_curves
 
 SEEDS = (2266, 105, 86379)
 MODELS = {"gpt2": 1.24e8, "gpt2-medium": 3.55e8, "gpt2-large": 7.74e8, "gpt2-xl": 1.5e9}

@@ -274,8 +274,8 @@ def test_rescore_names_the_tokenizer_that_counted_target_tokens():
 def test_verdict_names_the_tokenizer_of_the_target_lengths():
     import warnings
 
+    from emergence.curves import extract_curves
     from emergence.simulate import simulate_family
-    from emergence.tidy import extract_curves
     from emergence.verdict import assess
 
     with warnings.catch_warnings():

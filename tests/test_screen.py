@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emergence.curves import Curve
 from emergence.screen import ScreenSettingsError, screen
-from emergence.tidy import Curve
 
 X = np.logspace(8, 11, 8)
 

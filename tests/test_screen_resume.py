@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from emergence.assessment import CurveAssessment, VocabularyError
+from emergence.curves import Curve
 from emergence.screen import ScreenSettingsError, curve_hash, screen
-from emergence.tidy import Curve
 
 ROOT = Path(__file__).resolve().parents[1]
 

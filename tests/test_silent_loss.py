@@ -1,7 +1,7 @@
 """Regression tests: eight ways data used to disappear with exit code 0, each from a file shaped
 like the one that lost it. Cases 5, 7 and 8 live beside their subject:
 tests/cli/test_report_hostile_names.py (5), tests/io/test_hostile_files.py (7),
-tests/test_tidy_conservation.py (8); case 4 is in tests/test_screen_resume.py."""
+tests/test_curves_conservation.py (8); case 4 is in tests/test_screen_resume.py."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from emergence.cli import main
+from emergence.curves import extract_curves
 from emergence.ingest import read
 from emergence.io import read_lm_eval
 from emergence.io.records import read_records
 from emergence.scoring import rescore
-from emergence.tidy import extract_curves
 
 
 def test_1_stray_cell_flags_its_row_not_the_whole_column(tmp_path):

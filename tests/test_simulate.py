@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emergence.curves import extract_curves
 from emergence.schema import validate
 from emergence.simulate import (
     TRUTHS,
@@ -15,7 +16,6 @@ from emergence.simulate import (
     simulate_aggregate,
     simulate_family,
 )
-from emergence.tidy import extract_curves
 
 NUIS = dict(item_sd=0.5, scatter_sd=0.25, overdispersion=0.3, target_tokens=[1, 3, 8],
             spacing="random")

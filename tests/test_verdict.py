@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from emergence.assessment import COLUMNS, CurveAssessment
-from emergence.tidy import Curve, extract_curves
+from emergence.curves import Curve, extract_curves
 from emergence.verdict import VERDICTS, assess, assess_curve, fitted_lines
 
 LOGP = np.linspace(8, 11, 10)

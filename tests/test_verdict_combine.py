@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from emergence.curves import extract_curves
 from emergence.simulate import simulate_family
-from emergence.tidy import extract_curves
 from emergence.verdict import GROUP_COLS, _fmt, _slowing_reason, assess, combine, finalize
 
 

@@ -52,7 +52,7 @@ def _tokenizer(spec: str):
 
 def handler(args: argparse.Namespace) -> int:
     """Run the command."""
-    from ..aggregate import item_bootstrap
+    from ..item_bootstrap import item_bootstrap
     from ..scoring import METRICS, OPTIONAL_METRICS, attach_loglik, rescore
 
     if args.regex is not None:

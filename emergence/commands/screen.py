@@ -70,8 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handler(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from ..curves import extract_curves
     from ..screen import screen
-    from ..tidy import extract_curves
 
     if not args.tables and not args.dataset:
         raise ValueError("give at least one TABLE path or --dataset NAME.")

@@ -275,7 +275,7 @@ def write_eee(
         the evaluation id, so the same table and timestamp give the same files.
     metric_facts : mapping, optional
         Facts (direction, bounds) of metrics the built-in registry does not know, as in
-        :func:`emergence.tidy.extract_curves`; the files state them.
+        :func:`emergence.curves.extract_curves`; the files state them.
 
     Returns
     -------

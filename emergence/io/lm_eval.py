@@ -10,7 +10,7 @@ Two generations are read:
   ``none`` is dropped from the metric name, other filters are kept as ``"metric,filter"``.
   A stderr of ``"N/A"`` becomes NaN. Groups listed in both ``results`` and ``groups`` are read once.
 
-Scale columns: Pythia models get parameter counts from :data:`emergence.scale.PYTHIA_SIZES` and
+Scale columns: Pythia models get parameter counts from :data:`emergence.sizes.PYTHIA_SIZES` and
 tokens = step x 2,097,152; v0.4 files use ``model_num_parameters`` (which counts embeddings);
 ``params=`` overrides either. A model of unknown size keeps ``params = NaN`` and is reported as
 excluded by analyses that need it.
@@ -36,8 +36,8 @@ import pandas as pd
 
 from .._exceptions import FormatError
 from ..registry import find_metric_info
-from ..scale import PYTHIA_TOKENS_PER_STEP, parse_pythia_name, parse_step, pythia_size
 from ..schema import validate
+from ..sizes import PYTHIA_TOKENS_PER_STEP, parse_pythia_name, parse_step, pythia_size
 from ._files import Head, guarded, load_json, now_reading
 from ._paths import expand_paths
 

@@ -22,7 +22,7 @@ import numpy as np
 from .tasks import VOCAB, ArithmeticSuite
 
 __all__ = [
-    "ModelSize",
+    "Architecture",
     "TrainConfig",
     "build_tokenizer",
     "build_model",
@@ -38,8 +38,9 @@ for _k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 
 
 @dataclass(frozen=True)
-class ModelSize:
-    """A GPT-2 configuration: ``n_layer`` blocks of width ``n_embd`` with ``n_head`` heads."""
+class Architecture:
+    """A GPT-2 architecture: ``n_layer`` blocks of width ``n_embd`` with ``n_head`` heads, named
+    ``name`` (one of the lab's model sizes)."""
 
     name: str
     n_layer: int
@@ -115,12 +116,12 @@ def build_tokenizer():
     )
 
 
-def build_model(size: ModelSize, n_positions: int, seed: int):
+def build_model(size: Architecture, n_positions: int, seed: int):
     """A freshly initialised ``GPT2LMHeadModel`` (no dropout, tied embeddings).
 
     Examples
     --------
-    >>> model = build_model(ModelSize("L2-W32", 2, 32, 2), n_positions=32, seed=0)
+    >>> model = build_model(Architecture("L2-W32", 2, 32, 2), n_positions=32, seed=0)
     >>> model.config.n_layer, model.config.n_embd
     (2, 32)
     """
@@ -153,7 +154,7 @@ def count_params(model) -> dict[str, int]:
 
     Examples
     --------
-    >>> model = build_model(ModelSize("L1-W16", 1, 16, 2), n_positions=32, seed=0)
+    >>> model = build_model(Architecture("L1-W16", 1, 16, 2), n_positions=32, seed=0)
     >>> count_params(model)
     {'params': 4080, 'nonembedding_params': 3312}
     """
@@ -190,7 +191,7 @@ def _encode(lines: list[str], n_positions: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def train_size(
-    size: ModelSize,
+    size: Architecture,
     suite: ArithmeticSuite,
     cfg: TrainConfig,
     root: str | Path,
@@ -213,7 +214,7 @@ def train_size(
     >>> suite = ArithmeticSuite.build(["add_2d"], n_test=10, seed=0)
     >>> cfg = TrainConfig(tokens=20_000, checkpoints=(0.5, 1.0))
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     dirs = train_size(ModelSize("L1-W16", 1, 16, 2), suite, cfg, d, progress=False)
+    ...     dirs = train_size(Architecture("L1-W16", 1, 16, 2), suite, cfg, d, progress=False)
     ...     [p.name for p in dirs], read_scale(dirs[-1])["params"]
     (['step_000016', 'step_000033'], 4080)
     """

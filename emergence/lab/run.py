@@ -388,7 +388,7 @@ def analyze_table(
     ['family', 'task', 'metric', 'model', 'params', 'step']
     """
     from ..analysis import Section, analyze
-    from ..tidy import CurveSet
+    from ..curves import CurveSet
     from .variance import run_variance
 
     t0 = time.perf_counter()
@@ -617,7 +617,7 @@ def run_lab(
         cfg = models.TrainConfig(tokens=preset.tokens, checkpoints=preset.checkpoints,
                                  batch_size=preset.batch_size, lr=preset.lr, seed=train_seed,
                                  budget_seed=seed, threads=threads)
-        size = models.ModelSize(name, n_layer, n_embd, n_head)
+        size = models.Architecture(name, n_layer, n_embd, n_head)
         t = time.perf_counter()
         ckpts = models.train_size(size, suite, cfg, out / "models" / run, progress=progress)
         timings["train_s"] += time.perf_counter() - t

@@ -43,9 +43,9 @@ import pandas as pd
 from .._defaults import N_BOOT, SEED
 from .._exceptions import EmergenceError
 from .._random import SeedLike
+from ..curves import Curve, extract_curves
 from ..registry import MetricFacts, find_metric_info
 from ..schema import validate
-from ..tidy import Curve, extract_curves
 from .allocation import place_models
 from .backtest import BacktestResult, SigmoidFit, backtest, backtest_frame, fit_sigmoid, pooled_curve
 from .chinchilla import (
@@ -405,7 +405,7 @@ def analyze_scaling(
     grid : ndarray, optional
         Starts of the Chinchilla fit (default: the 4,500-point published grid).
     metric_facts, chance : mapping, optional
-        Declared metric facts and chance levels, as in :func:`emergence.tidy.extract_curves`.
+        Declared metric facts and chance levels, as in :func:`emergence.curves.extract_curves`.
 
     Returns
     -------

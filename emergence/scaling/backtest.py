@@ -57,9 +57,9 @@ from .._defaults import N_BOOT
 from .._exceptions import EmergenceError
 from .._random import SeedLike
 from .._validation import check_interval, check_option, check_rng
+from ..curves import Curve
 from ..registry import MetricFacts, MetricInfo, as_chance_map, metric_info, resolve_chance
 from ..schema import validate
-from ..tidy import Curve
 from ._optim import batched_lm
 
 __all__ = [
@@ -483,7 +483,7 @@ def pooled_curve(
 
     Rows without a value or scale stay out of the curve and are named in its ``notes``.
     ``metric_facts`` declares a metric the built-in table does not know and ``chance`` a task's
-    chance level, as in :func:`emergence.tidy.extract_curves`.
+    chance level, as in :func:`emergence.curves.extract_curves`.
 
     Examples
     --------

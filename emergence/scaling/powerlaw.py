@@ -40,7 +40,7 @@ from .._defaults import N_BOOT
 from .._exceptions import ConvergenceWarning, EmergenceError
 from .._random import SeedLike
 from .._validation import check_interval, check_option, check_rng
-from ..tidy import Curve
+from ..curves import Curve
 from ._optim import batched_lm
 from .chinchilla import ScalingFitError
 
@@ -254,7 +254,7 @@ def fit_power_law(
     Parameters
     ----------
     x : array or Curve
-        Scale values (positive), or a :class:`~emergence.tidy.Curve` of a loss-like metric
+        Scale values (positive), or a :class:`~emergence.curves.Curve` of a loss-like metric
         (perplexities are fitted as they are; take their log first for a loss in nats).
     y : array, optional
         Values (positive; loss-like: decreasing in x). Not used when ``x`` is a Curve.

@@ -215,7 +215,7 @@ def report_section(
     dpi : int, default=200
         Resolution of the PNG figures (an SVG is written beside each).
     metric_facts, chance : mapping, optional
-        Declared metric facts and chance levels, as in :func:`emergence.tidy.extract_curves`.
+        Declared metric facts and chance levels, as in :func:`emergence.curves.extract_curves`.
 
     Returns
     -------

@@ -63,11 +63,11 @@ def as_curve_data(
 
     ``log10_x`` given as arrays is used as is (already log10; a raw scale is refused) unless
     ``log_x`` is True (then it is the raw scale). ``x`` is the same as ``log10_x``. A Curve
-    brings its metric's facts (:attr:`~emergence.tidy.Curve.facts`); with arrays, ``metric``
+    brings its metric's facts (:attr:`~emergence.curves.Curve.facts`); with arrays, ``metric``
     is a built-in name or a :class:`~emergence.registry.MetricInfo` (an unknown name raises
     :class:`~emergence.UnknownMetricError`), or None for an unnamed series.
     """
-    from ..tidy import Curve
+    from ..curves import Curve
 
     notes: list[str] = []
     if curve is not None:

@@ -1,6 +1,6 @@
 """Parametric-bootstrap likelihood-ratio test for a break against a smooth null.
 
-The null is a straight line on the metric's link scale (see :mod:`emergence.curves`); the
+The null is a straight line on the metric's link scale (see :mod:`emergence.curve_models`); the
 alternative adds a hinge ``(x - psi)_+`` or a step ``1[x > psi]`` column with ``psi`` searched
 over a grid, or a quadratic term (curvature). Replicates are simulated under the fitted null at
 item level and every replicate is refitted, breakpoint search included. All replicates and all
@@ -24,7 +24,7 @@ import numpy as np
 from .._defaults import N_BOOT
 from .._random import SeedLike
 from .._validation import check_log10_x, check_option, check_rng
-from ..curves import MODELS, break_grid, get_link
+from ..curve_models import MODELS, break_grid, get_link
 from ._data import CurveData, as_curve_data, default_null
 from ._results import TestResult
 

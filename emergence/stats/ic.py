@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import ConvergenceWarning
-from ..curves import fit_curve
+from ..curve_models import fit_curve
 
 __all__ = ["ICTable", "ic_table", "akaike_weights"]
 
@@ -44,7 +44,7 @@ class ICTable:
         the differences to the best model (``d_*``) and Akaike weights (``w_*``) for each
         criterion. ``*_psi3`` count a breakpoint as 3 parameters instead of 1.
     fits : dict
-        Model name -> :class:`~emergence.curves.CurveFit`.
+        Model name -> :class:`~emergence.curve_models.CurveFit`.
     skipped : dict
         Model name -> reason it was not fitted (too few scales, values outside its range).
     best : str

@@ -20,7 +20,7 @@ from .._validation import check_interval, check_option
 from ._results import TestResult, fmt_p
 
 if TYPE_CHECKING:
-    from ..tidy import Curve
+    from ..curves import Curve
 
 __all__ = [
     "INTERVAL_METHODS",
@@ -289,7 +289,7 @@ def binomial_test_chance(
 
 
 def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = ALPHA) -> pd.DataFrame:
-    """Points of a curve (:class:`emergence.tidy.Curve`) with interval bounds, as plotted and
+    """Points of a curve (:class:`emergence.curves.Curve`) with interval bounds, as plotted and
     tabulated.
 
     Proportions with known item counts get binomial intervals (``interval`` method, statsmodels);
@@ -307,7 +307,7 @@ def curve_points(curve: Curve, *, interval: str = "wilson", alpha: float = ALPHA
     Examples
     --------
     >>> import pandas as pd
-    >>> from emergence.tidy import extract_curves
+    >>> from emergence.curves import extract_curves
     >>> t = pd.DataFrame({"family": "f", "model": list("abc"), "task": "t", "metric": "acc",
     ...                   "params": [1e7, 1e8, 1e9], "value": [0.3, 0.5, 0.9],
     ...                   "n_items": 100})

@@ -5,8 +5,8 @@ import pytest
 
 from emergence import datasets
 from emergence.cli import main
+from emergence.curves import extract_curves
 from emergence.report import ReportSection, build_report, emergence_scores
-from emergence.tidy import extract_curves
 
 
 def test_datasets_command(capsys):

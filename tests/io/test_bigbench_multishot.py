@@ -21,9 +21,9 @@ import pytest
 
 from emergence._exceptions import DataExclusionWarning, SchemaError
 from emergence.cli import main
+from emergence.curves import extract_curves
 from emergence.io.bigbench import bigbench_scores, load_full_log
 from emergence.scoring import multiple_choice_grade, rescore
-from emergence.tidy import extract_curves
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bigbench_multishot"
 NAMES = {"exact_match": "exact_str_match", "multiple_choice_grade": "multiple_choice_grade"}

@@ -7,7 +7,7 @@ from emergence import FormatError
 from emergence.ingest import read
 from emergence.io import detect
 from emergence.io.lm_eval import read_lm_eval
-from emergence.scale import PYTHIA_SIZES
+from emergence.sizes import PYTHIA_SIZES
 
 
 def test_reads_every_pythia_file(published_subset):

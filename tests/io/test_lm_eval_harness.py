@@ -35,7 +35,7 @@ def test_read_dispatches_results_folder(harness_run):  # noqa: F811
 
 
 def test_read_whole_output_folder_rescores_samples(harness_run):  # noqa: F811
-    from emergence.tidy import extract_curves
+    from emergence.curves import extract_curves
 
     df = read(harness_run.output_path)
     per_item = df[df["item"].notna()]

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from emergence._exceptions import DataExclusionWarning, FormatError, SchemaError
-from emergence.aggregate import item_bootstrap
 from emergence.io.samples import detect_format, load_samples
+from emergence.item_bootstrap import item_bootstrap
 from emergence.scoring import rescore
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"

@@ -136,11 +136,11 @@ def test_rerun_resumes_without_training_or_evaluating(small_run, monkeypatch):
 
 
 def test_same_seed_same_weights(tmp_path):
-    from emergence.lab.models import ModelSize, TrainConfig, read_scale, train_size
+    from emergence.lab.models import Architecture, TrainConfig, read_scale, train_size
     from emergence.lab.tasks import ArithmeticSuite
 
     suite = ArithmeticSuite.build(["add_2d"], n_test=10, seed=0)
-    size = ModelSize("L1-W16", 1, 16, 2)
+    size = Architecture("L1-W16", 1, 16, 2)
     cfg = TrainConfig(tokens=15_000, checkpoints=(0.5, 1.0), seed=3)
     a = train_size(size, suite, cfg, tmp_path / "a", progress=False)
     b = train_size(size, suite, cfg, tmp_path / "b", progress=False)

@@ -11,6 +11,7 @@ import statsmodels.api as sm
 
 from emergence import EmergenceError
 from emergence.cli import main
+from emergence.curves import Curve
 from emergence.scaling import (
     backtest,
     backtest_frame,
@@ -22,7 +23,6 @@ from emergence.scaling import (
     pooled_curve,
     report_section,
 )
-from emergence.tidy import Curve
 
 
 def _curve(x, y, metric="acc", task="t", chance=float("nan"), labels=None):
@@ -173,7 +173,7 @@ def test_pooled_curve_and_real_obsscaling_backtests():
 
 def test_real_pythia_mirage_beats_sigmoid():
     from emergence import datasets
-    from emergence.tidy import extract_curves
+    from emergence.curves import extract_curves
 
     t = datasets.load("pythia-v1")
     lam = t[(t["task"] == "lambada_openai") & (t["shots"] == 0)]

@@ -9,6 +9,7 @@ import statsmodels.api as sm
 from scipy.optimize import minimize_scalar
 
 from emergence import EmergenceError
+from emergence.curves import extract_curves
 from emergence.scaling import (
     BESIROGLU_2024,
     HOFFMANN_2022,
@@ -17,7 +18,6 @@ from emergence.scaling import (
     fit_power_law,
     place_models,
 )
-from emergence.tidy import extract_curves
 
 
 def test_floor_recovered_exactly():

@@ -10,14 +10,14 @@ import pytest
 from scipy import stats as sps
 from scipy.special import expit
 
-from emergence.curves import break_grid, fit_curve
+from emergence.curve_models import break_grid, fit_curve
+from emergence.curves import Curve
 from emergence.registry import MetricInfo
 from emergence.stats.bootstrap import pblrt_test
 from emergence.stats.ic import akaike_weights, ic_table
 from emergence.stats.multiple import fdr
 from emergence.stats.paired import adjacent_mcnemar_test
 from emergence.stats.supf import chow_test, supf_test
-from emergence.tidy import Curve
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 #: an unbounded higher-is-better score, declared (a name alone is not a fact)
@@ -223,7 +223,7 @@ def test_pblrt_size_bounded_monte_carlo(metric, chance, z):
     # 1,000 null curves (10 scales, 200 items), B = 99: the rejection rate at 0.05 of the
     # one-sided (improving) break and curvature tests and of the two-sided break test has
     # Monte Carlo sd ~0.007; the bound 0.05 +/- 0.03 fails only for a broken test.
-    from emergence.curves import get_link
+    from emergence.curve_models import get_link
 
     link = "mirage" if metric == "exact_match" else "chance_logit"
     p = get_link(link, chance).inverse(z)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emergence.curves import Curve, extract_curves
 from emergence.simulate import simulate_family
 from emergence.stats._data import as_curve_data
 from emergence.stats.latent import (
@@ -15,7 +16,6 @@ from emergence.stats.latent import (
     latent_kind,
     value_resolution,
 )
-from emergence.tidy import Curve, extract_curves
 from emergence.verdict import assess
 
 X = np.linspace(7, 11, 10)

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from emergence import SchemaError
-from emergence.tidy import extract_curves
+from emergence.curves import extract_curves
 
 
 def table(**kw):

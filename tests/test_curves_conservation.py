@@ -6,7 +6,7 @@ import pytest
 
 from emergence import SchemaError
 from emergence.cli import main
-from emergence.tidy import compact_excluded, extract_curves
+from emergence.curves import compact_excluded, extract_curves
 
 
 def _points(cs):

@@ -1,8 +1,8 @@
 """Per-scale aggregates of per-item scores: item-cluster bootstrap intervals and per-sample
 score-compute correlations.
 
-Both work on the item matrix of a :class:`emergence.tidy.Curve` (items x scales, the same items at
-every scale; :func:`emergence.tidy.extract_curves` raises on an item mismatch, or keeps the common
+Both work on the item matrix of a :class:`emergence.curves.Curve` (items x scales, the same items at
+every scale; :func:`emergence.curves.extract_curves` raises on an item mismatch, or keeps the common
 items with ``on_mismatch="intersect"`` and reports how many were dropped).
 
 **Item-cluster bootstrap.** The resampling unit is an item's whole vector of scores across scales
@@ -21,7 +21,7 @@ silently.
 Examples
 --------
 >>> import numpy as np
->>> from emergence.aggregate import cluster_bootstrap_means
+>>> from emergence.item_bootstrap import cluster_bootstrap_means
 >>> items = np.array([[0, 1], [0, 1], [1, 1], [0, 0.]])
 >>> reps = cluster_bootstrap_means(items, n_boot=500, seed=0)
 >>> reps.shape, bool(np.all(reps[:, 0] <= reps[:, 1]))
@@ -40,7 +40,7 @@ from scipy import stats
 from ._defaults import N_BOOT
 from ._random import SeedLike
 from ._validation import check_interval, check_option, check_rng
-from .tidy import extract_curves
+from .curves import extract_curves
 
 __all__ = [
     "cluster_bootstrap_means",
@@ -116,7 +116,7 @@ class BootstrapAggregates:
     replicates : dict
         Curve name -> (n_boot, n_scales) replicate means (the joint bootstrap distribution).
     excluded : DataFrame
-        Rows of the input left out, with reasons (from :func:`emergence.tidy.extract_curves`).
+        Rows of the input left out, with reasons (from :func:`emergence.curves.extract_curves`).
     n_boot, level : int, float
     notes : tuple of str
     """
@@ -183,7 +183,7 @@ def item_bootstrap(
     metrics : list of str, optional
     runs : {"error", "mean", "separate"}, default="error"
         Replicate runs (column ``run``, e.g. Inspect epochs): see
-        :func:`emergence.tidy.extract_curves`; with ``"mean"`` each item's score is its mean
+        :func:`emergence.curves.extract_curves`; with ``"mean"`` each item's score is its mean
         over the runs before the item bootstrap.
 
     Returns

@@ -4,7 +4,7 @@ FLOPs = 6ND, mixture-of-experts sizes."""
 import numpy as np
 import pytest
 
-from emergence.scale import (
+from emergence.sizes import (
     MOE_SIZES,
     PYTHIA_FINAL_STEP,
     PYTHIA_SIZES,

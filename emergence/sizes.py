@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> from emergence.scale import pythia_size, training_flops
+>>> from emergence.sizes import pythia_size, training_flops
 >>> pythia_size("160m").params
 162322944
 >>> training_flops(1e9, 2e10)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emergence.aggregate import (
+from emergence.item_bootstrap import (
     _counts,
     cluster_bootstrap_means,
     item_bootstrap,
