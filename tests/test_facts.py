@@ -220,9 +220,9 @@ def _two_scales(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_chance_from_choices_in_lm_eval_samples():
-    from emergence.io.samples import load_samples
+    from emergence.io.samples import read_samples
 
-    rec = load_samples([FIX / "lm_eval_040" / "pythia-70m-step1000"])
+    rec = read_samples([FIX / "lm_eval_040" / "pythia-70m-step1000"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = rescore(rec)
@@ -240,9 +240,9 @@ def test_chance_from_choices_in_lm_eval_samples():
 
 
 def test_chance_from_bigbench_target_scores_across_four_models():
-    from emergence.io.bigbench import load_full_log
+    from emergence.io.bigbench import read_bigbench
 
-    rec = load_full_log(sorted((FIX / "bigbench").rglob("full-log_*.json")))
+    rec = read_bigbench(sorted((FIX / "bigbench").rglob("full-log_*.json")))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = rescore(rec, family="BIG-G")
@@ -257,10 +257,10 @@ def test_chance_from_bigbench_target_scores_across_four_models():
 
 
 def test_chance_from_helm_references():
-    from emergence.io.helm import load_run
+    from emergence.io.helm import read_helm
 
     runs = sorted({p.parent for p in (FIX / "helm").rglob("scenario_state.json")})
-    rec = load_run(runs, params={"gpt2": 124e6, "gpt2-medium": 355e6})
+    rec = read_helm(runs, params={"gpt2": 124e6, "gpt2-medium": 355e6})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = rescore(rec)

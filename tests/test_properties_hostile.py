@@ -42,10 +42,10 @@ from emergence.cli import main
 from emergence.curves import extract_curves
 from emergence.ingest import read
 from emergence.io import read_lm_eval, read_table
-from emergence.io.bigbench import load_full_log
-from emergence.io.helm import load_run
+from emergence.io.bigbench import read_bigbench
+from emergence.io.helm import read_helm
 from emergence.io.records import read_records
-from emergence.io.samples import load_samples
+from emergence.io.samples import read_samples
 from emergence.scoring import rescore
 
 FIX = Path(__file__).resolve().parent / "fixtures"
@@ -413,10 +413,10 @@ def _damage(data, f: Path) -> None:
 def _read_per_item(folder: Path) -> pd.DataFrame:
     name = folder.name
     if name == "bigbench":
-        return load_full_log(folder)
+        return read_bigbench(folder)
     if name == "helm":
-        return load_run(sorted((folder / "runs" / "v1").iterdir()))
-    return load_samples(folder, model=None if name == "run" else "m")
+        return read_helm(sorted((folder / "runs" / "v1").iterdir()))
+    return read_samples(folder, model=None if name == "run" else "m")
 
 
 @SETTINGS

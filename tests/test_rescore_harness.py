@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.harness_fixture import MODEL_SIZES, N_ITEMS, harness_run  # noqa: F401
 
 from emergence.curves import extract_curves
-from emergence.io.samples import detect_format, load_samples
+from emergence.io.samples import detect_format, read_samples
 from emergence.item_bootstrap import item_bootstrap, score_compute_correlations
 from emergence.mirage import mirage_check
 from emergence.scoring import METRICS, attach_loglik, rescore
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture(scope="module")
 def records(harness_run):
-    return load_samples(harness_run.output_path)
+    return read_samples(harness_run.output_path)
 
 
 @pytest.fixture(scope="module")
@@ -186,17 +186,17 @@ def test_scores_become_item_curves(scores):
 
 
 def test_filter_selection(harness_run):
-    rec = load_samples(harness_run.output_path, filter="strict-match", tasks=["toy_add_gen"])
+    rec = read_samples(harness_run.output_path, filter="strict-match", tasks=["toy_add_gen"])
     assert set(rec["filter"]) == {"strict-match"}
     with pytest.raises(ValueError, match="available"):
-        load_samples(harness_run.output_path, filter="nope", tasks=["toy_add_gen"])
+        read_samples(harness_run.output_path, filter="nope", tasks=["toy_add_gen"])
 
 
 def test_model_tokenizer_counts_target_tokens(harness_run):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(harness_run.models["tiny-s"])
-    rec = load_samples(harness_run.output_path, tasks=["toy_add_ll"], tokenizer=tok.encode)
+    rec = read_samples(harness_run.output_path, tasks=["toy_add_ll"], tokenizer=tok.encode)
     assert rec["target_ntokens"].notna().all()
     expected = [len(tok.encode(t)) for t in rec["target"]]
     assert rec["target_ntokens"].tolist() == expected

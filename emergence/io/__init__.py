@@ -13,11 +13,11 @@ Formats (reader name -> module):
 * ``table``: CSV/TSV tables (tidy long, or wide with one column per benchmark) -> :func:`read_table`;
 * ``lm-eval-samples``: lm-evaluation-harness per-sample logs (``samples_<task>_<ts>.jsonl`` of
   v0.4.3+, the JSON arrays of v0.4.0-0.4.2, ``*_write_out_info.json`` of v0.3) ->
-  :func:`load_samples` (records);
-* ``bigbench``: BIG-bench ``full-log_*.json`` -> :func:`load_full_log` (records);
-* ``helm``: HELM run folders -> :func:`load_run` (records);
-* ``inspect``: Inspect ``.eval`` logs (needs ``inspect_ai``) -> :func:`load_inspect` (records);
-* ``lighteval``: lighteval ``details_*.parquet`` -> :func:`load_lighteval` (records), and
+  :func:`read_samples` (records);
+* ``bigbench``: BIG-bench ``full-log_*.json`` -> :func:`read_bigbench` (records);
+* ``helm``: HELM run folders -> :func:`read_helm` (records);
+* ``inspect``: Inspect ``.eval`` logs (needs ``inspect_ai``) -> :func:`read_inspect` (records);
+* ``lighteval``: lighteval ``details_*.parquet`` -> :func:`read_lighteval` (records), and
   ``lighteval-results``: its ``results_<date>.json`` -> :func:`~emergence.io.lighteval.lighteval_scores`;
 * ``eee``: Every Eval Ever aggregate JSON and instance JSONL -> :func:`read_eee`;
 * ``records``: plain per-item CSV/JSONL -> :func:`read_records` (records).
@@ -32,15 +32,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._scale import apply_scale
-from .bigbench import load_full_log
+from .bigbench import read_bigbench
 from .eee import read_eee, write_eee
-from .helm import load_run
-from .inspect_evals import load_inspect
-from .lighteval import load_lighteval
+from .helm import read_helm
+from .inspect_evals import read_inspect
+from .lighteval import read_lighteval
 from .lm_eval import read_lm_eval
 from .records import read_records
 from .registry import READERS, Loaded, Reader, detect_name, read, reader_for
-from .samples import load_samples
+from .samples import read_samples
 from .tables import read_table
 
 __all__ = [
@@ -52,11 +52,11 @@ __all__ = [
     "reader_for",
     "read_lm_eval",
     "read_table",
-    "load_samples",
-    "load_full_log",
-    "load_run",
-    "load_inspect",
-    "load_lighteval",
+    "read_samples",
+    "read_bigbench",
+    "read_helm",
+    "read_inspect",
+    "read_lighteval",
     "read_eee",
     "write_eee",
     "apply_scale",

@@ -56,7 +56,7 @@ from ..records import validate_records
 from ._files import Head, guarded, load_json, now_reading
 from ._paths import expand_paths
 
-__all__ = ["load_full_log", "bigbench_scores", "is_full_log"]
+__all__ = ["read_bigbench", "bigbench_scores", "is_full_log"]
 
 
 def is_full_log(head: Head) -> bool:
@@ -263,7 +263,7 @@ def _scoring(s: dict[str, Any], q: dict[str, Any], tg: list[str], where: str,
 
 
 @guarded("BIG-bench full log (full-log_*.json)")
-def load_full_log(
+def read_bigbench(
     paths: str | Path | Sequence[str | Path],
     *,
     scores: str = "absolute",
@@ -310,7 +310,7 @@ def load_full_log(
     ...                     "normalized_scores": [-0.1, -2.4], "target_values": {"2": 1, "3": 0}}]}]}
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "full-log_BIG-G_T_0_2m.json"
     >>> _ = p.write_text(json.dumps(log))
-    >>> rec = load_full_log(p)
+    >>> rec = read_bigbench(p)
     >>> rec[["family", "model", "task", "shots", "output_type", "gold", "target_loglik"]].to_dict(
     ...     "records")  # doctest: +NORMALIZE_WHITESPACE
     [{'family': 'BIG-G T=0', 'model': '2m', 'task': 'arith:add', 'shots': 0,

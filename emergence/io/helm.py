@@ -33,7 +33,7 @@ from .._exceptions import FormatError
 from ..records import validate_records
 from ._files import Head, guarded, load_json, now_reading
 
-__all__ = ["load_run", "is_helm_file", "helm_run_files", "HELM_FILES"]
+__all__ = ["read_helm", "is_helm_file", "helm_run_files", "HELM_FILES"]
 
 #: The files of a HELM run folder this package reads (the other files of a run are HELM's own
 #: summaries of them).
@@ -85,7 +85,7 @@ def _scored_logprob(rs: Mapping[str, Any], where: str) -> tuple[float, int]:
 
 
 @guarded("HELM run (scenario_state.json, per_instance_stats.json)")
-def load_run(
+def read_helm(
     run_dirs: str | Path | Sequence[str | Path],
     *,
     model: str | None = None,
@@ -134,7 +134,7 @@ def load_run(
     ...                                                  "tokens": [{"text": " 4", "logprob": -0.2}]}]},
     ...      "num_train_instances": 0, "prompt_truncated": False}]}
     >>> _ = (d / "scenario_state.json").write_text(json.dumps(state))
-    >>> rec = load_run(d, params=124e6)
+    >>> rec = read_helm(d, params=124e6)
     >>> rec[["model", "item", "prediction", "target"]].to_dict("records")
     [{'model': 'gpt2', 'item': 'id1', 'prediction': ' 4', 'target': '4'}]
     """

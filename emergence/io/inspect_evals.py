@@ -33,7 +33,7 @@ from ._common import per_model, records_frame
 from ._files import Head, read_head
 from ._paths import expand_paths
 
-__all__ = ["load_inspect", "inspect_scores", "is_inspect_log", "is_inspect_head"]
+__all__ = ["read_inspect", "inspect_scores", "is_inspect_log", "is_inspect_head"]
 
 
 def _require() -> Any:
@@ -84,7 +84,7 @@ def _read(f: Path) -> Any:
                           ) from None
 
 
-def load_inspect(
+def read_inspect(
     paths: str | Path | Sequence[str | Path],
     *,
     params: float | Mapping[str, float] | None = None,

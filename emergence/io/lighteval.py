@@ -39,7 +39,7 @@ from ._common import per_model, records_frame
 from ._files import Head, load_json
 from ._paths import expand_paths
 
-__all__ = ["load_lighteval", "lighteval_scores", "is_lighteval_details", "is_lighteval_results"]
+__all__ = ["read_lighteval", "lighteval_scores", "is_lighteval_details", "is_lighteval_results"]
 
 _NAME = re.compile(r"^details_(?P<task>.+)\|(?P<shots>\d+)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.]+)"
                    r"\.parquet$")
@@ -126,7 +126,7 @@ def _record(doc: dict[str, Any], resp: dict[str, Any], where: str) -> dict[str, 
             "targets": targets if len(targets) > 1 else pd.NA}
 
 
-def load_lighteval(
+def read_lighteval(
     paths: str | Path | Sequence[str | Path],
     *,
     model: str | None = None,

@@ -49,14 +49,14 @@ from ..schema import validate
 from ._files import Head, parse_once, read_head
 from ._paths import expand_paths
 from ._scale import apply_scale, check_scale_models
-from .bigbench import is_full_log, load_full_log
+from .bigbench import is_full_log, read_bigbench
 from .eee import is_eee_head, read_eee
-from .helm import helm_run_files, is_helm_file, load_run
-from .inspect_evals import is_inspect_head, load_inspect
-from .lighteval import is_lighteval_details, is_lighteval_results, lighteval_scores, load_lighteval
+from .helm import helm_run_files, is_helm_file, read_helm
+from .inspect_evals import is_inspect_head, read_inspect
+from .lighteval import is_lighteval_details, is_lighteval_results, lighteval_scores, read_lighteval
 from .lm_eval import is_lm_eval_results, read_lm_eval
 from .records import is_records_file, read_records
-from .samples import is_samples_log, load_samples
+from .samples import is_samples_log, read_samples
 from .tables import is_table, read_table
 
 __all__ = ["Reader", "READERS", "Loaded", "read", "reader_for", "get_reader", "detect_name",
@@ -133,7 +133,7 @@ def _load_records(files: list[Path], *, columns: Mapping[str, str] | None = None
 
 def _load_helm(files: list[Path], **options: Any) -> pd.DataFrame:
     runs = list(dict.fromkeys(f.parent for f in files))
-    return load_run(runs, **options)
+    return read_helm(runs, **options)
 
 
 def _load_lm_eval(files: list[Path], **options: Any) -> pd.DataFrame:
@@ -160,21 +160,21 @@ _TABLE_OPTIONS = frozenset({"layout", "columns", "value_columns", "column_patter
 #: detectors are exclusive on the test fixtures: ``tests/io/test_registry.py``).
 READERS: tuple[Reader, ...] = (
     Reader("bigbench", "records", "BIG-bench full-log_*.json (--log_queries)", is_full_log,
-           load_full_log, frozenset({"scores"})),
+           read_bigbench, frozenset({"scores"})),
     Reader("helm", "records", "HELM run folders (scenario_state.json, per_instance_stats.json)",
            is_helm_file, _load_helm, frozenset({"model", "task", "trial"}),
            folder=helm_run_files),
-    Reader("inspect", "records", "Inspect .eval logs", is_inspect_head, load_inspect,
+    Reader("inspect", "records", "Inspect .eval logs", is_inspect_head, read_inspect,
            frozenset({"family"})),
     Reader("lighteval", "records", "lighteval details_<task>|<shots>_<date>.parquet",
-           _detect_lighteval, load_lighteval, frozenset({"model", "family"})),
+           _detect_lighteval, read_lighteval, frozenset({"model", "family"})),
     Reader("lighteval-results", "scores", "lighteval results_<date>.json",
            is_lighteval_results, lighteval_scores),
     Reader("eee", "scores", "Every Eval Ever aggregate JSON and instance JSONL", is_eee_head,
            read_eee),
     Reader("lm-eval-samples", "records",
            "lm-eval per-sample logs (samples_*.jsonl, *_write_out_info.json, v0.4.0-0.4.2 "
-           "arrays)", is_samples_log, load_samples,
+           "arrays)", is_samples_log, read_samples,
            frozenset({"model", "family", "revision", "step", "task", "tasks", "filter",
                       "tokens_per_step", "tokenizer"}), aliases=("lm-eval", "per-item")),
     Reader("records", "records", "per-item records CSV/JSONL (model, item, prediction, target)",

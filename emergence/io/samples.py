@@ -48,7 +48,7 @@ from ._paths import expand_paths
 from .lm_eval import parse_model_args
 from .records import read_jsonl
 
-__all__ = ["load_samples", "detect_format", "is_samples_log", "parse_model_args", "FORMATS"]
+__all__ = ["read_samples", "detect_format", "is_samples_log", "parse_model_args", "FORMATS"]
 
 #: Recognised per-sample formats.
 FORMATS: tuple[str, ...] = ("lm-eval-0.4.3+", "lm-eval-0.4.0", "lm-eval-0.3")
@@ -134,7 +134,7 @@ def detect_format(path: str | Path) -> str:
         if isinstance(obj, dict) and "results" in obj:
             raise FormatError(
                 f"{p}: this is an aggregate results file, not a per-sample log; read it with "
-                "emergence.io.lm_eval, or point load_samples at the samples_*.jsonl files."
+                "emergence.io.lm_eval, or point read_samples at the samples_*.jsonl files."
             )
         raise _unknown(p, sorted(obj)[:12] if isinstance(obj, dict) else type(obj).__name__)
     if first == "[":
@@ -478,7 +478,7 @@ def _read_v04(path: Path, fmt: str, task_hint: str | None) -> tuple[list[dict], 
         if task is None:
             raise FormatError(
                 f"{path}: cannot tell the task name (no results.json naming it next to the file); "
-                f"pass {how('task=... to load_samples', '--task NAME')}."
+                f"pass {how('task=... to read_samples', '--task NAME')}."
             )
     meta = _meta_from_results(res, task)
     meta["task"] = task
@@ -617,7 +617,7 @@ def _lookup(value: Any, model: str | None, step: Any) -> Any:
 
 
 @guarded("lm-evaluation-harness per-sample log")
-def load_samples(
+def read_samples(
     paths: str | Path | Sequence[str | Path],
     *,
     model: str | None = None,
@@ -698,22 +698,22 @@ def load_samples(
     ...         "resps": [[["-0.5", "True"]]], "filtered_resps": [["-0.5", "True"]],
     ...         "filter": "none", "metrics": ["acc"], "doc_hash": "abc", "acc": 1}
     >>> _ = (d / "samples_add_2024-07-01T10-00-00.000001.jsonl").write_text(json.dumps(line) + "\\n")
-    >>> rec = load_samples(d, model="m", params=1e6)
+    >>> rec = read_samples(d, model="m", params=1e6)
     >>> rec[["task", "output_type", "target_loglik", "is_greedy"]].to_dict("records")
     [{'task': 'add', 'output_type': 'loglikelihood', 'target_loglik': -0.5, 'is_greedy': True}]
     """
     with parse_once():  # a results file shared by several logs is parsed once
-        return _load_samples(
+        return _read_samples(
             paths, model=model, params=params, tokens=tokens, tokens_per_step=tokens_per_step,
             flops=flops, family=family, revision=revision, step=step, task=task, tasks=tasks,
             filter=filter, tokenizer=tokenizer)
 
 
-def _load_samples(paths, *, model, params, tokens, tokens_per_step, flops, family, revision,
+def _read_samples(paths, *, model, params, tokens, tokens_per_step, flops, family, revision,
                   step, task, tasks, filter, tokenizer) -> pd.DataFrame:  # noqa: A002
     files = _collect([paths] if isinstance(paths, (str, Path)) else paths)
     if not files:
-        raise FormatError("load_samples: no files given.")
+        raise FormatError("read_samples: no files given.")
     keep_filters = None if filter is None else ([filter] if isinstance(filter, str) else
                                                 list(filter))
     frames = []
@@ -754,7 +754,7 @@ def _load_samples(paths, *, model, params, tokens, tokens_per_step, flops, famil
         frames.append(df)
     now_reading(None)
     if not frames:
-        raise FormatError(f"load_samples: none of the files hold the requested tasks {tasks}.")
+        raise FormatError(f"read_samples: none of the files hold the requested tasks {tasks}.")
     out = pd.concat(frames, ignore_index=True)
     if keep_filters is not None:
         have = sorted(set(out["filter"].dropna()))

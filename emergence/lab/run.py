@@ -268,11 +268,11 @@ def records_from_harness(out: str | Path, scales: pd.DataFrame) -> pd.DataFrame:
         ``nonembedding_params``. Records of different runs share (model, step, task, item):
         validate and score them one run at a time (:func:`score_records` does).
     """
-    from ..io.samples import load_samples
+    from ..io.samples import read_samples
 
     frames = []
     for row in scales.itertuples(index=False):
-        rec = load_samples(
+        rec = read_samples(
             row.path,
             model=row.model,
             step=int(row.step),

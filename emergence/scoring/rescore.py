@@ -501,8 +501,8 @@ def rescore(
     Parameters
     ----------
     records : DataFrame
-        Per-item records (from :func:`emergence.io.samples.load_samples`,
-        :func:`emergence.io.bigbench.load_full_log`, :func:`emergence.io.helm.load_run` or
+        Per-item records (from :func:`emergence.io.samples.read_samples`,
+        :func:`emergence.io.bigbench.read_bigbench`, :func:`emergence.io.helm.read_helm` or
         :func:`emergence.io.records.read_records`).
     metrics : list of str, optional
         Subset of :data:`METRICS` plus :data:`OPTIONAL_METRICS` (``bleu``, ``rougeL``: sharp

@@ -22,7 +22,7 @@ import pytest
 from emergence._exceptions import DataExclusionWarning, SchemaError
 from emergence.cli import main
 from emergence.curves import extract_curves
-from emergence.io.bigbench import bigbench_scores, load_full_log
+from emergence.io.bigbench import bigbench_scores, read_bigbench
 from emergence.scoring import multiple_choice_grade, rescore
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bigbench_multishot"
@@ -32,7 +32,7 @@ NAMES = {"exact_match": "exact_str_match", "multiple_choice_grade": "multiple_ch
 def _load():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataExclusionWarning)
-        rec = load_full_log(FIX)
+        rec = read_bigbench(FIX)
         scores = rescore(rec)
     return rec, scores
 
@@ -128,7 +128,7 @@ def test_all_zero_scores_and_programmatic_queries():
     assert set(prog["metric"].str.split(",").str[0]) >= {"exact_match", "token_edit_distance"}
     assert prog["value"].isna().all() and set(prog["note"]) == {"empty target"}
     with pytest.warns(DataExclusionWarning, match="12 BIG-bench choice samples without target"):
-        load_full_log(FIX / "simple_programmatic")
+        read_bigbench(FIX / "simple_programmatic")
 
 
 def test_true_duplicate_names_the_colliding_key(tmp_path):
@@ -137,7 +137,7 @@ def test_true_duplicate_names_the_colliding_key(tmp_path):
         (tmp_path / d).mkdir()
         shutil.copy(src, tmp_path / d / src.name)
     with pytest.raises(SchemaError) as err:
-        load_full_log(tmp_path)
+        read_bigbench(tmp_path)
     msg = str(err.value)
     assert "share their key (family, model, step, task, shots" in msg
     assert "'family': 'BIG-G T=0'" in msg and "'model': '2m'" in msg
@@ -152,7 +152,7 @@ def test_corrupt_sample_is_flagged_not_fatal(tmp_path):
     log["queries"][0]["samples"][3]["absolute_scores"][0] = 0.7  # impossible log-probability
     p = tmp_path / src.name
     p.write_text(json.dumps(log), encoding="utf-8")
-    rec = load_full_log(p)
+    rec = read_bigbench(p)
     bad = rec[rec["invalid"].notna()]
     assert len(bad) == 2 and bad["source"].str.contains(r"queries\[0\]\.samples\[[23]\]").all()
     with pytest.warns(DataExclusionWarning, match="invalid value"):

@@ -16,7 +16,7 @@ from emergence.cli import main
 from emergence.ingest import read
 from emergence.io import read_lm_eval
 from emergence.io._files import MAX_JSON_DEPTH, load_json, read_csv_text
-from emergence.io.samples import load_samples
+from emergence.io.samples import read_samples
 
 TS = "2024-07-01T10-00-00.000001"
 LINE = {"doc_id": 0, "doc": {"q": "1+1"}, "target": "2",
@@ -44,7 +44,7 @@ def test_bom_sample_file_is_read_with_its_task(tmp_path):
     # finding 7: a UTF-8 BOM used to drop the file and its task from a folder
     _samples_folder(tmp_path, "add")
     _samples_folder(tmp_path, "sub", bom=True)
-    rec = load_samples(tmp_path)
+    rec = read_samples(tmp_path)
     assert sorted(set(rec["task"])) == ["add", "sub"]
     assert (rec.groupby("task").size() == 3).all()
     assert set(rec["params"]) == {12345}
@@ -55,7 +55,7 @@ def test_corrupt_results_file_is_an_error_not_missing_metadata(tmp_path):
     d = _samples_folder(tmp_path)
     (d / f"results_{TS}.json").write_text(json.dumps(RESULTS)[:40])
     with pytest.raises(FormatError, match=rf"results_{TS}\.json: invalid JSON.*truncated"):
-        load_samples(d)
+        read_samples(d)
 
 
 def test_unreadable_subfolder_is_an_error(tmp_path, monkeypatch):
@@ -72,7 +72,7 @@ def test_unreadable_subfolder_is_an_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "scandir", scandir)
     with pytest.raises(FormatError, match=r"run_sub: folder cannot be read \(Permission denied\)"):
-        load_samples(tmp_path)
+        read_samples(tmp_path)
     assert main(["analyze", str(tmp_path), "--quiet", "--no-verdicts",
                  "--out", str(tmp_path / "o")]) == 2
 

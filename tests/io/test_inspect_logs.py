@@ -15,7 +15,7 @@ import pytest
 
 from emergence.cli import main
 from emergence.ingest import read
-from emergence.io.inspect_evals import inspect_scores, load_inspect
+from emergence.io.inspect_evals import inspect_scores, read_inspect
 from emergence.scoring import normalize_text, rescore
 
 inspect_ai = pytest.importorskip("inspect_ai")
@@ -67,7 +67,7 @@ def test_inspect_normalisation_is_inspects_own():
 
 
 def test_inspect_logs_rescore_to_inspects_own_scores(logs):
-    rec = load_inspect(logs, params=PARAMS)
+    rec = read_inspect(logs, params=PARAMS)
     assert sorted(rec["model"].unique()) == sorted(ANSWERS)
     assert set(rec["normalize"]) == {"inspect"} and rec["item"].nunique() == len(SAMPLES)
     with warnings.catch_warnings():
@@ -127,7 +127,7 @@ def test_epochs_are_replicate_runs(tmp_path, capsys):
                 solver=generate(), scorer=exact(), name="toy", epochs=2)
     inspect_eval(task, model=get_model("mockllm/m", custom_outputs=outs),
                  log_dir=str(tmp_path / "logs"), display="none")
-    rec = load_inspect(tmp_path / "logs")
+    rec = read_inspect(tmp_path / "logs")
     assert sorted(rec["run"].unique()) == ["1", "2"] and len(rec) == 4
     out = tmp_path / "s.csv"
     args = ["rescore", str(tmp_path / "logs"), "--out", str(out), "--params", "1e6",

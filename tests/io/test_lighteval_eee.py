@@ -26,7 +26,7 @@ from emergence._exceptions import DataExclusionWarning, FormatError
 from emergence.cli import main
 from emergence.ingest import read
 from emergence.io.eee import read_eee, write_eee
-from emergence.io.lighteval import lighteval_scores, load_lighteval
+from emergence.io.lighteval import lighteval_scores, read_lighteval
 from emergence.scoring import rescore
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "lighteval"
@@ -34,7 +34,7 @@ UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 
 
 def test_lighteval_details_rescore_to_lightevals_own_scores():
-    rec = load_lighteval(FIX)
+    rec = read_lighteval(FIX)
     assert sorted(rec["model"].unique()) == ["HuggingFaceTB/SmolLM2-1.7B",
                                              "HuggingFaceTB/SmolLM2-135M",
                                              "HuggingFaceTB/SmolLM2-360M"]
@@ -61,7 +61,7 @@ def test_lighteval_not_details(tmp_path):
     p = tmp_path / "details_x|0_2025-01-01T00-00-00.000001.parquet"
     pd.DataFrame({"a": [1]}).to_parquet(p)
     with pytest.raises(FormatError, match="doc, metric and model_response"):
-        load_lighteval(p)
+        read_lighteval(p)
 
 
 def test_eee_round_trip_aggregates_and_items(tmp_path):

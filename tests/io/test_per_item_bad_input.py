@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from emergence._exceptions import DataExclusionWarning, FormatError, SchemaError
-from emergence.io.samples import detect_format, load_samples
+from emergence.io.samples import detect_format, read_samples
 from emergence.item_bootstrap import item_bootstrap
 from emergence.scoring import rescore
 
@@ -40,7 +40,7 @@ def test_truncated_jsonl_line(tmp_path):
     good = _line()
     p = _write(tmp_path, [good, _line(doc_id=1)[:57]])
     with pytest.raises(FormatError, match=r"line 2 is not valid JSON.*truncated"):
-        load_samples(p, model="m")
+        read_samples(p, model="m")
 
 
 def test_unparsable_stringified_resps(tmp_path):
@@ -50,7 +50,7 @@ def test_unparsable_stringified_resps(tmp_path):
              (_line(doc_id=1, filtered_resps=["[-0.5, Tru"]), "does not parse")]
     for bad, why in cases:
         p = _write(tmp_path, [_line(), bad, _line(doc_id=2)])
-        rec = load_samples(p, model="m")
+        rec = read_samples(p, model="m")
         assert rec["invalid"].isna().tolist() == [True, False, True]
         assert why in rec.loc[1, "invalid"] and rec.loc[1, "source"].endswith(":2")
         with pytest.warns(DataExclusionWarning, match=r"invalid value: .*: 5"):
@@ -70,11 +70,11 @@ def test_unknown_harness_version(tmp_path):
     q = tmp_path / "weird.json"
     q.write_text(json.dumps([{"question_id": 1, "output": "x"}]))
     with pytest.raises(FormatError, match="Supported: lm-eval v0.4.3"):
-        load_samples(q)
+        read_samples(q)
     r = tmp_path / "results_2024.json"
     r.write_text(json.dumps({"results": {}, "config": {}}))
     with pytest.raises(FormatError, match="aggregate results file"):
-        load_samples(r)
+        read_samples(r)
 
 
 def test_missing_results_file_warns(tmp_path):
@@ -82,7 +82,7 @@ def test_missing_results_file_warns(tmp_path):
     d.mkdir()
     _write(d, [_line()])
     with pytest.warns(UserWarning, match="no matching results file"):
-        rec = load_samples(d)
+        rec = read_samples(d)
     assert rec["model"].tolist() == ["tiny"]
 
 
@@ -140,7 +140,7 @@ def test_mixed_filters(tmp_path):
     src = FIX / "lm_eval_040" / "pythia-70m-step1000"
     d = tmp_path / "run"
     shutil.copytree(src, d)
-    rec = load_samples(d, tasks=["gsm8k"])
+    rec = read_samples(d, tasks=["gsm8k"])
     assert sorted(set(rec["filter"])) == ["flexible-extract", "strict-match"]
     s = rescore(rec, metrics=["exact_match"])
     assert sorted(set(s["metric"])) == ["exact_match,flexible-extract",
@@ -148,10 +148,10 @@ def test_mixed_filters(tmp_path):
     # a file mixing filters in one line set: explicit 'filter' keys win over config order
     lines = [_line(doc_id=i, filter=f) for f in ("a", "b") for i in range(2)]
     p = _write(tmp_path, lines, task="mix")
-    rec = load_samples(p, model="m")
+    rec = read_samples(p, model="m")
     assert rec.groupby("filter").size().to_dict() == {"a": 2, "b": 2}
     with pytest.raises(ValueError, match="available"):
-        load_samples(p, model="m", filter="c")
+        read_samples(p, model="m", filter="c")
 
 
 def test_duplicate_checkpoints_without_revision(tmp_path):
@@ -161,7 +161,7 @@ def test_duplicate_checkpoints_without_revision(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(SchemaError, match="distinct 'step'"):
-            load_samples(tmp_path, model="m")
+            read_samples(tmp_path, model="m")
 
 
 def test_multiple_choice_target_not_a_choice(tmp_path):
@@ -169,7 +169,7 @@ def test_multiple_choice_target_not_a_choice(tmp_path):
                  arguments={"gen_args_0": {"arg_0": "q", "arg_1": " a"},
                             "gen_args_1": {"arg_0": "q", "arg_1": " b"}})
     p = _write(tmp_path, [line])
-    rec = load_samples(p, model="m")
+    rec = read_samples(p, model="m")
     assert "neither a choice index nor one of the choices" in rec.loc[0, "invalid"]
 
 

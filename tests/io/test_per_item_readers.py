@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence.io.bigbench import load_full_log
-from emergence.io.helm import load_run
+from emergence.io.bigbench import read_bigbench
+from emergence.io.helm import read_helm
 from emergence.io.records import read_records
-from emergence.io.samples import detect_format, load_samples, parse_model_args
+from emergence.io.samples import detect_format, parse_model_args, read_samples
 from emergence.records import step_from_revision, validate_records
 from emergence.scoring import rescore
 
@@ -26,7 +26,7 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures"
 def test_v040_arrays_detected_and_read():
     files = sorted((FIX / "lm_eval_040").rglob("*.jsonl"))
     assert {detect_format(f) for f in files} == {"lm-eval-0.4.0"}
-    rec = load_samples(FIX / "lm_eval_040")
+    rec = read_samples(FIX / "lm_eval_040")
     assert set(rec["model"]) == {"pythia-70m"}
     assert set(rec["step"]) == {1000} and set(rec["revision"]) == {"step1000"}
     mc = rec[rec["task"] == "arc_easy"]
@@ -43,7 +43,7 @@ def test_v040_arrays_detected_and_read():
 
 
 def test_v040_rescore_matches_logged_scores():
-    rec = load_samples(FIX / "lm_eval_040")
+    rec = read_samples(FIX / "lm_eval_040")
     s = rescore(rec, metrics=["exact_match", "multiple_choice_grade"])
     for filt in ("strict-match", "flexible-extract"):
         ours = s[s["metric"] == f"exact_match,{filt}"]["value"].to_numpy()
@@ -59,7 +59,7 @@ def test_v040_rescore_matches_logged_scores():
 
 
 def test_v03_write_out_all_three_types():
-    rec = load_samples(FIX / "lm_eval_03")
+    rec = read_samples(FIX / "lm_eval_03")
     assert {detect_format(f) for f in (FIX / "lm_eval_03").rglob("*_write_out_info.json")} == {
         "lm-eval-0.3"}
     # the model comes from the aggregate JSON next to the logs
@@ -85,8 +85,8 @@ def test_v03_without_model_information_needs_model(tmp_path):
     src = FIX / "lm_eval_03" / "pythia-160m-step13000" / "lambada_openai_write_out_info.json"
     (tmp_path / src.name).write_text(src.read_text())
     with pytest.raises(Exception, match="model="):
-        load_samples(tmp_path)
-    rec = load_samples(tmp_path, model="m", params=1e8, step=5)
+        read_samples(tmp_path)
+    rec = read_samples(tmp_path, model="m", params=1e8, step=5)
     assert rec["params"].eq(1e8).all() and rec["step"].eq(5).all()
 
 
@@ -98,12 +98,12 @@ def test_parse_model_args_and_steps():
 
 
 def test_scale_lookups_and_tokens_per_step():
-    rec = load_samples(FIX / "lm_eval_040", params={"pythia-70m": 7.0e7},
+    rec = read_samples(FIX / "lm_eval_040", params={"pythia-70m": 7.0e7},
                        tokens_per_step=2_097_152, family="Pythia")
     assert rec["params"].eq(7.0e7).all()
     assert rec["tokens"].eq(1000 * 2_097_152).all()
     assert rec["family"].eq("Pythia").all()
-    rec2 = load_samples(FIX / "lm_eval_040", params={("pythia-70m", 1000): 7.1e7})
+    rec2 = read_samples(FIX / "lm_eval_040", params={("pythia-70m", 1000): 7.1e7})
     assert rec2["params"].eq(7.1e7).all()
 
 
@@ -111,7 +111,7 @@ def test_scale_lookups_and_tokens_per_step():
 
 
 def test_bigbench_full_log():
-    rec = load_full_log(FIX / "bigbench")
+    rec = read_bigbench(FIX / "bigbench")
     assert sorted(rec["model"].unique()) == ["125m", "16m", "2m", "53m"]
     assert set(rec["family"]) == {"BIG-G T=0"}
     one = rec[rec["model"] == "16m"]
@@ -123,7 +123,7 @@ def test_bigbench_full_log():
     assert mc["choice_loglik"] == s0["absolute_scores"]
     assert mc["gold"] == 0 and mc["target"] == "132"
     # normalized scores: log-softmax of the absolute ones, so choice metrics agree
-    recn = load_full_log(FIX / "bigbench", scores="normalized")
+    recn = read_bigbench(FIX / "bigbench", scores="normalized")
     a = rescore(rec, metrics=["p_choices", "brier_score", "multiple_choice_grade"])
     b = rescore(recn, metrics=["p_choices", "brier_score", "multiple_choice_grade"])
     np.testing.assert_allclose(a["value"], b["value"], atol=1e-12)
@@ -152,7 +152,7 @@ def test_bigbench_rejects_scores_only_files(tmp_path):
     p.write_text(json.dumps({"task": {"task_name": "t"}, "model": {}, "scores": [],
                              "queries": None}))
     with pytest.raises(Exception, match="--log_queries"):
-        load_full_log(p)
+        read_bigbench(p)
 
 
 # --- HELM -----------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_bigbench_rejects_scores_only_files(tmp_path):
 
 def test_helm_runs():
     runs = sorted((FIX / "helm/runs/v1").iterdir())
-    rec = load_run(runs, params={"gpt2": 1.24e8, "gpt2-medium": 3.55e8})
+    rec = read_helm(runs, params={"gpt2": 1.24e8, "gpt2-medium": 3.55e8})
     sep = rec[rec["task"].str.contains("separate")]
     assert sep["output_type"].eq("multiple_choice").all()
     # choice log-likelihood = sum of token log-probs after the conditioning tokens
@@ -181,7 +181,7 @@ def test_helm_runs():
 
 
 def test_helm_all_trials(tmp_path):
-    rec = load_run(FIX / "helm/runs/v1/gsm:model=openai_gpt2", trial=None)
+    rec = read_helm(FIX / "helm/runs/v1/gsm:model=openai_gpt2", trial=None)
     assert sorted(rec["item"]) == ["id0#0", "id0#1", "id0|typos#0", "id1#0"]
 
 

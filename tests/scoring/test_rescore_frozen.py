@@ -115,16 +115,16 @@ def _chars_then_words(s: str) -> list[str]:
 
 
 def _cases() -> list[tuple[str, object, dict]]:
-    from emergence.io import load_full_log, load_lighteval, load_run, load_samples
+    from emergence.io import read_bigbench, read_helm, read_lighteval, read_samples
 
     helm = sorted((FIX / "helm" / "runs" / "v1").iterdir())
     fixtures = [
-        ("lm_eval_040", lambda: load_samples(FIX / "lm_eval_040")),
-        ("lm_eval_03", lambda: load_samples(FIX / "lm_eval_03")),
-        ("bigbench", lambda: load_full_log(FIX / "bigbench")),
-        ("bigbench_multishot", lambda: load_full_log(FIX / "bigbench_multishot")),
-        ("lighteval", lambda: load_lighteval(FIX / "lighteval")),
-        *[(f"helm/{r.name}", lambda r=r: load_run(r, trial=None)) for r in helm],
+        ("lm_eval_040", lambda: read_samples(FIX / "lm_eval_040")),
+        ("lm_eval_03", lambda: read_samples(FIX / "lm_eval_03")),
+        ("bigbench", lambda: read_bigbench(FIX / "bigbench")),
+        ("bigbench_multishot", lambda: read_bigbench(FIX / "bigbench_multishot")),
+        ("lighteval", lambda: read_lighteval(FIX / "lighteval")),
+        *[(f"helm/{r.name}", lambda r=r: read_helm(r, trial=None)) for r in helm],
         ("hostile", _hostile_records),
     ]
     cases = [(name, load, {}) for name, load in fixtures]
