@@ -366,6 +366,8 @@ def size_table(res: pd.DataFrame, *, smooth: bool = True) -> pd.DataFrame:
 
 
 def _order(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty:  # e.g. a grid where every curve was underpowered: nothing was tested
+        return df.reset_index(drop=True)
     tr = {t: i for i, t in enumerate(TRUTH_SPECS)}
     nu = {t: i for i, t in enumerate(NUISANCES)}
     key = df["truth"].map(tr).fillna(99) * 1e6 + df["nuisance"].map(nu).fillna(99) * 1e4

@@ -56,3 +56,16 @@ def test_targets_use_a_binomial_tolerance():
     assert chk.loc[("power_law", "candidate <= 0.05"), "ok"]  # 3/100: fine
     assert not chk.loc[("hinge_x3", "candidate >= 0.80"), "ok"]  # 65/100: P(X<=65 | 0.8) < 0.01
     assert not chk.loc[("power_law", "size 0.05 +/- 0.015"), "ok"]  # 16/100 against 0.065
+
+
+def test_report_of_a_grid_where_nothing_was_tested(tmp_path):
+    # at 5 scales every family is underpowered: the tables of tested curves are empty, and the
+    # report still says so instead of failing
+    cal = _calibration()
+    cells = [cal.Cell("flat", 5, 30, "none")]
+    res = cal.run_grid(cells, families=2, n_boot=19, seed=1, jobs=1, out=tmp_path / "g.csv",
+                       progress=False)
+    v = res[res["quantity"] == "verdict"].set_index("name")["count"]
+    assert v["underpowered"] == 2
+    md = cal.report(res, families=2, n_boot=19, seed=1, seconds=0.0)
+    assert "| flat | none | 5 | 30 |" in md
