@@ -50,6 +50,23 @@ def test_bom_sample_file_is_read_with_its_task(tmp_path):
     assert set(rec["params"]) == {12345}
 
 
+@pytest.mark.parametrize("count", [-1, 0, "many", float("inf"), True])
+def test_a_parameter_count_that_is_not_a_count_is_unknown(tmp_path, count):
+    # found by the 10,000-example property run: model_num_parameters -1 in the results file went
+    # into the records and made re-scoring fail with an error that named no file; the results
+    # reader already took it as unknown, and so does the samples reader now
+    from emergence.scoring import rescore
+
+    d = _samples_folder(tmp_path)
+    res = json.loads((d / f"results_{TS}.json").read_text())
+    res["config"]["model_num_parameters"] = count if count != float("inf") else 1e999
+    (d / f"results_{TS}.json").write_text(json.dumps(res).replace("Infinity", "1e999"))
+    rec = read_samples(d)
+    assert rec["params"].isna().all() and len(rec) == 3
+    scores = rescore(rec, workers=1)
+    assert scores["params"].isna().all() and scores["value"].notna().all()
+
+
 def test_corrupt_results_file_is_an_error_not_missing_metadata(tmp_path):
     # finding 7: a corrupt results_<ts>.json was reported as "no matching results file"
     d = _samples_folder(tmp_path)
