@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._exceptions import SchemaError
+from ._exceptions import DataExclusionWarning, SchemaError
 from ._validation import format_rows
 from .sizes import parse_step
 
@@ -287,6 +288,8 @@ def validate_records(frame: pd.DataFrame, *, name: str | None = None) -> pd.Data
         new = reasons.notna() & invalid.isna()
         invalid = invalid.mask(new, reasons)
 
+    _scale_facts(df, where)
+
     for col, (dtype, _) in RECORD_COLUMNS.items():
         if col == "invalid":
             continue
@@ -307,8 +310,10 @@ def validate_records(frame: pd.DataFrame, *, name: str | None = None) -> pd.Data
     df["filter"] = df["filter"].fillna("none")
     bad = ~df["output_type"].isin(OUTPUT_TYPES)
     if bad.any():
+        found = sorted(set(df.loc[bad, "output_type"].astype(str)))
+        shown = [v if len(v) <= 40 else v[:37] + "..." for v in found[:5]]
         raise SchemaError(
-            f"{where}unknown output_type {sorted(set(df.loc[bad, 'output_type'].astype(str)))} at "
+            f"{where}unknown output_type {shown}{' and more' if len(found) > 5 else ''} at "
             f"{_rows_of(df, bad, labels)}; use one of {list(OUTPUT_TYPES)}."
         )
     nostep = df["step"].isna() & df["revision"].notna()
@@ -326,6 +331,47 @@ def validate_records(frame: pd.DataFrame, *, name: str | None = None) -> pd.Data
     _check_duplicates(df, where, labels)
     extra = [c for c in df.columns if c not in RECORD_COLUMNS]
     return df[list(RECORD_COLUMNS) + extra]
+
+
+#: Scale facts a log may state about its model (checked, not scored): a value that is not a
+#: positive finite number is unknown, as if the log did not state it.
+SCALE_FACTS: tuple[str, ...] = ("params", "nonembedding_params", "active_params", "tokens",
+                                "flops")
+
+
+def _scale_facts(df: pd.DataFrame, where: str) -> None:
+    """Scale columns to float; values that are not positive finite numbers become NaN (unknown)
+    with a warning naming the file and column. The record itself stays valid: its score does not
+    depend on the model's size, and an unknown size is declared with ``--params`` / ``params=``.
+    """
+    for col in SCALE_FACTS:
+        if col not in df.columns:
+            continue
+        s = df[col]
+
+        def num(v: Any) -> float:
+            if _is_na(v) or isinstance(v, (bool, np.bool_)):
+                return math.nan
+            try:
+                x = float(v)
+            except (TypeError, ValueError, OverflowError):
+                return -1.0   # present but not a number: reported below
+            return x
+
+        elementwise = (s.dtype == object or pd.api.types.is_bool_dtype(s)
+                       or not pd.api.types.is_numeric_dtype(s))
+        vals = (np.array([num(v) for v in s], dtype=np.float64) if elementwise
+                else s.to_numpy(np.float64, na_value=np.nan))
+        stated = ~s.map(_is_na).to_numpy(bool)
+        bad = stated & ~(np.isfinite(vals) & (vals > 0))
+        if bad.any():
+            shown = ", ".join(repr(str(v)[:20]) for v in pd.unique(s[bad].astype(str))[:3])
+            warnings.warn(
+                f"{where}column '{col}' holds {int(bad.sum())} value(s) that are not positive "
+                f"numbers ({shown}); taken as unknown. Declare sizes with --params at the CLI or "
+                "params= in Python.", DataExclusionWarning, stacklevel=3)
+            vals = np.where(bad, np.nan, vals)
+        df[col] = vals
 
 
 def _check_duplicates(df: pd.DataFrame, where: str, labels: pd.Index) -> None:

@@ -196,3 +196,49 @@ def test_records_without_any_output_column_is_an_error(tmp_path):
     p.write_text("model,item,qrediction,target\nm1,0,7,42\n")
     with pytest.raises(FormatError, match=r"recs\.csv: no 'prediction', 'target_loglik' or"):
         read_records(p, task="t")
+
+
+@pytest.mark.parametrize("value", [":", "9" * 5000, -1, 0, "1e999", True])
+def test_a_model_size_that_is_not_a_number_is_unknown_in_every_per_item_log(tmp_path, value):
+    # found by the 10,000-example property run: a BIG-bench full log whose model states
+    # non_embedding_params as ":" or a 5,000-digit number made re-scoring fail with an error naming
+    # no file; a stated size that is not a positive number is now unknown (with a warning naming
+    # the file), and every record is scored
+    import warnings
+
+    from emergence._exceptions import DataExclusionWarning
+    from emergence.io.bigbench import read_bigbench
+    from emergence.scoring import rescore
+
+    src = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "bigbench").rglob(
+        "full-log_*.json"))[0]
+    obj = json.loads(src.read_text())
+    obj["model"]["non_embedding_params"] = value
+    obj["model"]["total_params"] = value
+    f = tmp_path / src.name
+    f.write_text(json.dumps(obj))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        rec = read_bigbench(f)
+    assert any(issubclass(w.category, DataExclusionWarning) and src.name in str(w.message)
+               and "not positive numbers" in str(w.message) for w in seen)
+    assert rec["params"].isna().all() and rec["nonembedding_params"].isna().all()
+    assert rec["invalid"].isna().all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = rescore(rec, workers=1)
+    assert len(scores) and scores["params"].isna().all()
+
+
+def test_an_unknown_output_type_is_named_briefly(tmp_path):
+    # found by the 10,000-example property run: a 5,000-character output_type in a results file
+    # made an error message of 5,419 characters
+    from emergence._exceptions import SchemaError
+
+    d = _samples_folder(tmp_path)
+    res = json.loads((d / f"results_{TS}.json").read_text())
+    res["configs"]["add"]["output_type"] = "9" * 5000
+    (d / f"results_{TS}.json").write_text(json.dumps(res))
+    with pytest.raises(SchemaError, match="unknown output_type") as e:
+        read_samples(d)
+    assert len(str(e.value)) <= 800 and "..." in str(e.value)  # the property tests' limit
