@@ -366,8 +366,14 @@ def _scale_facts(df: pd.DataFrame, where: str) -> None:
         bad = stated & ~(np.isfinite(vals) & (vals > 0))
         if bad.any():
             shown = ", ".join(repr(str(v)[:20]) for v in pd.unique(s[bad].astype(str))[:3])
+            here = where
+            if not here and "source" in df.columns:
+                files = pd.unique(df.loc[bad, "source"].dropna().astype(str).str.replace(
+                    r":[^:/\\]*$", "", regex=True))
+                here = (", ".join(files[:2]) + (" and others" if len(files) > 2 else "") + ": "
+                        if len(files) else "")
             warnings.warn(
-                f"{where}column '{col}' holds {int(bad.sum())} value(s) that are not positive "
+                f"{here}column '{col}' holds {int(bad.sum())} value(s) that are not positive "
                 f"numbers ({shown}); taken as unknown. Declare sizes with --params at the CLI or "
                 "params= in Python.", DataExclusionWarning, stacklevel=3)
             vals = np.where(bad, np.nan, vals)

@@ -45,7 +45,7 @@ from ._files import (
     read_text,
 )
 from ._paths import expand_paths
-from .lm_eval import _finite_positive, parse_model_args
+from .lm_eval import parse_model_args
 from .records import read_jsonl
 
 __all__ = ["read_samples", "detect_format", "is_samples_log", "parse_model_args", "FORMATS"]
@@ -405,20 +405,15 @@ def _meta_from_results(res: Mapping[str, Any] | None, task: str) -> dict[str, An
         "normalize": _em_rule(tcfg),
         "model": _model_name(margs.get("pretrained") or res.get("model_name")),
         "revision": rev,
-        # a count that is not a positive number (e.g. -1 or a string) is unknown, as in the
-        # results reader; --params declares it
-        "params": _params_or_none(cfg.get("model_num_parameters")),
+        # as stated; a count that is not a positive number (e.g. -1) is taken as unknown, with a
+        # warning naming the file, when the records are validated
+        "params": cfg.get("model_num_parameters"),
         "shots": nshot,
         "output_type": tcfg.get("output_type"),
         "filters": filters,
         "mutual_info": "acc_mutual_info" in metrics,
         "version": res.get("lm_eval_version"),
     }
-
-
-def _params_or_none(v: Any) -> float | None:
-    x = _finite_positive(v)
-    return None if x != x else x
 
 
 def _results_for(path: Path, fmt: str, ts: str | None) -> dict[str, Any] | None:

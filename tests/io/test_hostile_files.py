@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emergence._exceptions import FormatError
+from emergence._exceptions import DataExclusionWarning, FormatError
 from emergence.cli import main
 from emergence.ingest import read
 from emergence.io import read_lm_eval
@@ -61,7 +61,8 @@ def test_a_parameter_count_that_is_not_a_count_is_unknown(tmp_path, count):
     res = json.loads((d / f"results_{TS}.json").read_text())
     res["config"]["model_num_parameters"] = count if count != float("inf") else 1e999
     (d / f"results_{TS}.json").write_text(json.dumps(res).replace("Infinity", "1e999"))
-    rec = read_samples(d)
+    with pytest.warns(DataExclusionWarning, match=rf"samples_add_{TS}\.jsonl: column 'params'.*not pos"):
+        rec = read_samples(d)
     assert rec["params"].isna().all() and len(rec) == 3
     scores = rescore(rec, workers=1)
     assert scores["params"].isna().all() and scores["value"].notna().all()
