@@ -40,7 +40,7 @@ from ._random import SeedLike, root_seed
 from ._validation import check_interval
 from .assessment import CurveAssessment
 from .curves import Curve, CurveSet
-from .verdict import KEY_COLS, VerdictTable, assess_curve, finalize
+from .verdict import KEY_COLS, VerdictTable, assess_curve, degenerate_metrics, finalize
 
 __all__ = ["screen", "curve_key", "curve_hash", "ScreenSettingsError"]
 
@@ -330,7 +330,14 @@ def screen(
 
     rows = [done[k] for k in keys if k in done]
     ids = ("curve_key", "input_hash")
+    # a metric that is a function of a 0/1 metric of its group on the same items (single-token
+    # edit distance = 1 - exact match) is named as in assess: it needs the whole group, so it is
+    # found here, from the curves, not per row
+    degenerate = dict(zip(keys, degenerate_metrics(cl), strict=True))
     assessments = [CurveAssessment.from_dict(r, ignore=ids) for r in rows]
+    assessments = [dataclasses.replace(a, degenerate_of=degenerate[r["curve_key"]])
+                   if degenerate.get(r["curve_key"]) else a
+                   for a, r in zip(assessments, rows, strict=True)]
     vt = finalize(assessments, alpha=alpha, n_boot=int(n_boot), seed=int(seed),
                   excluded=excluded,
                   extra=pd.DataFrame({c: [r.get(c) for r in rows] for c in ids}))

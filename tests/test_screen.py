@@ -86,3 +86,28 @@ def test_screen_cli(tmp_path):
     assert len(v) == 3 and set(v["verdict"]) <= {
         "candidate genuine transition", "metric artifact", "underpowered", "no transition"}
     assert main(["screen", "--out", str(out)]) == 2
+
+
+def test_screen_names_degenerate_metrics_as_assess_does(tmp_path):
+    # single-token edit distance equals 1 - exact match: it can neither confirm nor refute a
+    # break, and screen (whose rows are computed one curve at a time) says so like assess
+    import warnings
+
+    from emergence.curves import extract_curves
+    from emergence.simulate import simulate_family
+    from emergence.verdict import assess
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = simulate_family("hinge", n_items=200, target_tokens=1, seed=2,
+                             metrics=["exact_match", "token_edit_distance"])
+        cs = extract_curves(df, x="params")
+        a = assess(cs, n_boot=19, seed=0, progress=False)
+        s = screen(cs, tmp_path / "out", n_boot=19, seed=0, progress=False)
+    ra = a.to_frame().set_index("metric")
+    rs = s.to_frame().set_index("metric")
+    assert rs.loc["token_edit_distance", "degenerate_of"] == "exact_match"
+    assert rs.loc["exact_match", "degenerate_of"] == ""
+    pd.testing.assert_series_equal(rs["degenerate_of"], ra["degenerate_of"])
+    assert s.verdicts()["verdict"].tolist() == a.verdicts()["verdict"].tolist()
+    assert "neither confirm nor refute" in s.verdicts().iloc[0]["reasons"]
