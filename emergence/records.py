@@ -339,6 +339,16 @@ SCALE_FACTS: tuple[str, ...] = ("params", "nonembedding_params", "active_params"
                                 "flops")
 
 
+def _size_value(v: Any) -> float:
+    """A stated size as a float: NaN when absent (or a boolean), -1 when not a number."""
+    if _is_na(v) or isinstance(v, (bool, np.bool_)):
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError):
+        return -1.0   # present but not a number: reported by the caller
+
+
 def _scale_facts(df: pd.DataFrame, where: str) -> None:
     """Scale columns to float; values that are not positive finite numbers become NaN (unknown)
     with a warning naming the file and column. The record itself stays valid: its score does not
@@ -348,19 +358,9 @@ def _scale_facts(df: pd.DataFrame, where: str) -> None:
         if col not in df.columns:
             continue
         s = df[col]
-
-        def num(v: Any) -> float:
-            if _is_na(v) or isinstance(v, (bool, np.bool_)):
-                return math.nan
-            try:
-                x = float(v)
-            except (TypeError, ValueError, OverflowError):
-                return -1.0   # present but not a number: reported below
-            return x
-
         elementwise = (s.dtype == object or pd.api.types.is_bool_dtype(s)
                        or not pd.api.types.is_numeric_dtype(s))
-        vals = (np.array([num(v) for v in s], dtype=np.float64) if elementwise
+        vals = (np.array([_size_value(v) for v in s], dtype=np.float64) if elementwise
                 else s.to_numpy(np.float64, na_value=np.nan))
         stated = ~s.map(_is_na).to_numpy(bool)
         bad = stated & ~(np.isfinite(vals) & (vals > 0))

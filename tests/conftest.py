@@ -3,6 +3,7 @@ folder beside the repository, and figure clean-up."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,19 @@ def published_subset() -> Path:
     """Folder laid out like the published tables (pythia-v1/, obsscaling/), inside the repository:
     the five obsscaling tables whole and all 336 Pythia files cut to ten tasks."""
     return PUBLISHED_SUBSET
+
+
+@pytest.fixture(scope="session")
+def calibration():
+    """``benchmarks/calibration.py`` as a module (``benchmarks/`` is not a package)."""
+    if "calibration" in sys.modules:
+        return sys.modules["calibration"]
+    spec = importlib.util.spec_from_file_location("calibration",
+                                                  REPO / "benchmarks" / "calibration.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["calibration"] = mod  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(mod)
+    return mod
 
 
 #: The published data beside the checkout (``../shared``) that tests must not read: a fresh clone

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def _calibration():
-    """benchmarks/calibration.py as a module (benchmarks/ is not a package)."""
-    if "calibration" in sys.modules:
-        return sys.modules["calibration"]
-    spec = importlib.util.spec_from_file_location("calibration", ROOT / "benchmarks" /
-                                                  "calibration.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["calibration"] = mod  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_grid_runner_appends_per_cell_and_resumes(tmp_path):
-    cal = _calibration()
+def test_grid_runner_appends_per_cell_and_resumes(tmp_path, calibration):
+    cal = calibration
     cells = [cal.Cell("hinge_x5", 6, 30, "none"), cal.Cell("flat", 6, 30, "aggregate")]
     out = tmp_path / "grid.csv"
     res = cal.run_grid(cells, families=2, n_boot=19, seed=1, jobs=1, out=out, progress=False)
@@ -41,8 +23,8 @@ def test_grid_runner_appends_per_cell_and_resumes(tmp_path):
     assert "### Share of each verdict" in md and "| hinge_x5 | none | 6 | 30 |" in md
 
 
-def test_targets_use_a_binomial_tolerance():
-    cal = _calibration()
+def test_targets_use_a_binomial_tolerance(calibration):
+    cal = calibration
     rows = []
     for truth, cand in (("power_law", 3), ("hinge_x3", 65)):
         for name, k in (("candidate genuine transition", cand), ("no transition", 100 - cand)):
@@ -58,10 +40,10 @@ def test_targets_use_a_binomial_tolerance():
     assert not chk.loc[("power_law", "size 0.05 +/- 0.015"), "ok"]  # 16/100 against 0.065
 
 
-def test_report_of_a_grid_where_nothing_was_tested(tmp_path):
+def test_report_of_a_grid_where_nothing_was_tested(tmp_path, calibration):
     # at 5 scales every family is underpowered: the tables of tested curves are empty, and the
     # report still says so instead of failing
-    cal = _calibration()
+    cal = calibration
     cells = [cal.Cell("flat", 5, 30, "none")]
     res = cal.run_grid(cells, families=2, n_boot=19, seed=1, jobs=1, out=tmp_path / "g.csv",
                        progress=False)

@@ -8,10 +8,6 @@ threshold (families are seeded: the outcome is the same on every run).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,29 +15,14 @@ import pytest
 from emergence.curves import extract_curves
 from emergence.verdict import assess
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _calibration():
-    """benchmarks/calibration.py as a module (benchmarks/ is not a package)."""
-    if "calibration" in sys.modules:
-        return sys.modules["calibration"]
-    spec = importlib.util.spec_from_file_location("calibration", ROOT / "benchmarks" /
-                                                  "calibration.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["calibration"] = mod  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(mod)
-    return mod
-
-
 FAMILIES = 40
 SMOOTH = ("power_law", "power_law_floor", "logistic", "flat", "flat_floor", "saturating")
 NUISANCES = ("none", "scatter", "overdispersion", "runs3")
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    cal = _calibration()
+def grid(tmp_path_factory, calibration):
+    cal = calibration
     cells = [cal.Cell(t, 8, 200, nu) for t in SMOOTH for nu in NUISANCES]
     cells += [cal.Cell(t, 8, 200, "none") for t in ("hinge_x3", "hinge_x5")]
     cells.append(cal.Cell(*cal.SCHAEFFER_CELL))
