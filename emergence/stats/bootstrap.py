@@ -193,17 +193,30 @@ def _candidates(x: np.ndarray, alternative: str) -> tuple[np.ndarray, np.ndarray
 
 def _wls_line(Z: np.ndarray, W: np.ndarray, x: np.ndarray):
     """Weighted LS of each row of Z on [1, x]: coefficients, residuals and sums."""
+    b0, b1, R0, sums, _ = _wls_line_wx(Z, W, x)
+    return b0, b1, R0, sums
+
+
+def _wls_line_wx(Z: np.ndarray, W: np.ndarray, x: np.ndarray):
+    """:func:`_wls_line`, also returning ``W * x`` (reused by the column fits)."""
+    if Z.shape != W.shape:
+        Z, W = np.broadcast_arrays(Z, W)
     Sw = W.sum(axis=1)
     Wx = W * x
     Sx = Wx.sum(axis=1)
-    Sxx = (Wx * x).sum(axis=1)
-    Sz = (W * Z).sum(axis=1)
-    Sxz = (Wx * Z).sum(axis=1)
+    t = Wx * x
+    Sxx = t.sum(axis=1)
+    np.multiply(W, Z, out=t)
+    Sz = t.sum(axis=1)
+    np.multiply(Wx, Z, out=t)
+    Sxz = t.sum(axis=1)
     det = Sw * Sxx - Sx**2
     b1 = (Sw * Sxz - Sx * Sz) / det
     b0 = (Sz - b1 * Sx) / Sw
-    R0 = Z - b0[:, None] - b1[:, None] * x
-    return b0, b1, R0, (Sw, Sx, Sxx, det)
+    # R0 = Z - b0 - b1 x, evaluated in that order
+    R0 = np.subtract(Z, b0[:, None], out=t)
+    R0 -= b1[:, None] * x
+    return b0, b1, R0, (Sw, Sx, Sxx, det), Wx
 
 
 def _line_and_columns(Z, W, x, cols):
@@ -212,20 +225,50 @@ def _line_and_columns(Z, W, x, cols):
     Returns RSS0 (B,), the RSS reduction of each column (B, K), its coefficient (B, K), the line
     coefficients (b0, b1) and the column projections on the line (c0, c1) (B, K).
     """
-    b0, b1, R0, (Sw, Sx, Sxx, det) = _wls_line(Z, W, x)
+    rss0, red, coef, line, proj, _ = _line_and_columns_sums(Z, W, x, cols)
+    return rss0, red, coef, line, proj
+
+
+def _line_and_columns_sums(Z, W, x, cols, coef: bool = True):
+    """:func:`_line_and_columns`, also returning the weighted sums ``(Sw, Sx, Sxx, det)`` of the
+    line fit; ``coef=False`` leaves the column coefficients out (None).
+
+    The arithmetic is the plain formulas' (same operations in the same order, written in place
+    to spare temporaries), so the results are the same to the last bit.
+    """
+    b0, b1, R0, (Sw, Sx, Sxx, det), Wx = _wls_line_wx(Z, W, x)
+    colsT = cols.T
     rss0 = np.einsum("bs,bs->b", W, R0**2)
-    Sh = W @ cols.T
-    Sxh = (W * x) @ cols.T
+    Sh = W @ colsT
+    Sxh = Wx @ colsT
     Shh = W @ (cols**2).T
-    c1 = (Sw[:, None] * Sxh - Sx[:, None] * Sh) / det[:, None]
-    c0 = (Sh - c1 * Sx[:, None]) / Sw[:, None]
-    hh = Shh - (c0 * Sh + c1 * Sxh)
-    cross = (W * R0) @ cols.T
-    ok = hh > 1e-12 * np.maximum(Shh, 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coef = np.where(ok, cross / hh, 0.0)
-        red = np.where(ok, cross**2 / hh, 0.0)
-    return rss0, red, coef, (b0, b1), (c0, c1)
+    # c1 = (Sw Sxh - Sx Sh) / det
+    c1 = Sw[:, None] * Sxh
+    t = Sx[:, None] * Sh
+    c1 -= t
+    c1 /= det[:, None]
+    # c0 = (Sh - c1 Sx) / Sw
+    np.multiply(c1, Sx[:, None], out=t)
+    c0 = np.subtract(Sh, t, out=t)
+    c0 /= Sw[:, None]
+    # hh = Shh - (c0 Sh + c1 Sxh)
+    np.multiply(c0, Sh, out=Sh)
+    np.multiply(c1, Sxh, out=Sxh)
+    Sh += Sxh
+    hh = np.subtract(Shh, Sh, out=Sh)
+    np.multiply(W, R0, out=R0)
+    cross = R0 @ colsT
+    np.maximum(Shh, 1e-300, out=Shh)
+    Shh *= 1e-12
+    ok = hh > Shh
+    cf = None
+    if coef:
+        cf = np.zeros_like(cross)
+        np.divide(cross, hh, out=cf, where=ok)
+    red = np.zeros_like(cross)
+    np.square(cross, out=cross)
+    np.divide(cross, hh, out=red, where=ok)
+    return rss0, red, cf, (b0, b1), (c0, c1), (Sw, Sx, Sxx, det)
 
 
 def _break_stats(Z, W, x, cols, sign: float = 0.0):

@@ -66,7 +66,7 @@ from .._random import SeedLike
 from .._validation import check_option, check_rng
 from ._results import TestResult
 from .bootstrap import _candidates
-from .bootstrap import _line_and_columns as _wls
+from .bootstrap import _line_and_columns_sums as _wls
 
 __all__ = [
     "LATENT_KINDS",
@@ -378,6 +378,31 @@ def _shape_eta(ce: np.ndarray, nu: float, e: float) -> tuple[np.ndarray, np.ndar
     return -nu * D - np.log(om) + np.log(nu), -nu / om, E
 
 
+def _shape_eta_all(ce: np.ndarray, shapes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_shape_eta` for every shape of ``shapes`` at once: ``eta`` and ``d eta / d CE``
+    (G, B, S) and ``E`` (G, B); shapes with the same ``nu`` in one pass (same arithmetic)."""
+    nus = [float(nu) for nu, _ in shapes]
+    E = np.array([float(e) for _, e in shapes])[:, None] * ce.min(axis=1)
+    D = ce[None, :, :] - E[:, :, None]
+    np.maximum(D, 1e-12, out=D)
+    eta = np.empty_like(D)
+    deta = np.empty_like(D)
+    nus_a = np.array(nus)
+    for nu in dict.fromkeys(nus):
+        idx = np.flatnonzero(nus_a == nu)
+        sel = slice(int(idx[0]), int(idx[-1]) + 1) if idx[-1] - idx[0] + 1 == idx.size else idx
+        Dg = D[sel]
+        if nu == 0:
+            eta[sel] = -np.log(Dg)
+            deta[sel] = -1.0 / Dg
+            continue
+        t = -nu * Dg
+        om = -np.expm1(t)
+        eta[sel] = t - np.log(om) + np.log(nu)
+        deta[sel] = -nu / om
+    return eta, deta, E
+
+
 def _shape_ce(eta: np.ndarray, nu: float, E: float) -> np.ndarray:
     """Inverse of :func:`_shape_eta`: ``CE`` from ``eta`` at the floor ``E`` of the fitted null."""
     if nu == 0:
@@ -386,22 +411,40 @@ def _shape_ce(eta: np.ndarray, nu: float, E: float) -> np.ndarray:
 
 
 def _moment_tau2(rss: np.ndarray, a: np.ndarray, x: np.ndarray, dof: int,
-                 c: np.ndarray) -> np.ndarray:
+                 c: np.ndarray | None, sums=None, trace=None) -> np.ndarray:
     """Method-of-moments (DerSimonian-Laird) model-to-model scatter.
 
     Scatter adds ``c_s tau^2`` to the variance of ``eta_s`` (``c = 1``: a variance on the shape's
-    own scale). With true variances ``1/a_s + c_s tau^2``,
+    own scale; ``c=None`` is the same as ones). With true variances ``1/a_s + c_s tau^2``,
     ``E[sum a_s r_s^2] = dof + tau^2 sum a_s c_s (1 - h_s)`` (``h`` the leverages of the weighted
     line fit; for a fit with ``dof < S - 2`` the sum is scaled by ``dof / (S - 2)``), so
-    ``tau^2 = max(0, (RSS - dof) / sum a c (1 - h))``.
+    ``tau^2 = max(0, (RSS - dof) / sum a c (1 - h))``. ``sums``: the weighted sums
+    ``(Sw, Sx, Sxx, det)`` of ``a`` when already computed; ``trace``: ``sum a c (1 - h)`` from
+    :func:`_moment_trace`.
     """
-    Sw = a.sum(axis=1)
-    Sx = (a * x).sum(axis=1)
-    Sxx = (a * x * x).sum(axis=1)
-    det = Sw * Sxx - Sx**2
-    h = a * (Sxx[:, None] - 2 * x * Sx[:, None] + x * x * Sw[:, None]) / det[:, None]
-    tr = (a * c * (1.0 - h)).sum(axis=1) * dof / max(x.size - 2, 1)
+    if trace is None:
+        trace = _moment_trace(a, x, c, sums)
+    tr = trace * dof / max(x.size - 2, 1)
     return np.maximum(rss - dof, 0.0) / np.maximum(tr, 1e-300)
+
+
+def _moment_trace(a: np.ndarray, x: np.ndarray, c: np.ndarray | None, sums=None) -> np.ndarray:
+    """``sum_s a_s c_s (1 - h_s)`` of :func:`_moment_tau2` (per row)."""
+    if sums is None:
+        Sw = a.sum(axis=1)
+        Sx = (a * x).sum(axis=1)
+        Sxx = (a * x * x).sum(axis=1)
+        det = Sw * Sxx - Sx**2
+    else:
+        Sw, Sx, Sxx, det = sums
+    h = Sxx[:, None] - 2 * x * Sx[:, None]
+    h += x * x * Sw[:, None]
+    np.multiply(a, h, out=h)
+    h /= det[:, None]
+    np.subtract(1.0, h, out=h)
+    ac = a if c is None else a * c
+    np.multiply(ac, h, out=h)
+    return h.sum(axis=1)
 
 
 @dataclass
@@ -418,7 +461,34 @@ class _Setup:
     est_disp: bool = False        # item counts unknown: quasi-binomial dispersion estimated
 
 
-def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
+class _Fits:
+    """Fits of :func:`_fit_all`: ``fits[g]`` is a dict of shape ``g``'s arrays (rows of the
+    replicates); ``d0``, ``red`` and ``coef`` hold every shape at once, (G, B) and (G, B, K)."""
+
+    def __init__(self, arrays: dict, E: np.ndarray, G: int, B: int):
+        self._arrays = arrays
+        self._E = E
+        self._G, self._B = G, B
+        K = arrays["red"].shape[1]
+        self.d0 = (arrays["base"] + arrays["rss0"]).reshape(G, B)
+        self.red = arrays["red"].reshape(G, B, K)
+        self.coef = arrays["coef"].reshape(G, B, K)
+
+    def __len__(self) -> int:
+        return self._G
+
+    def __getitem__(self, g: int) -> dict:
+        g = int(g)
+        if not -self._G <= g < self._G:
+            raise IndexError(g)
+        g %= self._G
+        sl = slice(g * self._B, (g + 1) * self._B)
+        out = {k: v[sl] for k, v in self._arrays.items()}
+        out["E"] = self._E[g]
+        return out
+
+
+def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int) -> _Fits:
     """Everything the statistic needs for each replicate row of ``Y`` (B, S), per shape."""
     lk = setup.link
     ce = lk.to_ce(Y)
@@ -433,20 +503,25 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
     var_ce = v / dmu**2
     B, S = Y.shape
     G = len(shapes)
+    N = G * B
+    x = setup.x
     # every shape at once: rows (shape, replicate) stacked, one weighted fit for all of them
-    parts = [_shape_eta(ce, nu, e) for nu, e in shapes]
-    eta = np.concatenate([p[0] for p in parts])                     # (G*B, S)
-    deta = np.concatenate([p[1] for p in parts])
-    E = np.stack([p[2] for p in parts])                             # (G, B)
-    var_g = np.concatenate([var_ce] * G)
-    a = 1.0 / np.maximum(var_g * deta**2, 1e-300)  # item-noise weights on the eta scale
+    eta3, deta3, E = _shape_eta_all(ce, shapes)                       # (G, B, S), (G, B)
+    eta = eta3.reshape(N, S)
+    deta = deta3.reshape(N, S)
+    # item-noise weights on the eta scale: 1 / max(var_ce deta^2, 1e-300)
+    a = np.square(deta3)
+    np.multiply(var_ce, a, out=a)
+    np.maximum(a, 1e-300, out=a)
+    np.divide(1.0, a, out=a)
+    a = a.reshape(N, S)
     if setup.tau2_runs is not None:
         # scatter measured from runs on ln CE, carried to each shape's eta (delta method)
-        c = (deta * np.concatenate([ce] * G)) ** 2
+        c = ((deta3 * ce) ** 2).reshape(N, S)
     else:
-        # scatter estimated from the fit: a variance on each shape's own eta scale
-        c = np.ones_like(a)
-    rss0a, reda, _, _, _ = _wls(eta, a, setup.x, cols)
+        # scatter estimated from the fit: a variance on each shape's own eta scale (c = 1)
+        c = None
+    rss0a, reda, _, _, _, sums_a = _wls(eta, a, x, cols, coef=False)
     if setup.est_disp:
         # unknown item counts: the item noise is p(1 - p)/n with n unknown, so its scale is
         # estimated (quasi-binomial dispersion, at least the resolution floor) instead of an
@@ -462,20 +537,23 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int):
                             G) / setup.runs
             t_null = t_alt
         else:
-            t_alt = _moment_tau2((rss0a[:, None] - reda).min(axis=1), a, setup.x, df1, c)
-            t_null = _moment_tau2(rss0a, a, setup.x, S - 2, c)
-        w = 1.0 / (1.0 / a + t_alt[:, None] * c)
-    rss0, red, coef, (b0, b1), (c0, c1) = _wls(eta, w, setup.x, cols)
+            tr = _moment_trace(a, x, c, sums_a)
+            np.subtract(rss0a[:, None], reda, out=reda)
+            t_alt = _moment_tau2(reda.min(axis=1), a, x, df1, c, trace=tr)
+            t_null = _moment_tau2(rss0a, a, x, S - 2, c, trace=tr)
+        # w = 1 / (1 / a + t_alt c)
+        w = np.divide(1.0, a)
+        w += t_alt[:, None] if c is None else t_alt[:, None] * c
+        np.divide(1.0, w, out=w)
+    rss0, red, coef, (b0, b1), (c0, c1), _ = _wls(eta, w, x, cols)
     # log-likelihood of the means (Jacobian of eta(y) included), up to constants
-    jac = np.log(np.abs(deta / np.concatenate([dmu] * G)))
-    base = -np.log(w).sum(axis=1) - 2.0 * jac.sum(axis=1)
-    out = []
-    for g in range(G):
-        sl = slice(g * B, (g + 1) * B)
-        out.append(dict(eta=eta[sl], a=a[sl], w=w[sl], rss0=rss0[sl], red=red[sl],
-                        coef=coef[sl], b0=b0[sl], b1=b1[sl], c0=c0[sl], c1=c1[sl],
-                        base=base[sl], E=E[g], tau2=t_null[sl], tau2_alt=t_alt[sl]))
-    return out
+    jac = np.divide(deta3, dmu)
+    np.abs(jac, out=jac)
+    np.log(jac, out=jac)
+    base = -np.log(w).sum(axis=1) - 2.0 * jac.reshape(N, S).sum(axis=1)
+    arrays = dict(eta=eta, a=a, w=w, rss0=rss0, red=red, coef=coef, b0=b0, b1=b1, c0=c0, c1=c1,
+                  base=base, tau2=t_null, tau2_alt=t_alt)
+    return _Fits(arrays, E, G, B)
 
 
 def _runs_tau2(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
@@ -506,27 +584,31 @@ def _runs_tau2_many(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
     return np.maximum((between - item).mean(axis=1), 0.0)
 
 
-def _stats(fits):
+def _stats(fits: _Fits):
     """Profile LR statistics over shapes and breaks, for both directions at once.
 
     ``D0`` is the best null, ``D_up``/``D_dn`` the best accelerating/decelerating break (break
     coefficient restricted to that sign): ``T_up = D0 - D_up``, ``T_dn = D0 - D_dn`` and the
     two-sided ``D0 - min(D_up, D_dn)``. Returns the three statistics and the (shape, candidate)
-    of each best break.
+    of each best break (the first in (shape, candidate) order among ties).
     """
-    d0 = np.stack([f["base"] + f["rss0"] for f in fits])              # (G, B)
-    red = np.stack([f["red"] for f in fits])                           # (G, B, K)
-    coef = np.stack([f["coef"] for f in fits])
+    d0 = fits.d0                                                        # (G, B)
+    red = fits.red                                                      # (G, B, K)
+    coef = fits.coef
     G, B, K = red.shape
     ar = np.arange(B)
     d0min = d0.min(axis=0)
     g0 = np.argmin(d0, axis=0)
+    d0b = d0[:, :, None]
+    alt = d0b - red            # D of every (shape, candidate) break, either sign
     best = {}
-    for name, sign in (("up", 1.0), ("dn", -1.0)):
-        r = np.where(sign * coef > 0, red, 0.0)
-        flat = (d0[:, :, None] - r).transpose(1, 0, 2).reshape(B, -1)
-        j = np.argmin(flat, axis=1)
-        best[name] = (flat[ar, j], j // K, j % K)
+    for name, right in (("up", coef > 0), ("dn", coef < 0)):
+        # a candidate of the wrong sign is fitted at 0: its D is the null's
+        m = np.where(right, alt, d0b)
+        k = np.argmin(m, axis=2)                                        # (G, B)
+        mk = np.take_along_axis(m, k[:, :, None], axis=2)[:, :, 0]
+        g = np.argmin(mk, axis=0)                                       # (B,)
+        best[name] = (mk[g, ar], g, k[g, ar])
     up, dn = best["up"][0], best["dn"][0]
     T_up = np.maximum(d0min - up, 0.0)
     T_dn = np.maximum(d0min - dn, 0.0)
