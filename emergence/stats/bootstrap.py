@@ -197,14 +197,36 @@ def _wls_line(Z: np.ndarray, W: np.ndarray, x: np.ndarray):
     return b0, b1, R0, sums
 
 
-def _wls_line_wx(Z: np.ndarray, W: np.ndarray, x: np.ndarray):
+class _Buffers:
+    """Scratch arrays by name, reused while their shape stays the same.
+
+    The replicate chunks of one test fit arrays of the same shapes again and again; writing into
+    the same memory spares the page faults that fresh large arrays cost on every call. Arrays
+    taken from here are overwritten by the next call that uses the same buffers: results that
+    outlive it must be copied (or computed without buffers).
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype=float) -> np.ndarray:
+        a = self._arrays.get(name)
+        if a is None or a.shape != tuple(shape) or a.dtype != dtype:
+            a = np.empty(shape, dtype)
+            self._arrays[name] = a
+        return a
+
+
+def _wls_line_wx(Z: np.ndarray, W: np.ndarray, x: np.ndarray, buf: _Buffers | None = None):
     """:func:`_wls_line`, also returning ``W * x`` (reused by the column fits)."""
     if Z.shape != W.shape:
         Z, W = np.broadcast_arrays(Z, W)
+    buf = _Buffers() if buf is None else buf
+    shape = W.shape
     Sw = W.sum(axis=1)
-    Wx = W * x
+    Wx = np.multiply(W, x, out=buf.get("Wx", shape))
     Sx = Wx.sum(axis=1)
-    t = Wx * x
+    t = np.multiply(Wx, x, out=buf.get("R0", shape))
     Sxx = t.sum(axis=1)
     np.multiply(W, Z, out=t)
     Sz = t.sum(axis=1)
@@ -215,7 +237,7 @@ def _wls_line_wx(Z: np.ndarray, W: np.ndarray, x: np.ndarray):
     b0 = (Sz - b1 * Sx) / Sw
     # R0 = Z - b0 - b1 x, evaluated in that order
     R0 = np.subtract(Z, b0[:, None], out=t)
-    R0 -= b1[:, None] * x
+    R0 -= np.multiply(b1[:, None], x, out=buf.get("b1x", shape))
     return b0, b1, R0, (Sw, Sx, Sxx, det), Wx
 
 
@@ -229,22 +251,25 @@ def _line_and_columns(Z, W, x, cols):
     return rss0, red, coef, line, proj
 
 
-def _line_and_columns_sums(Z, W, x, cols, coef: bool = True):
+def _line_and_columns_sums(Z, W, x, cols, coef: bool = True, buf: _Buffers | None = None):
     """:func:`_line_and_columns`, also returning the weighted sums ``(Sw, Sx, Sxx, det)`` of the
-    line fit; ``coef=False`` leaves the column coefficients out (None).
+    line fit; ``coef=False`` leaves the column coefficients out (None). With ``buf`` the (B, S)
+    and (B, K) arrays, returned ones included, live in those buffers (see :class:`_Buffers`).
 
     The arithmetic is the plain formulas' (same operations in the same order, written in place
     to spare temporaries), so the results are the same to the last bit.
     """
-    b0, b1, R0, (Sw, Sx, Sxx, det), Wx = _wls_line_wx(Z, W, x)
+    buf = _Buffers() if buf is None else buf
+    b0, b1, R0, (Sw, Sx, Sxx, det), Wx = _wls_line_wx(Z, W, x, buf)
     colsT = cols.T
-    rss0 = np.einsum("bs,bs->b", W, R0**2)
-    Sh = W @ colsT
-    Sxh = Wx @ colsT
-    Shh = W @ (cols**2).T
+    B, K = R0.shape[0], cols.shape[0]
+    rss0 = np.einsum("bs,bs->b", W, np.square(R0, out=buf.get("sq", R0.shape)))
+    Sh = np.matmul(W, colsT, out=buf.get("Sh", (B, K)))
+    Sxh = np.matmul(Wx, colsT, out=buf.get("Sxh", (B, K)))
+    Shh = np.matmul(W, (cols**2).T, out=buf.get("Shh", (B, K)))
     # c1 = (Sw Sxh - Sx Sh) / det
-    c1 = Sw[:, None] * Sxh
-    t = Sx[:, None] * Sh
+    c1 = np.multiply(Sw[:, None], Sxh, out=buf.get("c1", (B, K)))
+    t = np.multiply(Sx[:, None], Sh, out=buf.get("c0", (B, K)))
     c1 -= t
     c1 /= det[:, None]
     # c0 = (Sh - c1 Sx) / Sw
@@ -257,15 +282,17 @@ def _line_and_columns_sums(Z, W, x, cols, coef: bool = True):
     Sh += Sxh
     hh = np.subtract(Shh, Sh, out=Sh)
     np.multiply(W, R0, out=R0)
-    cross = R0 @ colsT
+    cross = np.matmul(R0, colsT, out=buf.get("cross", (B, K)))
     np.maximum(Shh, 1e-300, out=Shh)
     Shh *= 1e-12
-    ok = hh > Shh
+    ok = np.greater(hh, Shh, out=buf.get("ok", (B, K), bool))
     cf = None
     if coef:
-        cf = np.zeros_like(cross)
+        cf = buf.get("coef", (B, K))
+        cf.fill(0.0)
         np.divide(cross, hh, out=cf, where=ok)
-    red = np.zeros_like(cross)
+    red = buf.get("red", (B, K))
+    red.fill(0.0)
     np.square(cross, out=cross)
     np.divide(cross, hh, out=red, where=ok)
     return rss0, red, cf, (b0, b1), (c0, c1), (Sw, Sx, Sxx, det)

@@ -65,7 +65,7 @@ from .._defaults import N_BOOT
 from .._random import SeedLike
 from .._validation import check_option, check_rng
 from ._results import TestResult
-from .bootstrap import _candidates
+from .bootstrap import _Buffers, _candidates
 from .bootstrap import _line_and_columns_sums as _wls
 
 __all__ = [
@@ -378,28 +378,45 @@ def _shape_eta(ce: np.ndarray, nu: float, e: float) -> tuple[np.ndarray, np.ndar
     return -nu * D - np.log(om) + np.log(nu), -nu / om, E
 
 
-def _shape_eta_all(ce: np.ndarray, shapes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _shape_eta_all(ce: np.ndarray, shapes, buf: _Buffers | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_shape_eta` for every shape of ``shapes`` at once: ``eta`` and ``d eta / d CE``
     (G, B, S) and ``E`` (G, B); shapes with the same ``nu`` in one pass (same arithmetic)."""
+    buf = _Buffers() if buf is None else buf
+    G, (B, S) = len(shapes), ce.shape
     nus = [float(nu) for nu, _ in shapes]
     E = np.array([float(e) for _, e in shapes])[:, None] * ce.min(axis=1)
-    D = ce[None, :, :] - E[:, :, None]
+    D = np.subtract(ce[None, :, :], E[:, :, None], out=buf.get("D", (G, B, S)))
     np.maximum(D, 1e-12, out=D)
-    eta = np.empty_like(D)
-    deta = np.empty_like(D)
+    eta = buf.get("eta", (G, B, S))
+    deta = buf.get("deta", (G, B, S))
     nus_a = np.array(nus)
     for nu in dict.fromkeys(nus):
         idx = np.flatnonzero(nus_a == nu)
-        sel = slice(int(idx[0]), int(idx[-1]) + 1) if idx[-1] - idx[0] + 1 == idx.size else idx
-        Dg = D[sel]
-        if nu == 0:
-            eta[sel] = -np.log(Dg)
-            deta[sel] = -1.0 / Dg
+        if idx[-1] - idx[0] + 1 != idx.size:   # not one run of the grid: gather and scatter
+            Dg = D[idx]
+            if nu == 0:
+                eta[idx] = -np.log(Dg)
+                deta[idx] = -1.0 / Dg
+            else:
+                t = -nu * Dg
+                om = -np.expm1(t)
+                eta[idx] = t - np.log(om) + np.log(nu)
+                deta[idx] = -nu / om
             continue
-        t = -nu * Dg
-        om = -np.expm1(t)
-        eta[sel] = t - np.log(om) + np.log(nu)
-        deta[sel] = -nu / om
+        sl = slice(int(idx[0]), int(idx[-1]) + 1)
+        Dg, eg, dg = D[sl], eta[sl], deta[sl]
+        if nu == 0:
+            # eta = -ln D, d eta / d CE = -1 / D
+            np.negative(np.log(Dg, out=eg), out=eg)
+            np.divide(-1.0, Dg, out=dg)
+            continue
+        # eta = -nu D - ln(om) + ln nu with om = -expm1(-nu D); d eta / d CE = -nu / om
+        np.multiply(-nu, Dg, out=eg)
+        om = np.negative(np.expm1(eg, out=dg), out=dg)
+        eg -= np.log(om, out=Dg)
+        eg += np.log(nu)
+        np.divide(-nu, om, out=dg)
     return eta, deta, E
 
 
@@ -428,8 +445,10 @@ def _moment_tau2(rss: np.ndarray, a: np.ndarray, x: np.ndarray, dof: int,
     return np.maximum(rss - dof, 0.0) / np.maximum(tr, 1e-300)
 
 
-def _moment_trace(a: np.ndarray, x: np.ndarray, c: np.ndarray | None, sums=None) -> np.ndarray:
+def _moment_trace(a: np.ndarray, x: np.ndarray, c: np.ndarray | None, sums=None,
+                  buf: _Buffers | None = None) -> np.ndarray:
     """``sum_s a_s c_s (1 - h_s)`` of :func:`_moment_tau2` (per row)."""
+    buf = _Buffers() if buf is None else buf
     if sums is None:
         Sw = a.sum(axis=1)
         Sx = (a * x).sum(axis=1)
@@ -437,13 +456,14 @@ def _moment_trace(a: np.ndarray, x: np.ndarray, c: np.ndarray | None, sums=None)
         det = Sw * Sxx - Sx**2
     else:
         Sw, Sx, Sxx, det = sums
-    h = Sxx[:, None] - 2 * x * Sx[:, None]
-    h += x * x * Sw[:, None]
+    # h = a (Sxx - 2 x Sx + x x Sw) / det
+    h = np.multiply(2 * x, Sx[:, None], out=buf.get("h", a.shape))
+    np.subtract(Sxx[:, None], h, out=h)
+    h += np.multiply(x * x, Sw[:, None], out=buf.get("u", a.shape))
     np.multiply(a, h, out=h)
     h /= det[:, None]
     np.subtract(1.0, h, out=h)
-    ac = a if c is None else a * c
-    np.multiply(ac, h, out=h)
+    np.multiply(a if c is None else a * c, h, out=h)
     return h.sum(axis=1)
 
 
@@ -488,8 +508,13 @@ class _Fits:
         return out
 
 
-def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int) -> _Fits:
-    """Everything the statistic needs for each replicate row of ``Y`` (B, S), per shape."""
+def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int,
+             buf: _Buffers | None = None) -> _Fits:
+    """Everything the statistic needs for each replicate row of ``Y`` (B, S), per shape.
+
+    With ``buf`` the large arrays live in those buffers: the fits are valid until the next call
+    with the same buffers."""
+    buf = _Buffers() if buf is None else buf
     lk = setup.link
     ce = lk.to_ce(Y)
     dmu = lk.dmean(ce)
@@ -506,11 +531,11 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int) -
     N = G * B
     x = setup.x
     # every shape at once: rows (shape, replicate) stacked, one weighted fit for all of them
-    eta3, deta3, E = _shape_eta_all(ce, shapes)                       # (G, B, S), (G, B)
+    eta3, deta3, E = _shape_eta_all(ce, shapes, buf)                  # (G, B, S), (G, B)
     eta = eta3.reshape(N, S)
     deta = deta3.reshape(N, S)
     # item-noise weights on the eta scale: 1 / max(var_ce deta^2, 1e-300)
-    a = np.square(deta3)
+    a = np.square(deta3, out=buf.get("a", deta3.shape))
     np.multiply(var_ce, a, out=a)
     np.maximum(a, 1e-300, out=a)
     np.divide(1.0, a, out=a)
@@ -521,7 +546,7 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int) -
     else:
         # scatter estimated from the fit: a variance on each shape's own eta scale (c = 1)
         c = None
-    rss0a, reda, _, _, _, sums_a = _wls(eta, a, x, cols, coef=False)
+    rss0a, reda, _, _, _, sums_a = _wls(eta, a, x, cols, coef=False, buf=buf)
     if setup.est_disp:
         # unknown item counts: the item noise is p(1 - p)/n with n unknown, so its scale is
         # estimated (quasi-binomial dispersion, at least the resolution floor) instead of an
@@ -530,27 +555,28 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int) -
         # the null-fit dispersion, for simulation (the shape takes two more parameters)
         t_null = np.maximum(rss0a / max(S - 4, 1), 1.0)
         t_alt = phi_alt
-        w = a / phi_alt[:, None]
+        w = np.divide(a, phi_alt[:, None], out=buf.get("w", a.shape))
     else:
         if setup.tau2_runs is not None:
             t_alt = np.tile(np.broadcast_to(np.asarray(setup.tau2_runs, float), (B,)),
                             G) / setup.runs
             t_null = t_alt
         else:
-            tr = _moment_trace(a, x, c, sums_a)
+            tr = _moment_trace(a, x, c, sums_a, buf)
             np.subtract(rss0a[:, None], reda, out=reda)
             t_alt = _moment_tau2(reda.min(axis=1), a, x, df1, c, trace=tr)
             t_null = _moment_tau2(rss0a, a, x, S - 2, c, trace=tr)
         # w = 1 / (1 / a + t_alt c)
-        w = np.divide(1.0, a)
+        w = np.divide(1.0, a, out=buf.get("w", a.shape))
         w += t_alt[:, None] if c is None else t_alt[:, None] * c
         np.divide(1.0, w, out=w)
-    rss0, red, coef, (b0, b1), (c0, c1), _ = _wls(eta, w, x, cols)
+    rss0, red, coef, (b0, b1), (c0, c1), _ = _wls(eta, w, x, cols, buf=buf)
     # log-likelihood of the means (Jacobian of eta(y) included), up to constants
-    jac = np.divide(deta3, dmu)
+    jac = np.divide(deta3, dmu, out=buf.get("jac", deta3.shape))
     np.abs(jac, out=jac)
     np.log(jac, out=jac)
-    base = -np.log(w).sum(axis=1) - 2.0 * jac.reshape(N, S).sum(axis=1)
+    lw = np.log(w, out=buf.get("lw", w.shape))
+    base = -lw.sum(axis=1) - 2.0 * jac.reshape(N, S).sum(axis=1)
     arrays = dict(eta=eta, a=a, w=w, rss0=rss0, red=red, coef=coef, b0=b0, b1=b1, c0=c0, c1=c1,
                   base=base, tau2=t_null, tau2_alt=t_alt)
     return _Fits(arrays, E, G, B)
@@ -584,7 +610,7 @@ def _runs_tau2_many(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
     return np.maximum((between - item).mean(axis=1), 0.0)
 
 
-def _stats(fits: _Fits):
+def _stats(fits: _Fits, buf: _Buffers | None = None):
     """Profile LR statistics over shapes and breaks, for both directions at once.
 
     ``D0`` is the best null, ``D_up``/``D_dn`` the best accelerating/decelerating break (break
@@ -599,12 +625,18 @@ def _stats(fits: _Fits):
     ar = np.arange(B)
     d0min = d0.min(axis=0)
     g0 = np.argmin(d0, axis=0)
+    buf = _Buffers() if buf is None else buf
     d0b = d0[:, :, None]
-    alt = d0b - red            # D of every (shape, candidate) break, either sign
+    # D of every (shape, candidate) break, either sign
+    alt = np.subtract(d0b, red, out=buf.get("alt", red.shape))
+    right = buf.get("right", red.shape, bool)
+    m = buf.get("m", red.shape)
     best = {}
-    for name, right in (("up", coef > 0), ("dn", coef < 0)):
+    for name, cmp in (("up", np.greater), ("dn", np.less)):
         # a candidate of the wrong sign is fitted at 0: its D is the null's
-        m = np.where(right, alt, d0b)
+        cmp(coef, 0.0, out=right)
+        np.copyto(m, d0b)
+        np.copyto(m, alt, where=right)
         k = np.argmin(m, axis=2)                                        # (G, B)
         mk = np.take_along_axis(m, k[:, :, None], axis=2)[:, :, 0]
         g = np.argmin(mk, axis=0)                                       # (B,)
@@ -1012,12 +1044,13 @@ def latent_break_test(
     counts = dict.fromkeys(obs, 0)
     reps: dict[str, list[np.ndarray]] = {k: [] for k in obs}
     done = 0
+    buf = _Buffers()  # scratch arrays reused by every chunk of replicates
     while done < n_boot:
         m = min(CHUNK, n_boot - done)
         ys, tau2_rep = simulate(m)
         st = setup if tau2_rep is None else replace(setup, tau2_runs=tau2_rep)
-        fits_s = _fit_all(st, ys, cols, shapes, df1)
-        for key, Ts in zip(("up", "dn", "2"), _stats(fits_s)[:3], strict=True):
+        fits_s = _fit_all(st, ys, cols, shapes, df1, buf)
+        for key, Ts in zip(("up", "dn", "2"), _stats(fits_s, buf)[:3], strict=True):
             reps[key].append(Ts)
             t = obs[key]
             counts[key] += int(np.count_nonzero(Ts >= t - 1e-9 * max(abs(t), 1.0)))
