@@ -626,21 +626,28 @@ def _stats(fits: _Fits, buf: _Buffers | None = None):
     d0min = d0.min(axis=0)
     g0 = np.argmin(d0, axis=0)
     buf = _Buffers() if buf is None else buf
-    d0b = d0[:, :, None]
-    # D of every (shape, candidate) break, either sign
-    alt = np.subtract(d0b, red, out=buf.get("alt", red.shape))
-    right = buf.get("right", red.shape, bool)
-    m = buf.get("m", red.shape)
+    # replicate-major copies: the best (shape, candidate) of a replicate is one argmin over a row
+    redT = buf.get("redT", (B, G, K))
+    np.copyto(redT, red.transpose(1, 0, 2))
+    coefT = buf.get("coefT", (B, G, K))
+    np.copyto(coefT, coef.transpose(1, 0, 2))
+    d0b = d0.T[:, :, None]
+    right = buf.get("right", (B, G, K), bool)
+    m = buf.get("m", (B, G, K))
+    # red >= 0 by construction; where it is finite, red * [right] is where(right, red, 0) exactly
+    finite = bool(np.isfinite(redT).all())
     best = {}
     for name, cmp in (("up", np.greater), ("dn", np.less)):
-        # a candidate of the wrong sign is fitted at 0: its D is the null's
-        cmp(coef, 0.0, out=right)
-        np.copyto(m, d0b)
-        np.copyto(m, alt, where=right)
-        k = np.argmin(m, axis=2)                                        # (G, B)
-        mk = np.take_along_axis(m, k[:, :, None], axis=2)[:, :, 0]
-        g = np.argmin(mk, axis=0)                                       # (B,)
-        best[name] = (mk[g, ar], g, k[g, ar])
+        # a candidate of the wrong sign is fitted at 0: it reduces nothing (D is the null's)
+        cmp(coefT, 0.0, out=right)
+        if finite:
+            np.multiply(redT, right, out=m)
+        else:
+            np.copyto(m, np.where(right, redT, 0.0))
+        np.subtract(d0b, m, out=m)
+        flat = m.reshape(B, G * K)
+        j = np.argmin(flat, axis=1)
+        best[name] = (flat[ar, j], j // K, j % K)
     up, dn = best["up"][0], best["dn"][0]
     T_up = np.maximum(d0min - up, 0.0)
     T_dn = np.maximum(d0min - dn, 0.0)
