@@ -533,7 +533,6 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int,
     # every shape at once: rows (shape, replicate) stacked, one weighted fit for all of them
     eta3, deta3, E = _shape_eta_all(ce, shapes, buf)                  # (G, B, S), (G, B)
     eta = eta3.reshape(N, S)
-    deta = deta3.reshape(N, S)
     # item-noise weights on the eta scale: 1 / max(var_ce deta^2, 1e-300)
     a = np.square(deta3, out=buf.get("a", deta3.shape))
     np.multiply(var_ce, a, out=a)
