@@ -210,11 +210,14 @@ class _Buffers:
         self._arrays: dict[str, np.ndarray] = {}
 
     def get(self, name: str, shape: tuple[int, ...], dtype=float) -> np.ndarray:
+        """A C-contiguous array of ``shape`` (contents undefined): the start of the buffer
+        ``name``, grown when too small (a smaller last chunk reuses the same memory)."""
+        size = int(np.prod(shape))
         a = self._arrays.get(name)
-        if a is None or a.shape != tuple(shape) or a.dtype != dtype:
-            a = np.empty(shape, dtype)
+        if a is None or a.size < size or a.dtype != dtype:
+            a = np.empty(size, dtype)
             self._arrays[name] = a
-        return a
+        return a[:size].reshape(shape)
 
 
 def _wls_line_wx(Z: np.ndarray, W: np.ndarray, x: np.ndarray, buf: _Buffers | None = None):
