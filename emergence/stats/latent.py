@@ -74,6 +74,7 @@ __all__ = [
     "LatentLink",
     "LatentBreakResult",
     "latent_break_test",
+    "item_noise_var",
     "latent_kind",
     "value_resolution",
 ]
@@ -365,6 +366,74 @@ def item_heterogeneity(link: LatentLink, y: np.ndarray, items: np.ndarray,
         if abs(v - v_obs) < err:
             best, err = sg, abs(v - v_obs)
     return best
+
+
+def item_noise_var(items: np.ndarray) -> np.ndarray:
+    """Variance of one item's value at each scale around the item's own trajectory.
+
+    The same items are seen at every scale, so what differs between items at one scale (one
+    item is long or hard at every scale) is not noise of the per-scale mean: it is the same in
+    every scale's mean and is absorbed by the curve's intercept. The noise is the item x scale
+    interaction:
+
+    - values of one sign (log-likelihoods, losses): item and scale effects multiply, so the
+      two-way additive model is fitted to ``ln|y|``; with per-scale noise variances ``s_t`` the
+      interaction residuals have ``E[sum_i r_is^2] = (n - 1)((1 - 2/S) s_s + sum_t s_t / S^2)``,
+      solved for the per-scale factor (1 with fewer than 20 items), times each item's own
+      log-scale variance from its row (a long target varies less on the log scale than a
+      one-token one), and carried back to the value's scale item by item
+      (``Var y_is = y_is^2 s_i f_s``, delta method);
+    - otherwise (counts with zeros, such as edit distances): the rank-1 (item x scale) fit by
+      singular value decomposition, with residual degrees of freedom
+      ``(n - 1)(1 - v_s^2 / sum v^2)`` at scale ``s`` (``v`` the scale profile).
+
+    Fewer than 3 items or scales: the variance across items (the conservative upper bound).
+
+    Parameters
+    ----------
+    items : ndarray, shape (n_items, n_scales)
+
+    Returns
+    -------
+    ndarray, shape (n_scales,)
+        Variance of one item's value at each scale; the per-scale mean has this over ``n_items``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emergence.stats.latent import item_noise_var
+    >>> rng = np.random.default_rng(0)
+    >>> hard = np.exp(rng.normal(0, 1, (500, 1)))           # items differ 7x in difficulty
+    >>> ce = np.exp(-np.linspace(0, 3, 8))                  # per-token CE falls with scale
+    >>> ll = -5 * hard * ce * rng.gamma(25, 1 / 25, (500, 8))   # 20% token noise
+    >>> ratio = item_noise_var(ll) / ll.var(axis=0, ddof=1)
+    >>> bool(np.all(ratio < 0.1))                           # most spread is item difficulty
+    True
+    """
+    Y = np.asarray(items, float)
+    n, S = Y.shape
+    if n < 3 or S < 3 or not np.all(np.isfinite(Y)):
+        return Y.var(axis=0, ddof=1)
+    if np.all(Y < 0) or np.all(Y > 0):
+        Z = np.log(np.abs(Y))
+        R = Z - Z.mean(axis=1, keepdims=True) - Z.mean(axis=0) + Z.mean()
+        R2 = R**2
+        # item i's own log-scale variance from its row (items differ: a long target varies less
+        # on the log scale than a one-token one) ...
+        s_item = R2.sum(axis=1) / ((S - 1) * (n - 1) / n)
+        # ... times a per-scale factor (mean 1) from the columns
+        if n >= 20:
+            A = (1.0 - 2.0 / S) * np.eye(S) + 1.0 / S**2
+            f = np.linalg.solve(A, R2.sum(axis=0) / (n - 1))
+            f = np.maximum(f, 0.05 * max(float(f.mean()), 0.0))
+            f = f / max(float(f.mean()), 1e-300)
+        else:
+            f = np.ones(S)
+        return (Y**2 * s_item[:, None]).mean(axis=0) * f
+    U, sv, Vt = np.linalg.svd(Y, full_matrices=False)
+    R = Y - sv[0] * np.outer(U[:, 0], Vt[0])
+    lev = Vt[0] ** 2 / np.sum(Vt[0] ** 2)
+    return (R**2).sum(axis=0) / np.maximum((n - 1) * (1.0 - lev), 1.0)
 
 
 def _shape_eta(ce: np.ndarray, nu: float, e: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -897,13 +966,13 @@ def latent_break_test(
         ce_obs = link.to_ce(d.y[None, :])[0]
         q = np.exp(-ce_obs)
         model_v = float(np.sum(lens * wts)) * q * (1 - q) / items.shape[0]
-        emp_v = items.var(axis=0, ddof=1) / items.shape[0]
+        emp_v = item_noise_var(items) / items.shape[0]
         overdisp = np.maximum(emp_v / np.maximum(model_v, 1e-300), 1.0)
         binary = True  # substitution model (binomial over tokens), scaled by the dispersion
         nitem = np.full(S, float(items.shape[0]))
     elif not binary:
         if items is not None and items.shape[0] > 1:
-            var_fixed = items.var(axis=0, ddof=1) / items.shape[0]
+            var_fixed = item_noise_var(items) / items.shape[0]
         elif d.stderr is not None:
             var_fixed = np.asarray(d.stderr, float) ** 2
         else:

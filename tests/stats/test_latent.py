@@ -12,6 +12,7 @@ from emergence.stats._data import as_curve_data
 from emergence.stats.latent import (
     LatentLink,
     item_heterogeneity,
+    item_noise_var,
     latent_break_test,
     latent_kind,
     value_resolution,
@@ -89,6 +90,37 @@ def test_item_heterogeneity_recovers_the_spread_of_difficulties():
     df0 = simulate_family("power_law", n_items=2000, seed=3, metrics=["exact_match"])
     c0 = extract_curves(df0, x="params").curves[0]
     assert item_heterogeneity(lk, c0.y, c0.items) <= 0.25
+
+
+@pytest.mark.parametrize("sd", [0.0, 1.0])
+def test_item_noise_is_the_item_by_scale_interaction(sd):
+    """The same items at every scale: the noise of a per-scale mean is what varies within an
+    item, not how items differ. Checked against the variance of the means over 300 redraws of
+    the noise with the items held fixed (log-likelihoods: multiplicative gamma token noise;
+    edit distances: binomial over the target's tokens)."""
+    rng = np.random.default_rng(7)
+    n, S = 200, 8
+    lens = rng.integers(1, 9, n) if sd else np.full(n, 5)
+    cei = np.outer(np.exp(rng.normal(0.0, sd, n)), np.exp(-0.818 * np.linspace(0, 4, S) + 0.3))
+    est = {"ll": [], "ted": []}
+    means = {"ll": [], "ted": []}
+    for _ in range(300):
+        ll = -cei * rng.gamma(lens[:, None] / 0.25, 0.25, (n, S))
+        ted = rng.binomial(lens[:, None], 1.0 - np.exp(-cei)).astype(float)
+        for k, v in (("ll", ll), ("ted", ted)):
+            est[k].append(item_noise_var(v) / n)
+            means[k].append(v.mean(axis=0))
+    across = ll.var(axis=0, ddof=1) / n
+    for k in est:
+        ratio = np.mean(est[k], axis=0) / np.var(means[k], axis=0)
+        assert np.all((ratio > 0.8) & (ratio < 1.45 if k == "ll" else ratio < 2.0)), (k, ratio)
+    if sd:  # the spread across items would overstate the noise many times over
+        assert np.all(across > 5 * np.var(means["ll"], axis=0))
+
+
+def test_item_noise_falls_back_to_the_spread_across_items_when_it_cannot_be_separated():
+    y = np.array([[-1.0, -0.5, 0.2], [-2.0, -1.0, -0.5]])
+    assert np.allclose(item_noise_var(y), y.var(axis=0, ddof=1))
 
 
 def _test_curve(truth, metric, seed, **kw):
