@@ -83,7 +83,7 @@ LATENT_KINDS = ("exact_match", "multiple_choice", "edit_distance", "loglik", "lo
                 "per_token_p", "brier", "loss", "perplexity", "bounded")
 #: shape grid of the smooth null: (nu, E as a fraction of the smallest observed CE)
 SHAPES: tuple[tuple[float, float], ...] = tuple(
-    (nu, e) for nu in (0.0, 0.5, 1.0, 2.0) for e in (0.0, 0.5, 0.8, 0.93, 0.99)
+    (nu, e) for nu in (0.0, 0.5, 1.0, 2.0) for e in (0.0, 0.15, 0.3, 0.5, 0.65, 0.8, 0.93, 0.99)
 )
 DIRECTIONS = ("improving", "decelerating", "both")
 #: Gauss-Hermite nodes and weights for a standard normal (item heterogeneity)
