@@ -24,7 +24,8 @@ and the odd small value), ``saturating``; genuine ``hinge_x1.5``/``hinge_x3``/``
 (slope of ln CE multiplied by the factor after the middle of the range) and ``step_0.5``/
 ``step_1`` (ln CE drops by 0.5 or 1 there); and ``schaeffer``: the issue's exact case (power law,
 L = 5, 10 scales 1e7..1e11, 500 items, exact match and token edit distance), one extra cell.
-Nuisances: ``none``; ``scatter`` (model-to-model sd 0.25 on ln CE); ``overdispersion`` (item x
+Nuisances: ``none``; ``scatter`` (model-to-model sd 0.25 on ln CE); ``scatter_0.1`` (sd 0.1,
+comparable to the item noise); ``overdispersion`` (item x
 model sd 0.3); ``heterogeneous`` (item difficulty sd 1 on ln CE and target lengths 1..8 tokens);
 ``uneven`` (random log-spacing of the scales); ``mc4`` (4-choice items: chance floor 0.25,
 ``n_choices`` written per item, chance not declared otherwise); ``runs3`` (three training runs
@@ -93,6 +94,7 @@ TRUTH_SPECS: dict[str, tuple[str, dict, bool, tuple[str, ...] | None]] = {
 NUISANCES: dict[str, tuple[dict, bool | None]] = {
     "none": ({}, None),
     "scatter": ({"scatter_sd": 0.25}, None),
+    "scatter_0.1": ({"scatter_sd": 0.1}, None),
     "overdispersion": ({"overdispersion": 0.3}, None),
     "heterogeneous": ({"item_sd": 1.0, "target_tokens": tuple(range(1, 9))}, None),
     "uneven": ({"spacing": "random"}, None),
