@@ -16,6 +16,7 @@ for it and ``direction="both"`` gives the two-sided test.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -212,7 +213,7 @@ class _Buffers:
     def get(self, name: str, shape: tuple[int, ...], dtype=float) -> np.ndarray:
         """A C-contiguous array of ``shape`` (contents undefined): the start of the buffer
         ``name``, grown when too small (a smaller last chunk reuses the same memory)."""
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         a = self._arrays.get(name)
         if a is None or a.size < size or a.dtype != dtype:
             a = np.empty(size, dtype)
