@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.contingency_tables import mcnemar
+from scipy.stats import binom
 
 from ._results import TestResult, fmt_p
 
@@ -68,8 +68,9 @@ def adjacent_mcnemar_test(
     -----
     With ``b`` = #(wrong at s, right at s+1) and ``c`` = #(right at s, wrong at s+1),
     ``b ~ Binomial(b + c, 1/2)`` under H0. Pairing removes item difficulty, so this is far more
-    powerful than comparing two independent proportions. Uses
-    :func:`statsmodels.stats.contingency_tables.mcnemar` with ``exact=True``. The p-values are
+    powerful than comparing two independent proportions. The p-value is that of
+    :func:`statsmodels.stats.contingency_tables.mcnemar` with ``exact=True``
+    (``min(2 P(Binomial(b + c, 1/2) <= min(b, c)), 1)``), computed for all pairs at once. The p-values are
     per pair; adjust them (e.g. :func:`emergence.stats.multiple.fdr`) when reading many.
 
     References
@@ -98,21 +99,28 @@ def adjacent_mcnemar_test(
     labels = [str(i) for i in range(s)] if labels is None else [str(v) for v in labels]
     if len(labels) != s:
         raise ValueError(f"{len(labels)} labels for {s} scales.")
-    rows = []
-    for i in range(s - 1):
-        a, bcol = m[:, i], m[:, i + 1]
-        b = int(np.sum((a == 0) & (bcol == 1)))
-        c = int(np.sum((a == 1) & (bcol == 0)))
-        both = int(np.sum((a == 1) & (bcol == 1)))
-        neither = int(np.sum((a == 0) & (bcol == 0)))
-        if b + c == 0:
-            stat, p = 0.0, 1.0
-        else:
-            r = mcnemar(np.array([[neither, b], [c, both]]), exact=True)
-            stat, p = float(r.statistic), float(r.pvalue)
-        rows.append({"from": labels[i], "to": labels[i + 1], "b": b, "c": c,
-                     "statistic": stat, "pvalue": min(p, 1.0)})
-    tab = pd.DataFrame(rows)
-    j = int(np.argmax(tab["b"].to_numpy() - tab["c"].to_numpy()))
-    return AdjacentMcNemarResult(tab, float(tab["b"].iloc[j] - tab["c"].iloc[j]),
-                                 float(tab["pvalue"].iloc[j]))
+    b, c, stat, p = _adjacent_mcnemar(m)
+    tab = pd.DataFrame({"from": labels[:-1], "to": labels[1:], "b": b, "c": c,
+                        "statistic": stat, "pvalue": p})
+    j = int(np.argmax(b - c))
+    return AdjacentMcNemarResult(tab, float(b[j] - c[j]), float(p[j]))
+
+
+def _adjacent_mcnemar(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Counts ``b``, ``c`` (int64), statistics and exact p-values of every adjacent pair of the
+    0/1 matrix ``m`` (checked by the caller), all pairs at once.
+
+    The p-value is statsmodels' ``mcnemar(exact=True)``: ``min(2 F(min(b, c); b + c, 1/2), 1)``
+    with ``F`` the binomial CDF, and 1 when ``b + c = 0``; the statistic is ``min(b, c)``.
+    """
+    lo, hi = m[:, :-1], m[:, 1:]
+    b = np.count_nonzero((lo == 0) & (hi == 1), axis=0).astype(np.int64)
+    c = np.count_nonzero((lo == 1) & (hi == 0), axis=0).astype(np.int64)
+    stat = np.minimum(b, c).astype(float)
+    tot = b + c
+    p = np.ones(b.size)
+    some = tot > 0
+    if some.any():
+        p[some] = np.minimum(binom.cdf(stat[some], tot[some], 0.5) * 2, 1)
+    stat[~some] = 0.0
+    return b, c, stat, np.minimum(p, 1.0)

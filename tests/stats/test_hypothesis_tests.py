@@ -280,6 +280,38 @@ def test_mcnemar_matches_binomial():
         adjacent_mcnemar_test(items + 0.5)
 
 
+def test_mcnemar_all_pairs_at_once_equals_statsmodels_pair_by_pair():
+    """The vectorised counts and p-values are exactly statsmodels' mcnemar(exact=True), pair by
+    pair (the plain loop the table used to be built with), incl. pairs with b + c = 0."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    rng = np.random.default_rng(11)
+    for n, s in ((1, 2), (7, 3), (60, 6), (400, 10)):
+        p = np.sort(rng.random(s))
+        items = (rng.random((n, s)) < p).astype(float)
+        items[:, 0] = items[:, 1]  # one pair without discordant items
+        res = adjacent_mcnemar_test(items)
+        rows = []
+        for i in range(s - 1):
+            a, bcol = items[:, i], items[:, i + 1]
+            b = int(np.sum((a == 0) & (bcol == 1)))
+            c = int(np.sum((a == 1) & (bcol == 0)))
+            both = int(np.sum((a == 1) & (bcol == 1)))
+            neither = int(np.sum((a == 0) & (bcol == 0)))
+            if b + c == 0:
+                stat, pv = 0.0, 1.0
+            else:
+                r = mcnemar(np.array([[neither, b], [c, both]]), exact=True)
+                stat, pv = float(r.statistic), float(r.pvalue)
+            rows.append({"from": str(i), "to": str(i + 1), "b": b, "c": c, "statistic": stat,
+                         "pvalue": min(pv, 1.0)})
+        ref = pd.DataFrame(rows)
+        pd.testing.assert_frame_equal(res.table, ref, check_exact=True)
+        j = int(np.argmax(ref["b"] - ref["c"]))
+        assert res.statistic == float(ref["b"][j] - ref["c"][j])
+        assert res.pvalue == ref["pvalue"][j]
+
+
 def test_fdr_matches_statsmodels_and_handles_nan():
     from statsmodels.stats.multitest import multipletests
 
