@@ -308,10 +308,24 @@ def assessment_frame(assessments: Sequence[CurveAssessment]) -> pd.DataFrame:
     if bad:
         raise TypeError(f"expected CurveAssessment objects; got {sorted(set(bad))}.")
     data = {c: [getattr(a, c) for a in assessments] for c in COLUMNS}
-    df = pd.DataFrame(data, columns=list(COLUMNS))
+    # float and bool columns holding only Python floats (bools) become arrays directly: the
+    # same values and dtype as the conversions below, without a pandas pass per column
+    convert = []
     for c, f in _FIELDS.items():
         if f.type in ("float", float):
-            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+            if all(type(v) is float for v in data[c]):
+                data[c] = np.array(data[c], dtype=float)
+            else:
+                convert.append(c)
         elif f.type in ("bool", bool):
+            if all(type(v) is bool for v in data[c]):
+                data[c] = np.array(data[c], dtype=bool)
+            else:
+                convert.append(c)
+    df = pd.DataFrame(data, columns=list(COLUMNS))
+    for c in convert:
+        if _FIELDS[c].type in ("float", float):
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+        else:
             df[c] = df[c].astype(bool)
     return df
