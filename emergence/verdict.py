@@ -500,7 +500,9 @@ def combine(rows: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
     notes = _col(df, "notes", "").fillna("").astype(str).to_numpy(dtype=object)
     pq = pd.to_numeric(_col(df, "pblrt_qvalue", np.nan), errors="coerce").to_numpy(float)
     has_tau = "tau2" in df
-    gid = df.groupby(gcols, dropna=False, sort=True).ngroup().to_numpy()
+    # group ids from the key columns alone (grouping the whole table first drops the keys
+    # from a copy of every other column, which costs more than the grouping)
+    gid = df[gcols].groupby(gcols, dropna=False, sort=True).ngroup().to_numpy()
     order = np.argsort(gid, kind="stable")
     bounds = np.flatnonzero(np.r_[True, np.diff(gid[order]) != 0, True])
     keys = df[gcols].to_numpy(dtype=object)
@@ -677,7 +679,8 @@ def finalize(
     df = _add_qvalues(df, alpha)
     groups = combine(df, alpha=alpha) if len(df) else pd.DataFrame()
     if len(groups):
-        gid = df.groupby([c for c in GROUP_COLS if c in df], dropna=False, sort=True).ngroup()
+        gcols = [c for c in GROUP_COLS if c in df]
+        gid = df[gcols].groupby(gcols, dropna=False, sort=True).ngroup()
         df["verdict"] = groups["verdict"].to_numpy()[gid.to_numpy()]
     return VerdictTable(df, groups, alpha, n_boot, seed,
                         excluded if excluded is not None else pd.DataFrame(), assessments)
