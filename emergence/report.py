@@ -364,9 +364,6 @@ def _curve_cells(c: Curve, row, score_row, drawn: str, alpha: float) -> dict[str
             if _finite(_get(row, "decel_qvalue")) and float(_get(row, "decel_qvalue")) <= alpha:
                 slow = f"<b>{slow}</b>"
             cells["slowdown"] = slow
-        if _finite(_get(row, "curv_qvalue")):
-            cells["curvature"] = (f"{e(str(_get(row, 'curv_direction', '')))}, "
-                                  f"q={_q(_get(row, 'curv_qvalue'))}")
         if _finite(_get(row, "naive_qvalue")):
             cells["raw jump"] = f"q={_q(_get(row, 'naive_qvalue'))}"
         dup = _get(row, "degenerate_of", "")
@@ -746,7 +743,7 @@ def _task_html(tk: _Task, scores: pd.DataFrame, alpha: float) -> str:
         cells.append(_curve_cells(c, row, srow, tk.drawn.get(c.metric, ""), alpha))
     # columns in the key's order, only those with something to show
     header = [k for k in ("metric", "scales", "status", "chance", "null", "accelerating break",
-                          "slowdown", "curvature", "raw jump", "ES", "drawn")
+                          "slowdown", "raw jump", "ES", "drawn")
               if any(r.get(k) for r in cells) or k == "metric"]
     rows = [[r.get(k, "") for k in header] for r in cells]
     fig_id = f"fig-{tk.anchor}"

@@ -728,19 +728,20 @@ def assess(
 
     Notes
     -----
-    Per curve: the primary parametric-bootstrap LRT of an accelerating hinge/step against the
-    metric's smooth null (:func:`~emergence.stats.bootstrap.pblrt_test`, one-sided in the
-    direction of faster improvement), the same test against a straight line in the raw metric
-    (the "apparent" transition), an accelerating-curvature test on the link scale, the two
-    opposite one-sided tests for a slowdown (decelerating hinge/step, concave curvature:
-    saturation), and as cross-checks the Davies (2002) test on the link scale (one-sided in the
-    improving direction, R ``segmented`` ``alternative="greater"``/``"less"``) and the Hansen
-    sup-F test (two-sided; ``supf_direction`` gives the direction of its best break), the
+    Per curve: the primary test, an accelerating hinge or step in latent per-token competence
+    against the smooth latent-competence null seen through the metric's exact link
+    (:func:`~emergence.stats.latent.latent_break_test`), with its mirror image for a slowdown
+    (saturation) from the same replicates; the apparent transition, a break against a straight
+    line in the raw metric (:func:`~emergence.stats.bootstrap.pblrt_test` with
+    ``null="linear"``); and as cross-checks the Davies (2002) test on the link scale (one-sided
+    in the improving direction, R ``segmented`` ``alternative="greater"``/``"less"``) and the
+    Hansen sup-F test (two-sided; ``supf_direction`` gives the direction of its best break), the
     Emergence Score (floored, with an item-bootstrap interval when items are present) and an
     AICc/BIC table. Row columns ``pblrt_direction``, ``improve_sign``,
     ``pblrt_effect_direction``, ``pblrt_any_direction`` (best break of either sign),
-    ``curv_direction``, ``naive_direction``, ``decel_*`` record the directions. q-values use
-    Benjamini-Hochberg (``fdr_bh``) across all curves for each of the five PB-LRT p-values.
+    ``naive_direction``, ``decel_*`` record the directions. q-values use Benjamini-Hochberg
+    (``fdr_bh``) across all curves for each of ``pblrt_pvalue``, ``naive_pvalue`` and
+    ``decel_pvalue``.
     When the primary test rejects at ``alpha``, ``psi_low``/``psi_high`` give the Hansen (2000)
     LR confidence set for the break (link scale, log10 units). The decision rules are in the
     module docstring.
