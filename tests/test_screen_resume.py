@@ -107,11 +107,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _start_screen(out: Path) -> subprocess.Popen:
+def _start_screen(out: Path, n_boot: int = 999) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "emergence.cli", "screen", "--dataset", "pythia-v1",
-         "--min-scales", "6", "--jobs", "2", "--quiet", "--out", str(out)],
+         "--min-scales", "6", "--jobs", "2", "--quiet", "--n-boot", str(n_boot), "--out", str(out)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
@@ -144,7 +144,9 @@ def test_sigkill_leaves_no_worker_behind(tmp_path):
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list processes")
 def test_ctrl_c_writes_finished_chunks_and_stops_promptly(tmp_path):
     out = tmp_path / "out"
-    proc = _start_screen(out)
+    # B = 9,999: the whole screen takes about 20 s, so Ctrl-C after the first chunk always finds
+    # it running (with the default B it can finish its 300 curves in about 3 s)
+    proc = _start_screen(out, n_boot=9999)
     rows = out / "rows.jsonl"
     try:
         assert _wait_for(lambda: rows.exists() and rows.stat().st_size > 0, 120)
