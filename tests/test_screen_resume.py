@@ -107,12 +107,19 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _default_sigint() -> None:
+    # a screen started from a terminal sees Ctrl-C; a test run launched in the background
+    # (`pytest &` in a script) ignores SIGINT, and children inherit an ignored signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_screen(out: Path, n_boot: int = 999) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "emergence.cli", "screen", "--dataset", "pythia-v1",
          "--min-scales", "6", "--jobs", "2", "--quiet", "--n-boot", str(n_boot), "--out", str(out)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=_default_sigint)
 
 
 def _wait_for(cond, timeout: float) -> bool:
