@@ -556,8 +556,8 @@ def resolve_chance(
 
     Notes
     -----
-    ``multiple_choice`` metrics take chance from the data, else a declaration, else it is
-    unknown. ``exact_match`` metrics take it from the data when their items list the choices
+    ``multiple_choice`` metrics, and the multiple-choice Brier score (whose link needs the
+    number of choices), take chance from the data, else a declaration, else it is unknown. ``exact_match`` metrics take it from the data when their items list the choices
     shown (a multiple-choice item answered by generation, e.g. HELM's joint method), else from a
     declaration (a generative task with lettered answers, say), else chance is 0 by definition
     (a free-form answer). Chance-normalised (``,norm``) metrics have 0 by construction. Other
@@ -577,7 +577,7 @@ def resolve_chance(
     if info.chance_normalised:
         return Chance(0.0, "definition", f"{info.name} is chance-normalised: chance is 0 by "
                       "construction")
-    if info.latent not in ("multiple_choice", "exact_match"):
+    if info.latent not in ("multiple_choice", "exact_match", "brier"):
         return Chance(math.nan, "not applicable",
                       f"{info.name} ({info.latent}) has no chance level")
     tab = _finite(table)

@@ -239,6 +239,19 @@ def test_chance_from_choices_in_lm_eval_samples():
     assert by["target_loglik"].chance_source == "not applicable"
 
 
+def test_brier_score_takes_chance_from_the_number_of_choices_in_the_data():
+    # the Brier link needs k = 1/chance; the items say how many choices they showed
+    from emergence.simulate import simulate_family
+
+    df = simulate_family("power_law", n_items=40, n_scales=6, n_choices=4, seed=0)
+    by = {c.metric: c for c in extract_curves(df, x="params")}
+    assert by["brier_score"].chance == pytest.approx(0.25)
+    assert by["brier_score"].chance_source == "data"
+    assert by["target_loglik"].chance_source == "not applicable"
+    assert resolve_chance(metric_info("brier_score")).source == "unknown"
+    assert resolve_chance(metric_info("brier_score"), declared=0.2).value == 0.2
+
+
 def test_chance_from_bigbench_target_scores_across_four_models():
     from emergence.io.bigbench import read_bigbench
 
