@@ -557,8 +557,9 @@ def resolve_chance(
     Notes
     -----
     ``multiple_choice`` metrics, and the multiple-choice Brier score (whose link needs the
-    number of choices), take chance from the data, else a declaration, else it is unknown. ``exact_match`` metrics take it from the data when their items list the choices
-    shown (a multiple-choice item answered by generation, e.g. HELM's joint method), else from a
+    number of choices), take chance from the data, else a declaration, else it is unknown.
+    ``exact_match`` metrics take it from the data when their items list the choices shown (a
+    multiple-choice item answered by generation, e.g. HELM's joint method), else from a
     declaration (a generative task with lettered answers, say), else chance is 0 by definition
     (a free-form answer). Chance-normalised (``,norm``) metrics have 0 by construction. Other
     metrics (losses, log-likelihoods, edit distances, overlap scores) have no chance level
