@@ -387,7 +387,10 @@ def item_noise_var(items: np.ndarray) -> np.ndarray:
       singular value decomposition, with residual degrees of freedom
       ``(n - 1)(1 - v_s^2 / sum v^2)`` at scale ``s`` (``v`` the scale profile).
 
-    Fewer than 3 items or scales: the variance across items (the conservative upper bound).
+    Either estimate is capped at the variance across items at that scale, of which the
+    interaction is a part (items learned at different sizes misfit both models, whose residuals
+    could otherwise exceed it). Fewer than 3 items or scales: the variance across items (the
+    conservative upper bound).
 
     Parameters
     ----------
@@ -429,11 +432,16 @@ def item_noise_var(items: np.ndarray) -> np.ndarray:
             f = f / max(float(f.mean()), 1e-300)
         else:
             f = np.ones(S)
-        return (Y**2 * s_item[:, None]).mean(axis=0) * f
-    U, sv, Vt = np.linalg.svd(Y, full_matrices=False)
-    R = Y - sv[0] * np.outer(U[:, 0], Vt[0])
-    lev = Vt[0] ** 2 / np.sum(Vt[0] ** 2)
-    return (R**2).sum(axis=0) / np.maximum((n - 1) * (1.0 - lev), 1.0)
+        est = (Y**2 * s_item[:, None]).mean(axis=0) * f
+    else:
+        U, sv, Vt = np.linalg.svd(Y, full_matrices=False)
+        R = Y - sv[0] * np.outer(U[:, 0], Vt[0])
+        lev = Vt[0] ** 2 / np.sum(Vt[0] ** 2)
+        est = (R**2).sum(axis=0) / np.maximum((n - 1) * (1.0 - lev), 1.0)
+    # the interaction is part of the spread across items: when items follow trajectories of their
+    # own (learned at different sizes), the models above misfit and their residuals can exceed
+    # the whole spread, which is the bound
+    return np.minimum(est, Y.var(axis=0, ddof=1))
 
 
 def _shape_eta(ce: np.ndarray, nu: float, e: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -118,6 +118,19 @@ def test_item_noise_is_the_item_by_scale_interaction(sd):
         assert np.all(across > 5 * np.var(means["ll"], axis=0))
 
 
+def test_item_noise_never_exceeds_the_spread_across_items():
+    # items learned at sizes of their own: per-item logistic trajectories with random midpoints
+    # misfit both the multiplicative and the rank-1 model
+    rng = np.random.default_rng(3)
+    x = np.linspace(0, 5, 6)
+    mid = rng.uniform(0, 5, (200, 1))
+    p = 1 / (1 + np.exp(-3 * (x - mid)))
+    ll = np.log(np.clip(p * rng.uniform(0.9, 1.0, p.shape), 1e-6, 1))
+    ted = rng.binomial(4, 1 - p).astype(float)
+    for v in (ll, ted):
+        assert np.all(item_noise_var(v) <= v.var(axis=0, ddof=1) * (1 + 1e-12))
+
+
 def test_item_noise_falls_back_to_the_spread_across_items_when_it_cannot_be_separated():
     y = np.array([[-1.0, -0.5, 0.2], [-2.0, -1.0, -0.5]])
     assert np.allclose(item_noise_var(y), y.var(axis=0, ddof=1))
