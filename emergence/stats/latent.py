@@ -57,6 +57,7 @@ the ``tau^2`` estimate and the breakpoint search, so the p-value accounts for al
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -444,45 +445,27 @@ def item_noise_var(items: np.ndarray) -> np.ndarray:
     return np.minimum(est, Y.var(axis=0, ddof=1))
 
 
-def _shape_eta(ce: np.ndarray, nu: float, e: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``eta`` of shape (nu, e) for rows of ``ce`` (B, S), ``d eta / d CE`` and ``E`` (B,)."""
-    E = e * ce.min(axis=1)
-    D = np.maximum(ce - E[:, None], 1e-12)
-    if nu == 0:
-        return -np.log(D), -1.0 / D, E
-    # -ln((e^{nu D} - 1) / nu) = -nu D - ln(1 - e^{-nu D}) + ln nu, stable for large nu D
-    om = -np.expm1(-nu * D)
-    return -nu * D - np.log(om) + np.log(nu), -nu / om, E
-
-
 def _shape_eta_all(ce: np.ndarray, shapes, buf: _Buffers | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_shape_eta` for every shape of ``shapes`` at once: ``eta`` and ``d eta / d CE``
-    (G, B, S) and ``E`` (G, B); shapes with the same ``nu`` in one pass (same arithmetic)."""
+    """``eta`` and ``d eta / d CE`` (G, B, S) of every shape ``(nu, e)`` for rows of ``ce``
+    (B, S), and the floors ``E = e * min(ce)`` (G, B); each run of equal ``nu`` in the grid in
+    one pass, in place.
+
+    ``eta = -ln(CE - E)`` for ``nu = 0``, else ``-ln((e^{nu D} - 1) / nu)`` with ``D = CE - E``,
+    computed as ``-nu D - ln(1 - e^{-nu D}) + ln nu`` (stable for large ``nu D``).
+    """
     buf = _Buffers() if buf is None else buf
     G, (B, S) = len(shapes), ce.shape
-    nus = [float(nu) for nu, _ in shapes]
     E = np.array([float(e) for _, e in shapes])[:, None] * ce.min(axis=1)
     D = np.subtract(ce[None, :, :], E[:, :, None], out=buf.get("D", (G, B, S)))
     np.maximum(D, 1e-12, out=D)
     eta = buf.get("eta", (G, B, S))
     deta = buf.get("deta", (G, B, S))
-    nus_a = np.array(nus)
-    for nu in dict.fromkeys(nus):
-        idx = np.flatnonzero(nus_a == nu)
-        if idx[-1] - idx[0] + 1 != idx.size:   # not one run of the grid: gather and scatter
-            Dg = D[idx]
-            if nu == 0:
-                eta[idx] = -np.log(Dg)
-                deta[idx] = -1.0 / Dg
-            else:
-                t = -nu * Dg
-                om = -np.expm1(t)
-                eta[idx] = t - np.log(om) + np.log(nu)
-                deta[idx] = -nu / om
-            continue
-        sl = slice(int(idx[0]), int(idx[-1]) + 1)
-        Dg, eg, dg = D[sl], eta[sl], deta[sl]
+    start = 0
+    for nu, run in itertools.groupby(float(nu) for nu, _ in shapes):
+        stop = start + len(list(run))
+        Dg, eg, dg = D[start:stop], eta[start:stop], deta[start:stop]
+        start = stop
         if nu == 0:
             # eta = -ln D, d eta / d CE = -1 / D
             np.negative(np.log(Dg, out=eg), out=eg)
@@ -498,7 +481,7 @@ def _shape_eta_all(ce: np.ndarray, shapes, buf: _Buffers | None = None
 
 
 def _shape_ce(eta: np.ndarray, nu: float, E: float) -> np.ndarray:
-    """Inverse of :func:`_shape_eta`: ``CE`` from ``eta`` at the floor ``E`` of the fitted null."""
+    """Inverse of :func:`_shape_eta_all`: ``CE`` from ``eta`` at the floor ``E`` of the fitted null."""
     if nu == 0:
         return E + np.exp(-eta)
     return E + np.log1p(nu * np.exp(-eta)) / nu
