@@ -65,7 +65,7 @@ from .stats.ic import ic_table
 from .stats.intervals import binomial_test_chance
 from .stats.latent import SHAPES, latent_break_test, latent_kind, value_resolution
 from .stats.multiple import fdr
-from .stats.paired import _adjacent_mcnemar
+from .stats.paired import adjacent_mcnemar_test
 from .stats.scores import emergence_score, emergence_score_interval
 from .stats.supf import supf_test, threshold_interval
 
@@ -216,14 +216,11 @@ def _assess_fields(curve: Curve, *, seed: int, n_boot: int, alpha: float, min_sc
         above_ch = binomial_test_chance(k, d.n, ch).pvalue <= alpha
         row["first_above_chance"] = lab[int(np.argmax(above_ch))] if above_ch.any() else ""
     if d.binary_items and d.n_scales >= 2:
-        # adjacent_mcnemar_test's numbers without its table (d.items are checked 0/1)
-        if len(lab) != d.items.shape[1]:
-            raise ValueError(f"{len(lab)} labels for {d.items.shape[1]} scales.")
-        mb, mc, _, mp = _adjacent_mcnemar(d.items if d.higher_is_better else 1 - d.items)
-        gain = mb - mc
+        mc = adjacent_mcnemar_test(d.items if d.higher_is_better else 1 - d.items, lab).table
+        gain = (mc["b"] - mc["c"]).to_numpy()
         j = int(np.argmax(gain))
         row.update(mcnemar_max_gain=int(gain[j]), mcnemar_pair=f"{lab[j]}->{lab[j + 1]}",
-                   mcnemar_pvalue_bonf=float(min(1.0, mp[j] * gain.size)))
+                   mcnemar_pvalue_bonf=float(min(1.0, mc["pvalue"].iloc[j] * gain.size)))
     if d.n_scales < max(min_scales, 5):
         row.update(status="underpowered",
                    reason=f"{d.n_scales} scales; a break test against a smooth null needs at "
