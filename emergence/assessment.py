@@ -312,20 +312,15 @@ def assessment_frame(assessments: Sequence[CurveAssessment]) -> pd.DataFrame:
     # same values and dtype as the conversions below, without a pandas pass per column
     convert = []
     for c, f in _FIELDS.items():
-        if f.type in ("float", float):
-            if all(type(v) is float for v in data[c]):
-                data[c] = np.array(data[c], dtype=float)
-            else:
-                convert.append(c)
-        elif f.type in ("bool", bool):
-            if all(type(v) is bool for v in data[c]):
-                data[c] = np.array(data[c], dtype=bool)
-            else:
-                convert.append(c)
-    df = pd.DataFrame(data, columns=list(COLUMNS))
-    for c in convert:
-        if _FIELDS[c].type in ("float", float):
-            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+        py = float if f.type in ("float", float) else bool if f.type in ("bool", bool) else None
+        if py is None:
+            continue
+        if all(type(v) is py for v in data[c]):
+            data[c] = np.array(data[c], dtype=py)
         else:
-            df[c] = df[c].astype(bool)
+            convert.append((c, py))
+    df = pd.DataFrame(data, columns=list(COLUMNS))
+    for c, py in convert:
+        df[c] = (pd.to_numeric(df[c], errors="coerce").astype(float) if py is float
+                 else df[c].astype(bool))
     return df
