@@ -63,7 +63,7 @@ from .stats.bootstrap import pblrt_test
 from .stats.davies import davies_test
 from .stats.ic import ic_table
 from .stats.intervals import binomial_test_chance
-from .stats.latent import SHAPES, latent_break_test, latent_kind, value_resolution
+from .stats.latent import default_shapes, latent_break_test, latent_kind, value_resolution
 from .stats.multiple import fdr
 from .stats.paired import adjacent_mcnemar_test
 from .stats.scores import emergence_score, emergence_score_interval
@@ -263,7 +263,7 @@ def _assess_fields(curve: Curve, *, seed: int, n_boot: int, alpha: float, min_sc
             tok = (str(getattr(curve, "tokenizer", "") or "not stated")) if lens_known else ""
             row["tokenizer"] = tok
             why = (f"smooth latent competence with {shape} chosen by profile likelihood among "
-                   f"{len(SHAPES)} shapes, seen through the exact {kind.replace('_', ' ')} link"
+                   f"{len(default_shapes(kind))} shapes, seen through the exact {kind.replace('_', ' ')} link"
                    + ("" if not uses_lengths else
                       f" with each item's target length (tokenizer: {tok})" if lens_known else
                       " with one unit per answer (target lengths unknown)")

@@ -36,9 +36,9 @@ irreducible loss (metrics saturate below perfect). The metric's own floor (chanc
 edit distance ``L``) and ceiling come from the exact link above. Shapes in between (``nu`` on a
 grid from 0 to 1, ``E`` a fraction of the smallest observed ``CE``) absorb the bends that
 heterogeneous items and saturation put into a smooth curve. The grid stops at the logistic: a
-shape sharper than it bends like a hinge and would absorb the accelerations the test is for. The shape is chosen by profile likelihood,
-Jacobian included (the Box-Cox argument: the likelihood of the observed means, not of their
-transform).
+shape sharper than it bends like a hinge and would absorb the accelerations the test is for.
+The shape is chosen by profile likelihood, Jacobian included (the Box-Cox argument: the
+likelihood of the observed means, not of their transform).
 
 The alternative adds a hinge ``delta (x - psi)_+`` or a step ``gamma 1[x > psi]`` to the line
 on the ``eta`` scale, for every shape, with ``psi`` searched over a grid. ``eta`` increases
@@ -73,6 +73,8 @@ from .bootstrap import _line_and_columns_sums as _wls
 __all__ = [
     "LATENT_KINDS",
     "SHAPES",
+    "SHAPES_EDIT",
+    "default_shapes",
     "LatentLink",
     "LatentBreakResult",
     "latent_break_test",
@@ -83,12 +85,23 @@ __all__ = [
 
 LATENT_KINDS = ("exact_match", "multiple_choice", "edit_distance", "loglik", "loglik_per_token",
                 "per_token_p", "brier", "loss", "perplexity", "bounded")
+_FLOORS = (0.0, 0.15, 0.3, 0.5, 0.65, 0.8, 0.93, 0.99)
 #: shape grid of the smooth null: (nu, E as a fraction of the smallest observed CE). ``nu`` runs
 #: from Schaeffer et al.'s power law (0) to per-token logistic competence (1) and stops there: a
 #: shape sharper than logistic bends like a hinge and absorbs the accelerations the test is for
 SHAPES: tuple[tuple[float, float], ...] = tuple(
-    (nu, e) for nu in (0.0, 0.5, 1.0) for e in (0.0, 0.15, 0.3, 0.5, 0.65, 0.8, 0.93, 0.99)
+    (nu, e) for nu in (0.0, 0.5, 1.0) for e in _FLOORS
 )
+#: shape grid for token edit distance: :data:`SHAPES` and ``nu = 2``. Its link (the substitution
+#: model) does not average over how item difficulty spreads, and the mean edit distance of
+#: heterogeneous items bends beyond the logistic; the sharper shapes stand in for that averaging
+SHAPES_EDIT: tuple[tuple[float, float], ...] = SHAPES + tuple((2.0, e) for e in _FLOORS)
+
+
+def default_shapes(kind: str) -> tuple[tuple[float, float], ...]:
+    """The null's shape grid for a latent kind: :data:`SHAPES_EDIT` for edit distance, else
+    :data:`SHAPES`."""
+    return SHAPES_EDIT if kind == "edit_distance" else SHAPES
 DIRECTIONS = ("improving", "decelerating", "both")
 #: Gauss-Hermite nodes and weights for a standard normal (item heterogeneity)
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(9)
@@ -842,7 +855,7 @@ def latent_break_test(
     runs: np.ndarray | None = None,
     n_boot: int = N_BOOT,
     seed: SeedLike = None,
-    shapes: tuple[tuple[float, float], ...] = SHAPES,
+    shapes: tuple[tuple[float, float], ...] | None = None,
     alternative: str = "both",
     bounds: tuple[float, float] = (0.0, 1.0),
     exact_below: float | None = EXACT_BELOW,
@@ -863,8 +876,9 @@ def latent_break_test(
         run-to-run scatter directly; ``d.y`` is then the mean over runs.
     n_boot : int, default=999
     seed : int, Generator, SeedSequence or None
-    shapes : tuple of (nu, e), default=:data:`SHAPES`
-        Grid of null shapes. ``((0.0, 0.0),)`` is Schaeffer et al.'s pure power law.
+    shapes : tuple of (nu, e), optional
+        Grid of null shapes; default :func:`default_shapes` of ``kind``. ``((0.0, 0.0),)`` is
+        Schaeffer et al.'s pure power law.
     alternative : {"both", "hinge", "step"}, default="both"
     bounds : (float, float), default=(0, 1)
         Declared range of the metric (used by the ``bounded`` kind).
@@ -910,6 +924,7 @@ def latent_break_test(
     True
     """
     check_option(alternative, "alternative", ("both", "hinge", "step"))
+    shapes = default_shapes(kind) if shapes is None else tuple(shapes)
     rng = check_rng(seed)
     n_boot = int(n_boot)
     if n_boot < 0:
