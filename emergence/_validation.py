@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["check_option", "check_interval", "check_rng", "check_log10_x", "format_rows",
-           "sha256_file", "how", "cli_mode"]
+           "sha256_file", "how", "cli_mode", "check_scatter_sd"]
 
 #: Largest plausible log10 of a scale: 10**50 parameters, tokens or FLOPs is beyond any model, so a
 #: larger value is a raw scale passed where log10 is expected.
@@ -99,6 +99,25 @@ def check_log10_x(values: Any, name: str = "log10_x") -> np.ndarray:
                          f"{np.max(np.abs(fin)):.3g}, which look like the raw scale: pass "
                          "numpy.log10(x).")
     return a
+
+
+def check_scatter_sd(value: Any) -> float | None:
+    """A declared model-to-model scatter (sd of ln CE) as a float; None stays None.
+
+    Errors name the argument (``--scatter-sd`` under the CLI).
+    """
+    if value is None:
+        return None
+    name = how("`scatter_sd`", "--scatter-sd")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number (sd of ln CE between models) or None; got "
+                         f"{value!r}.") from None
+    if not (np.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0 (sd of ln CE between models); "
+                         f"got {value!r}.")
+    return v
 
 
 def format_rows(index: Iterable[Any], limit: int = 8) -> str:

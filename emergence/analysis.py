@@ -88,6 +88,9 @@ class Section:
         :func:`emergence.curves.extract_curves`).
     chance : mapping task -> float, optional
         Declared chance levels of tasks whose data do not give the number of choices.
+    scatter_sd : float, optional
+        Declared model-to-model scatter (sd of ``ln CE`` between models of the same size) for
+        the verdicts and the drawn fits (see :func:`emergence.verdict.assess`).
     """
 
     title: str
@@ -108,6 +111,7 @@ class Section:
     kind: str = "curves"
     metric_facts: Mapping[str, Any] | None = None
     chance: Mapping[str, float] | None = None
+    scatter_sd: float | None = None
 
 
 
@@ -228,7 +232,8 @@ def cited_break(row, alpha: float = ALPHA) -> dict | None:
 _FIT_PSI = re.compile(r"at 10\^(-?\d+(?:\.\d+)?)")
 
 
-def _lines_for(curve: Curve, row, alpha: float) -> tuple[pd.DataFrame | None, str]:
+def _lines_for(curve: Curve, row, alpha: float, scatter_sd: float | None = None
+               ) -> tuple[pd.DataFrame | None, str]:
     """Fitted lines to draw for one curve and a note on what is drawn.
 
     Only tested curves get lines: the smooth null, plus the break the verdict cites (accelerating
@@ -243,7 +248,8 @@ def _lines_for(curve: Curve, row, alpha: float) -> tuple[pd.DataFrame | None, st
     if status != "ok":
         return None, "not tested: no fitted line"
     cb = cited_break(row, alpha)
-    fl = verdict.fitted_lines(curve, which=cb["direction"] if cb else "none")
+    fl = verdict.fitted_lines(curve, which=cb["direction"] if cb else "none",
+                              scatter_sd=scatter_sd)
     if fl is None or not len(fl):
         return None, "no fitted line"
     null = fl[fl["model"] == "null"].assign(model="null")
@@ -510,7 +516,7 @@ def analyze(
         vt = None
         if sec.verdicts and curves:
             vt = verdict.assess(list(curves), seed=seed, n_boot=n_boot, alpha=alpha,
-                                progress=progress)
+                                progress=progress, scatter_sd=sec.scatter_sd)
             curve_verd = vt.to_frame().assign(section=sec.title)
             group_verd = vt.verdicts().assign(section=sec.title)
         lines: list[pd.DataFrame | None] = []
@@ -528,7 +534,8 @@ def analyze(
                 notes.append("")
                 outcomes.append("")
             else:
-                fl, note = _lines_for(c, row, alpha) if sec.lines else (None, "lines not fitted")
+                fl, note = (_lines_for(c, row, alpha, sec.scatter_sd) if sec.lines
+                            else (None, "lines not fitted"))
                 lines.append(fl)
                 notes.append(note)
                 outcomes.append(curve_outcome(row))

@@ -37,7 +37,7 @@ from ._csvsafe import write_csv
 from ._defaults import ALPHA, N_BOOT
 from ._exceptions import EmergenceError
 from ._random import SeedLike, root_seed
-from ._validation import check_interval
+from ._validation import check_interval, check_scatter_sd
 from .assessment import CurveAssessment
 from .curves import Curve, CurveSet
 from .verdict import KEY_COLS, VerdictTable, assess_curve, degenerate_metrics, finalize
@@ -170,6 +170,7 @@ def screen(
     chunk_size: int = 20,
     resume: bool = True,
     progress: bool = True,
+    scatter_sd: float | None = None,
 ) -> VerdictTable:
     """Assess many curves, writing each result as it finishes.
 
@@ -186,6 +187,9 @@ def screen(
         a resumed screen must use the same one (a Generator seeded the same way gives the same
         integer; None gives a new one each run) (``ic`` defaults to False here: the AICc table is
         descriptive and costs about three times the tests).
+    scatter_sd : float, optional
+        Declared model-to-model scatter, as in :func:`emergence.verdict.assess`; stored in
+        ``settings.json`` when given.
     n_jobs : int, default=1
         Local worker processes (ignored when ``client`` is given).
     client : dask.distributed.Client, optional
@@ -244,6 +248,9 @@ def screen(
     settings = {"seed": int(seed), "n_boot": int(n_boot), "alpha": alpha,
                 "min_scales": int(min_scales), "ic": bool(ic), "direction": "improving",
                 "columns": COLUMNS_VERSION}
+    scatter_sd = check_scatter_sd(scatter_sd)
+    if scatter_sd is not None:  # only when declared, so folders of earlier screens still resume
+        settings["scatter_sd"] = scatter_sd
     rows_path = out / ROWS
     set_path = out / SETTINGS
     if resume and set_path.exists() and rows_path.exists():
@@ -288,7 +295,7 @@ def screen(
                       "input data or settings; those curves are computed again.", stacklevel=2)
     todo = [(c, h) for c, k, h in zip(cl, keys, hashes, strict=True) if k not in done]
     kwargs = {"seed": int(seed), "n_boot": int(n_boot), "alpha": alpha,
-              "min_scales": int(min_scales), "ic": bool(ic)}
+              "min_scales": int(min_scales), "ic": bool(ic), "scatter_sd": scatter_sd}
     step = max(1, chunk_size)
     chunks = [([c for c, _ in todo[i:i + step]], [h for _, h in todo[i:i + step]])
               for i in range(0, len(todo), step)]

@@ -48,7 +48,7 @@ import pandas as pd
 
 from ._defaults import ALPHA, N_BOOT
 from ._random import SeedLike, keyed_seed, root_seed, spawn
-from ._validation import check_interval, check_option
+from ._validation import check_interval, check_option, check_scatter_sd
 from .assessment import (
     COLUMNS,
     OLD_COLUMNS,
@@ -150,23 +150,27 @@ def assess_curve(
     alpha: float = ALPHA,
     min_scales: int = 6,
     ic: bool = False,
+    scatter_sd: float | None = None,
 ) -> CurveAssessment:
     """All tests on one curve (p-values not yet adjusted across curves).
 
     Never raises on bad data: a curve that cannot be tested gets ``status`` ``"underpowered"``
-    or ``"error"`` with the reason. ``seed`` is turned into an integer as in :func:`assess`.
+    or ``"error"`` with the reason. ``seed`` is turned into an integer as in :func:`assess`;
+    ``scatter_sd`` is the declared model-to-model scatter, as in :func:`assess`.
 
     Returns
     -------
     CurveAssessment
         ``.to_frame()`` gives its row of :meth:`VerdictTable.to_frame` (without q-values).
     """
+    scatter_sd = check_scatter_sd(scatter_sd)
     return CurveAssessment(**_assess_fields(curve, seed=root_seed(seed), n_boot=n_boot,
-                                            alpha=alpha, min_scales=min_scales, ic=ic))
+                                            alpha=alpha, min_scales=min_scales, ic=ic,
+                                            scatter_sd=scatter_sd))
 
 
 def _assess_fields(curve: Curve, *, seed: int, n_boot: int, alpha: float, min_scales: int,
-                   ic: bool) -> dict:
+                   ic: bool, scatter_sd: float | None = None) -> dict:
     """Fields of :class:`CurveAssessment` for one curve."""
     row: dict = {k: curve.key[k] for k in KEY_COLS}
     row.update(n_scales=curve.n_scales, status="ok", reason="", notes="")
@@ -250,6 +254,7 @@ def _assess_fields(curve: Curve, *, seed: int, n_boot: int, alpha: float, min_sc
                                                                          None),
                                      runs=runs, n_boot=n_boot, seed=ss[0],
                                      bounds=(float(info.lower), float(info.upper)),
+                                     scatter_sd=scatter_sd,
                                      # p-values at or below alpha exactly those of all B
                                      # replicates; larger ones from fewer (sequential)
                                      exact_below=alpha)
@@ -492,7 +497,9 @@ def combine(rows: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
     below_n = pd.to_numeric(_col(df, "below_chance_scales", 0), errors="coerce").fillna(0) \
         .astype(int).to_numpy()
     tau2 = pd.to_numeric(_col(df, "tau2", np.nan), errors="coerce").to_numpy(float)
-    runs_src = _col(df, "tau2_source", "").fillna("").astype(str).to_numpy() == "runs"
+    tau_src = _col(df, "tau2_source", "").fillna("").astype(str).to_numpy()
+    runs_src = tau_src == "runs"
+    decl_src = tau_src == "declared"
     tau_txt = np.array(["nan" if not np.isfinite(v) else f"{v:.3g}" for v in tau2], dtype=object)
     notes = _col(df, "notes", "").fillna("").astype(str).to_numpy(dtype=object)
     pq = pd.to_numeric(_col(df, "pblrt_qvalue", np.nan), errors="coerce").to_numpy(float)
@@ -536,10 +543,15 @@ def combine(rows: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
                         f"competence under {', '.join(metric[oki])}"] + slows + other + pre)
         if has_tau and len(oki):
             rs = oki[runs_src[oki]]
+            ds = oki[decl_src[oki]]
             if len(rs):
                 reasons.append("run-to-run scatter measured from replicate runs (tau^2 = "
                                f"{', '.join(tau_txt[rs])} on the latent scale) and used in the "
                                "tests")
+            elif len(ds):
+                reasons.append(f"model-to-model scatter declared (sd {np.sqrt(tau2[ds[0]]):.3g} "
+                               "of ln CE) and used in the tests of "
+                               f"{', '.join(metric[ds])} instead of an estimate from the curve")
             else:
                 reasons.append("one model per scale: model-to-model scatter estimated from the "
                                f"fit (tau^2 = {', '.join(tau_txt[oki])} on the latent scale) "
@@ -692,6 +704,7 @@ def assess(
     min_scales: int = 6,
     ic: bool = False,
     progress: bool = True,
+    scatter_sd: float | None = None,
 ) -> VerdictTable:
     """Test every curve and give one verdict per (family, model, task, shots, x) with reasons.
 
@@ -717,6 +730,14 @@ def assess(
         a multi-start 4-parameter logistic among its models).
     progress : bool, default=True
         Show a tqdm progress bar.
+    scatter_sd : float, optional
+        Declared model-to-model scatter: the sd of ``ln CE`` (per-token cross-entropy) between
+        models of the same size trained independently, e.g. measured from seeds of the family at
+        other sizes. The latent test uses it instead of estimating it from each curve's own
+        points (``S - 4`` degrees of freedom with one model per scale, which costs most of the
+        power against a hinge when the scatter is large). Curves with replicate runs measure it
+        from their runs instead; aggregate curves without item counts estimate their noise
+        scale. ``tau2_source`` says which applied to each curve.
 
     Returns
     -------
@@ -761,6 +782,7 @@ def assess(
     if int(n_boot) < 19:
         raise ValueError(f"`n_boot` must be at least 19; got {n_boot!r}.")
     seed = root_seed(seed)
+    scatter_sd = check_scatter_sd(scatter_sd)
     cl, excluded = _as_curves(curves)
     it = cl
     if progress:
@@ -768,7 +790,7 @@ def assess(
 
         it = tqdm(cl, desc="assess", unit="curve")
     rows = [assess_curve(c, seed=seed, n_boot=int(n_boot), alpha=alpha, min_scales=min_scales,
-                         ic=ic) for c in it]
+                         ic=ic, scatter_sd=scatter_sd) for c in it]
     rows = [dataclasses.replace(r, degenerate_of=of) if of else r
             for r, of in zip(rows, degenerate_metrics(cl), strict=True)]
     return finalize(rows, alpha=alpha, n_boot=int(n_boot), seed=seed, excluded=excluded)
@@ -826,6 +848,7 @@ def degenerate_metrics(curves: list[Curve]) -> list[str]:
 
 def fitted_lines(
     curve: Curve, *, n_points: int = 100, which: str = "accelerating",
+    scatter_sd: float | None = None,
 ) -> pd.DataFrame:
     """Fitted smooth latent null and one break curve of a curve, on the metric's scale.
 
@@ -840,6 +863,9 @@ def fitted_lines(
     which : {"accelerating", "decelerating", "none"}, default="accelerating"
         Which break to draw beside the null: the one the verdict cites (the ``cited_break``
         column of :meth:`VerdictTable.to_frame`); ``"none"`` draws the null only.
+    scatter_sd : float, optional
+        The declared model-to-model scatter the verdict used (:func:`assess`), so that the
+        drawn fits are the tested ones.
 
     Returns
     -------
@@ -873,7 +899,8 @@ def fitted_lines(
     try:
         r = latent_break_test(d, kind=kind, item_lengths=getattr(curve, "item_lengths", None),
                               runs=getattr(curve, "runs", None), n_boot=0,
-                              bounds=(float(info.lower), float(info.upper)))
+                              bounds=(float(info.lower), float(info.upper)),
+                              scatter_sd=check_scatter_sd(scatter_sd))
     except (ValueError, FloatingPointError):
         return empty
     grid = np.linspace(d.x.min(), d.x.max(), int(n_points))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from .._defaults import N_BOOT, SEED
 
 __all__ = ["add_report_options", "parse_mapping", "seed_arg", "SEED_MAX", "add_scale_options",
            "scale_arg", "add_table_options", "table_kwargs_from_args", "read_inputs",
-           "add_fact_options", "facts_from_args", "add_log_options", "log_kwargs_from_args"]
+           "add_fact_options", "facts_from_args", "add_log_options", "log_kwargs_from_args",
+           "add_scatter_option", "scatter_arg"]
 
 #: Largest seed accepted at the command line (64 bits; every seed gives its own random streams).
 SEED_MAX = 2**64 - 1
@@ -23,6 +25,28 @@ def seed_arg(text: str) -> int:
     if not 0 <= v <= SEED_MAX:
         raise argparse.ArgumentTypeError(f"must be from 0 to {SEED_MAX} (64-bit); got {text}")
     return v
+
+
+def scatter_arg(text: str) -> float:
+    """argparse type of ``--scatter-sd``: a finite number >= 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number (sd of ln CE between models); got "
+                                         f"{text!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0; got {text}")
+    return v
+
+
+def add_scatter_option(p: argparse.ArgumentParser) -> None:
+    """Add --scatter-sd SD (declared model-to-model scatter of the latent test)."""
+    p.add_argument(
+        "--scatter-sd", type=scatter_arg, default=None, metavar="SD",
+        help="declare the model-to-model scatter: the sd of ln per-token cross-entropy between "
+        "models of the same size trained independently (e.g. measured from seeds at other "
+        "sizes). The latent test then uses it instead of estimating it from each curve's own "
+        "points; replicate runs per scale, when present, measure it from the data instead")
 
 
 def add_report_options(p: argparse.ArgumentParser, *, default_out: str) -> None:

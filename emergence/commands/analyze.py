@@ -10,6 +10,7 @@ from ._common import (
     add_log_options,
     add_report_options,
     add_scale_options,
+    add_scatter_option,
     add_table_options,
     facts_from_args,
     read_inputs,
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_log_options(p)
     add_scale_options(p)
     add_fact_options(p)
+    add_scatter_option(p)
     add_report_options(p, default_out="emergence-report")
     p.set_defaults(func=handler)
 
@@ -66,6 +68,7 @@ def handler(args: argparse.Namespace) -> int:
         tasks=args.tasks.split(",") if args.tasks else None,
         metrics=args.metrics.split(",") if args.metrics else None,
         verdicts=not args.no_verdicts, metric_facts=facts, chance=chance,
+        scatter_sd=args.scatter_sd,
     )
     an = analyze([sec], seed=args.seed, n_boot=args.n_boot, interval=args.interval,
                  progress=not args.quiet)

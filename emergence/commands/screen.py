@@ -10,6 +10,7 @@ from ._common import (
     add_fact_options,
     add_log_options,
     add_scale_options,
+    add_scatter_option,
     add_table_options,
     facts_from_args,
     read_inputs,
@@ -64,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_log_options(p)
     add_scale_options(p)
     add_fact_options(p)
+    add_scatter_option(p)
     p.set_defaults(func=handler)
 
 
@@ -112,8 +114,9 @@ def handler(args: argparse.Namespace) -> int:
                 from None
     try:
         vt = screen(cs, args.out, seed=args.seed, n_boot=args.n_boot, alpha=args.alpha,
-                    min_scales=args.min_scales, ic=args.ic, n_jobs=args.jobs, client=client,
-                    resume=not args.restart, progress=not args.quiet)
+                    min_scales=args.min_scales, ic=args.ic, scatter_sd=args.scatter_sd,
+                    n_jobs=args.jobs, client=client, resume=not args.restart,
+                    progress=not args.quiet)
     finally:
         if client is not None:
             client.close()

@@ -65,7 +65,7 @@ import numpy as np
 
 from .._defaults import N_BOOT
 from .._random import SeedLike
-from .._validation import check_option, check_rng
+from .._validation import check_option, check_rng, check_scatter_sd
 from ._results import TestResult
 from .bootstrap import _Buffers, _candidates
 from .bootstrap import _line_and_columns_sums as _wls
@@ -760,7 +760,8 @@ class LatentBreakResult(TestResult):
         scale; measured from replicate runs, the variance of ``ln CE`` between runs (of one run;
         each replicate draws ``n_runs`` runs with it and re-measures it from their spread).
     tau2_source : str
-        ``"runs"`` (measured from replicate runs per scale) or ``"null fit"`` (estimated).
+        ``"runs"`` (measured from replicate runs per scale), ``"declared"`` (``scatter_sd``, a
+        variance of ``ln CE``) or ``"null fit"`` (estimated).
     best_kind, psi, effect : accelerating break on the observed curve (``"none"`` if no
         accelerating candidate improves the fit); ``psi`` on the log10 scale.
     decel_kind, decel_psi, decel_effect : the same for the best decelerating break.
@@ -859,6 +860,7 @@ def latent_break_test(
     alternative: str = "both",
     bounds: tuple[float, float] = (0.0, 1.0),
     exact_below: float | None = EXACT_BELOW,
+    scatter_sd: float | None = None,
 ) -> LatentBreakResult:
     """Parametric-bootstrap profile LR test for a break in latent per-token competence.
 
@@ -890,6 +892,13 @@ def latent_break_test(
         seed, same stream), so a decision at any level ``alpha <= exact_below`` is the same as
         with all ``B``; larger p-values are ``(1 + k) / (m + 1)`` from the ``m`` replicates
         drawn (``n_boot_used``). ``None`` draws all ``B``.
+    scatter_sd : float, optional
+        Declared model-to-model scatter: the standard deviation of ``ln CE`` between models of
+        the same size trained independently (one run each), e.g. measured from seeds of the same
+        family at other sizes. Used in the statistic and the reference instead of an estimate
+        from the curve's own points (which has ``S - 4`` degrees of freedom). Runs per scale
+        (``runs``), when given, measure it from the data instead; curves without item counts
+        (noise scale estimated) do not use it. A notes entry says which applied.
 
     Returns
     -------
@@ -993,6 +1002,8 @@ def latent_break_test(
         var_fixed = np.maximum(var_fixed, floor)
     nrun = 1
     tau2_runs = None
+    declared = False
+    scatter_sd = check_scatter_sd(scatter_sd)
     setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, est_disp=resolution is not None)
     if runs is not None and np.ndim(runs) == 2 and runs.shape[0] >= 2:
         nrun = int(runs.shape[0])
@@ -1003,7 +1014,18 @@ def latent_break_test(
         setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, runs=nrun,
                        tau2_runs=tau2_runs)
         notes.append(f"{nrun} runs per scale: run-to-run scatter measured directly from their "
-                     f"spread (variance {tau2_runs:.3g} of ln CE per run)")
+                     f"spread (variance {tau2_runs:.3g} of ln CE per run)"
+                     + ("" if scatter_sd is None else
+                        f"; the declared scatter (sd {scatter_sd:g}) is not used"))
+    elif scatter_sd is not None and setup.est_disp:
+        notes.append(f"declared scatter (sd {scatter_sd:g}) not used: without item counts the "
+                     "noise scale is estimated from the curve")
+    elif scatter_sd is not None:
+        declared = True
+        tau2_runs = scatter_sd**2
+        setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, runs=1, tau2_runs=tau2_runs)
+        notes.append(f"model-to-model scatter declared: sd {scatter_sd:g} of ln CE per model "
+                     "(not estimated from the curve)")
     cols, ckind, cpsi = _candidates(x, alternative)
     df1 = max(S - 4, 1)
     fits = _fit_all(setup, d.y[None, :], cols, shapes, df1)
@@ -1044,7 +1066,8 @@ def latent_break_test(
     common = dict(
         statistic=float(T_up[0]), latent=kind, shape_nu=float(nu0), shape_floor=E0,
         null_params=np.array([b0, b1]), tau2=tau2,
-        tau2_source="runs" if tau2_runs is not None else "null fit",
+        tau2_source=("declared" if declared else "runs" if tau2_runs is not None
+                     else "null fit"),
         best_kind=up["kind"] if up else "none", psi=up["psi"] if up else float("nan"),
         effect=up["effect"] if up else 0.0,
         decel_kind=dn["kind"] if dn else "none", decel_psi=dn["psi"] if dn else float("nan"),
@@ -1069,6 +1092,9 @@ def latent_break_test(
         if tau2_runs is None:
             eps = rng.standard_normal((m, S))
             return draw(_shape_ce(eta0[None, :] + np.sqrt(tau2_sim) * eps, nu0, E0), 1), None
+        if declared:  # the declared scatter on ln CE, then item noise; nothing to re-measure
+            eps = rng.standard_normal((m, S))
+            return draw(ce0[None, :] * np.exp(np.sqrt(tau2_runs) * eps), 1), None
         eps = rng.standard_normal((m * nrun, S))
         yr = draw(ce0[None, :] * np.exp(np.sqrt(tau2_runs) * eps), nrun).reshape(m, nrun, S)
         return yr.mean(axis=1), _runs_tau2_many(link, yr, nitem, var_fixed, overdisp, binary)
@@ -1163,13 +1189,16 @@ def latent_break_test(
                False: "Gaussian means with the items' or reported variance"}[bool(binary)]
     if kind == "edit_distance":
         sim_txt = "substitution-model token counts scaled to the items' dispersion"
-    if tau2_runs is not None:
+    if declared:
+        sim_txt = f"declared scatter on ln CE, then {sim_txt[0].lower()}{sim_txt[1:]}"
+    elif tau2_runs is not None:
         sim_txt = (f"{nrun} runs per scale drawn one by one (scatter on ln CE, then "
                    f"{sim_txt.split(' (')[0].lower()}) and averaged, the scatter re-measured from "
                    "their spread")
+    refit = "shape and breakpoint" if declared else "shape, scatter and breakpoint"
     ref = (f"parametric bootstrap under the fitted null with model-to-model scatter tau^2 = "
-           f"{tau2:.3g} on the latent scale; {sim_txt}; shape, scatter and breakpoint refitted "
-           f"in every replicate; B = {n_boot}"
+           f"{tau2:.3g} " + ("of ln CE (declared)" if declared else "on the latent scale")
+           + f"; {sim_txt}; {refit} refitted in every replicate; B = {n_boot}"
            + ("" if Ts_up.size == n_boot else
               f" (stopped after {Ts_up.size}: every p-value certainly above {exact_below:g}, "
               "sequential Monte Carlo p-values)"))
