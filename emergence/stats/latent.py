@@ -37,6 +37,9 @@ edit distance ``L``) and ceiling come from the exact link above. Shapes in betwe
 grid from 0 to 1, ``E`` a fraction of the smallest observed ``CE``) absorb the bends that
 heterogeneous items and saturation put into a smooth curve. The grid stops at the logistic: a
 shape sharper than it bends like a hinge and would absorb the accelerations the test is for.
+Token edit distance keeps ``nu = 2`` as well (:func:`default_shapes`): its substitution-model
+link does not average over item difficulty, and the mean of heterogeneous items bends beyond
+the logistic.
 The shape is chosen by profile likelihood, Jacobian included (the Box-Cox argument: the
 likelihood of the observed means, not of their transform).
 
