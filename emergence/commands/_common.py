@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 from .._defaults import N_BOOT, SEED
 
@@ -28,15 +27,14 @@ def seed_arg(text: str) -> int:
 
 
 def scatter_arg(text: str) -> float:
-    """argparse type of ``--scatter-sd``: a finite number >= 0."""
+    """argparse type of ``--scatter-sd``: a finite number >= 0 (see ``check_scatter_sd``)."""
+    from .._validation import check_scatter_sd
+
     try:
-        v = float(text)
+        return float(check_scatter_sd(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number (sd of ln CE between models); got "
-                                         f"{text!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0; got {text}")
-    return v
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (sd of ln CE between "
+                                         f"models); got {text!r}") from None
 
 
 def add_scatter_option(p: argparse.ArgumentParser) -> None:
