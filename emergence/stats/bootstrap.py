@@ -27,6 +27,7 @@ from .._random import SeedLike
 from .._validation import check_log10_x, check_option, check_rng
 from ..curve_models import MODELS, break_grid, get_link
 from ._data import CurveData, as_curve_data, default_null
+from ._resample import resampled_sums
 from ._results import TestResult
 
 __all__ = ["PBLRTResult", "pblrt_test", "improvement_sign", "ALTERNATIVES", "SIMULATIONS",
@@ -496,9 +497,9 @@ def _simulate(m: _Model, p0: np.ndarray, z0: np.ndarray, W0: np.ndarray, rss0: f
         items = d.items
         nitem = items.shape[0]
         E = items - items.mean(axis=0)
-        Wt = rng.multinomial(nitem, np.full(nitem, 1.0 / nitem), size=n_boot).astype(float)
+        (dev,) = resampled_sums(rng, nitem, np.full(nitem, 1.0 / nitem), n_boot, E)
         zc = z0[None, :] if extra is None else z0[None, :] + extra
-        return m.transform(m.link.inverse(zc) + Wt @ E / nitem)
+        return m.transform(m.link.inverse(zc) + dev / nitem)
     eps = rng.standard_normal((n_boot, s))
     if m.known_scale:  # known per-scale noise (stderr), plus the estimated extra dispersion
         return z0[None, :] + np.sqrt(max(phi, 1.0)) * eps / np.sqrt(W0)

@@ -23,6 +23,7 @@ import pandas as pd
 from .._defaults import ALPHA, N_BOOT
 from .._random import SeedLike
 from .._validation import check_interval, check_rng
+from ._resample import resampled_sums
 
 __all__ = [
     "EmergenceScore",
@@ -295,18 +296,18 @@ class EmergenceScoreInterval:
         )
 
 
-def _item_floor(items: np.ndarray, W: np.ndarray, means: np.ndarray, binary: bool,
+def _item_floor(items: np.ndarray, sq: np.ndarray | None, means: np.ndarray, binary: bool,
                 n: int | None = None) -> np.ndarray:
     """Per-replicate noise floor of a step from weighted item vectors.
 
-    ``items`` are the (distinct) item vectors, ``W`` their resampling counts and ``n`` the
+    ``items`` are the (distinct) item vectors, ``sq`` the replicates' means of their squares
+    (``W @ items**2 / n`` with ``W`` the resampling counts; unused for 0/1 items) and ``n`` the
     number of items (default: the rows of ``items``).
     """
     n = items.shape[0] if n is None else int(n)
     if binary:
         p = np.clip(means.mean(axis=-1), 1.0 / n, 1.0 - 1.0 / n)
         return np.sqrt(2.0 * p * (1 - p) / n)
-    sq = (W @ (items**2)) / n
     var = np.maximum(sq - means**2, 0.0) * n / max(n - 1, 1)
     se2 = var / n
     return np.sqrt(np.median(se2[:, 1:] + se2[:, :-1], axis=-1))
@@ -389,11 +390,12 @@ def emergence_score_interval(
     # distinct vectors are Multinomial(n, count / n), the same law as resampling items one by
     # one, at a cost in distinct vectors, not items
     uniq, cnt = np.unique(items, axis=0, return_counts=True)
-    W = rng.multinomial(n, cnt / n, size=int(n_boot)).astype(float)
-    Y = W @ uniq / n
+    need_sq = floor == "auto" and not binary
+    sums = resampled_sums(rng, n, cnt / n, int(n_boot), uniq, *((uniq**2,) if need_sq else ()))
+    Y = sums[0] / n
     num, raw, sign = _raw_parts(Y)
     if floor == "auto":
-        fl = _item_floor(uniq, W, Y, binary, n)
+        fl = _item_floor(uniq, sums[1] / n if need_sq else None, Y, binary, n)
     elif floor is None:
         fl = np.zeros(len(Y))
     else:
