@@ -41,6 +41,7 @@ from ._defaults import N_BOOT
 from ._random import SeedLike
 from ._validation import check_interval, check_option, check_rng
 from .curves import extract_curves
+from .stats._resample import resampled_sums
 
 __all__ = [
     "cluster_bootstrap_means",
@@ -55,13 +56,6 @@ __all__ = [
 #: The transformation chain of Schaeffer et al. (2024), from most to least predictable.
 CHAIN: tuple[str, ...] = ("target_loglik", "p_vocab", "p_choices", "brier_score",
                           "multiple_choice_grade")
-
-
-def _counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot, n) matrix: how often each item is drawn in each replicate."""
-    idx = rng.integers(0, n, size=(n_boot, n))
-    flat = idx + (np.arange(n_boot, dtype=np.int64) * n)[:, None]
-    return np.bincount(flat.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(np.float64)
 
 
 def cluster_bootstrap_means(
@@ -99,8 +93,8 @@ def cluster_bootstrap_means(
     if int(n_boot) < 1:
         raise ValueError(f"`n_boot` must be a positive integer; got {n_boot!r}.")
     rng = check_rng(seed)
-    w = _counts(y.shape[0], int(n_boot), rng)
-    return (w @ y) / y.shape[0]
+    (sums,) = resampled_sums(rng, int(n_boot), y)
+    return sums / y.shape[0]
 
 
 @dataclass(frozen=True)

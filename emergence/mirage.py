@@ -35,10 +35,10 @@ from ._defaults import N_BOOT
 from ._random import SeedLike
 from ._validation import check_interval, check_option, check_rng
 from .curves import extract_curves
-from .item_bootstrap import _counts
 from .records import validate_records
 from .registry import BUILTIN_METRICS, MetricInfo
 from .scoring import _targets_of, attach_loglik, exact_match, token_edit_distance, tokenize
+from .stats._resample import resample_counts
 
 __all__ = ["MirageResult", "mirage_check"]
 
@@ -221,7 +221,7 @@ def mirage_check(
     Lv = c_L.items[:, 0]
     n = Lv.size
     rng = check_rng(seed)
-    w = np.vstack([np.ones((1, n)), _counts(n, int(n_boot), rng)])  # row 0: the data itself
+    w = np.vstack([np.ones((1, n)), resample_counts(n, int(n_boot), rng)])  # row 0: the data itself
     uniq, inv = np.unique(Lv, return_inverse=True)
     onehot = np.zeros((n, uniq.size))
     onehot[np.arange(n), inv] = 1.0

@@ -886,6 +886,8 @@ def fitted_lines(
     ['break', 'null']
     """
     check_option(which, "which", ("accelerating", "decelerating", "none"))
+    # checked here: a bad declaration is an error, not a curve the fits below leave empty
+    scatter_sd = check_scatter_sd(scatter_sd)
     cols = ["x", "model", "y", "fit", "family", "task", "metric"]
     empty = pd.DataFrame(columns=cols)
     try:
@@ -900,7 +902,7 @@ def fitted_lines(
         r = latent_break_test(d, kind=kind, item_lengths=getattr(curve, "item_lengths", None),
                               runs=getattr(curve, "runs", None), n_boot=0,
                               bounds=(float(info.lower), float(info.upper)),
-                              scatter_sd=check_scatter_sd(scatter_sd))
+                              scatter_sd=scatter_sd)
     except (ValueError, FloatingPointError):
         return empty
     grid = np.linspace(d.x.min(), d.x.max(), int(n_points))

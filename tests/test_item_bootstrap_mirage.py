@@ -12,13 +12,13 @@ import pytest
 from scipy import stats
 
 from emergence.item_bootstrap import (
-    _counts,
     cluster_bootstrap_means,
     item_bootstrap,
     item_correlations,
     score_compute_correlations,
 )
 from emergence.mirage import mirage_check
+from emergence.stats._resample import resample_counts as _counts
 
 
 def _scores(items: np.ndarray, metric: str = "exact_match", params=None) -> pd.DataFrame:

@@ -497,7 +497,7 @@ def _simulate(m: _Model, p0: np.ndarray, z0: np.ndarray, W0: np.ndarray, rss0: f
         items = d.items
         nitem = items.shape[0]
         E = items - items.mean(axis=0)
-        (dev,) = resampled_sums(rng, nitem, np.full(nitem, 1.0 / nitem), n_boot, E)
+        (dev,) = resampled_sums(rng, n_boot, E, n=nitem, pvals=np.full(nitem, 1.0 / nitem))
         zc = z0[None, :] if extra is None else z0[None, :] + extra
         return m.transform(m.link.inverse(zc) + dev / nitem)
     eps = rng.standard_normal((n_boot, s))

@@ -391,7 +391,8 @@ def emergence_score_interval(
     # one, at a cost in distinct vectors, not items
     uniq, cnt = np.unique(items, axis=0, return_counts=True)
     need_sq = floor == "auto" and not binary
-    sums = resampled_sums(rng, n, cnt / n, int(n_boot), uniq, *((uniq**2,) if need_sq else ()))
+    sums = resampled_sums(rng, int(n_boot), uniq, *((uniq**2,) if need_sq else ()), n=n,
+                          pvals=cnt / n)
     Y = sums[0] / n
     num, raw, sign = _raw_parts(Y)
     if floor == "auto":
