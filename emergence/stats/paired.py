@@ -122,5 +122,4 @@ def _adjacent_mcnemar(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     some = tot > 0
     if some.any():
         p[some] = np.minimum(binom.cdf(stat[some], tot[some], 0.5) * 2, 1)
-    stat[~some] = 0.0
-    return b, c, stat, np.minimum(p, 1.0)
+    return b, c, stat, p
