@@ -388,6 +388,14 @@ def item_heterogeneity(link: LatentLink, y: np.ndarray, items: np.ndarray,
     return best
 
 
+def _multiplicative(items: np.ndarray) -> bool:
+    """Whether :func:`item_noise_var` models the items' noise on ``ln|y|`` (values of one sign):
+    the noise of a per-scale mean is then a fixed share of its square, wherever the curve is."""
+    Y = np.asarray(items, float)
+    return bool(Y.ndim == 2 and Y.shape[0] >= 3 and Y.shape[1] >= 3 and np.all(np.isfinite(Y))
+                and (np.all(Y < 0) or np.all(Y > 0)))
+
+
 def item_noise_var(items: np.ndarray) -> np.ndarray:
     """Variance of one item's value at each scale around the item's own trajectory.
 
@@ -437,7 +445,7 @@ def item_noise_var(items: np.ndarray) -> np.ndarray:
     n, S = Y.shape
     if n < 3 or S < 3 or not np.all(np.isfinite(Y)):
         return Y.var(axis=0, ddof=1)
-    if np.all(Y < 0) or np.all(Y > 0):
+    if _multiplicative(Y):
         Z = np.log(np.abs(Y))
         R = Z - Z.mean(axis=1, keepdims=True) - Z.mean(axis=0) + Z.mean()
         R2 = R**2
@@ -558,6 +566,14 @@ class _Setup:
     # variance of ln CE between runs (per run): the observed curve's, or one per replicate row
     tau2_runs: float | np.ndarray | None = None
     est_disp: bool = False        # item counts unknown: quasi-binomial dispersion estimated
+    # var_fixed is relative (variance / value^2): the noise of one-sign items, multiplicative
+    relative: bool = False
+
+
+def _fixed_var(var_fixed: np.ndarray, relative: bool, Y: np.ndarray) -> np.ndarray:
+    """Item-noise variance of the per-scale means ``Y`` when it is not binomial: fixed, or for
+    multiplicative noise (one-sign items) the fixed relative variance times ``Y^2``."""
+    return var_fixed * np.square(Y) if relative else np.broadcast_to(var_fixed, Y.shape)
 
 
 class _Fits:
@@ -602,7 +618,7 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int,
         if setup.overdisp is not None:
             v = v * setup.overdisp
     else:
-        v = np.broadcast_to(setup.var_fixed, Y.shape)
+        v = _fixed_var(setup.var_fixed, setup.relative, Y)
     v = v / setup.runs
     var_ce = v / dmu**2
     B, S = Y.shape
@@ -661,18 +677,18 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int,
 
 
 def _runs_tau2(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
-               binary: bool) -> float:
+               binary: bool, relative: bool = False) -> float:
     """Run-to-run variance of ``ln CE`` from replicate runs.
 
     The spread of the runs' ``ln CE`` at every scale minus the item noise of one run (delta
     method), averaged over scales and floored at 0.
     """
     return float(_runs_tau2_many(link, np.asarray(runs, float)[None], n, var_fixed, overdisp,
-                                 binary)[0])
+                                 binary, relative)[0])
 
 
 def _runs_tau2_many(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
-                    binary: bool) -> np.ndarray:
+                    binary: bool, relative: bool = False) -> np.ndarray:
     """:func:`_runs_tau2` for each of ``M`` sets of runs, ``runs`` of shape ``(M, R, S)``."""
     M, R, S = runs.shape
     ce_r = link.to_ce(runs.reshape(M * R, S))                  # (M R, S)
@@ -682,7 +698,7 @@ def _runs_tau2_many(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
         if overdisp is not None:
             v = v * overdisp
     else:
-        v = np.broadcast_to(var_fixed, ce_r.shape)
+        v = _fixed_var(var_fixed, relative, runs.reshape(M * R, S))
     item = (v / dmu**2 / ce_r**2).reshape(M, R, S).mean(axis=1)
     between = np.log(ce_r).reshape(M, R, S).var(axis=1, ddof=1)
     return np.maximum((between - item).mean(axis=1), 0.0)
@@ -982,6 +998,7 @@ def latent_break_test(
             notes.append(f"items differ in difficulty (sd {sigma:g} of ln CE across items, "
                          "matched to the spread of item totals): the latent link averages over it")
     var_fixed = None
+    relative = False
     overdisp = None
     if kind == "edit_distance" and items is not None:
         ce_obs = link.to_ce(d.y[None, :])[0]
@@ -1003,19 +1020,26 @@ def latent_break_test(
                          f"values ({r:g}); model-to-model scatter is estimated from the fit")
         floor = (1e-6 * max(np.ptp(d.y), np.abs(d.y).max(), 1e-12)) ** 2
         var_fixed = np.maximum(var_fixed, floor)
+        if items is not None and items.shape[0] > 1 and _multiplicative(items):
+            # noise estimated on ln|y| (item_noise_var): the reference keeps it a fixed share of
+            # each scale's value, so a replicate whose value differs from the data's (the null
+            # misses a break) has the data's relative noise, not its absolute one
+            relative = True
+            var_fixed = var_fixed / np.square(d.y)
     nrun = 1
     tau2_runs = None
     declared = False
     scatter_sd = check_scatter_sd(scatter_sd)
-    setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, est_disp=resolution is not None)
+    setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, est_disp=resolution is not None,
+                   relative=relative)
     if runs is not None and np.ndim(runs) == 2 and runs.shape[0] >= 2:
         nrun = int(runs.shape[0])
         if var_fixed is not None and items is not None:
             # items are means over runs: their variance already shrank by the number of runs
             var_fixed = var_fixed * nrun
-        tau2_runs = _runs_tau2(link, runs, nitem, var_fixed, overdisp, binary)
+        tau2_runs = _runs_tau2(link, runs, nitem, var_fixed, overdisp, binary, relative)
         setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, runs=nrun,
-                       tau2_runs=tau2_runs)
+                       tau2_runs=tau2_runs, relative=relative)
         notes.append(f"{nrun} runs per scale: run-to-run scatter measured directly from their "
                      f"spread (variance {tau2_runs:.3g} of ln CE per run)"
                      + ("" if scatter_sd is None else
@@ -1026,7 +1050,8 @@ def latent_break_test(
     elif scatter_sd is not None:
         declared = True
         tau2_runs = scatter_sd**2
-        setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, runs=1, tau2_runs=tau2_runs)
+        setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, runs=1, tau2_runs=tau2_runs,
+                       relative=relative)
         notes.append(f"model-to-model scatter declared: sd {scatter_sd:g} of ln CE per model "
                      "(not estimated from the curve)")
     cols, ckind, cpsi = _candidates(x, alternative)
@@ -1100,7 +1125,8 @@ def latent_break_test(
             return draw(ce0[None, :] * np.exp(np.sqrt(tau2_runs) * eps), 1), None
         eps = rng.standard_normal((m * nrun, S))
         yr = draw(ce0[None, :] * np.exp(np.sqrt(tau2_runs) * eps), nrun).reshape(m, nrun, S)
-        return yr.mean(axis=1), _runs_tau2_many(link, yr, nitem, var_fixed, overdisp, binary)
+        return yr.mean(axis=1), _runs_tau2_many(link, yr, nitem, var_fixed, overdisp, binary,
+                                                   relative)
 
     def draw(ce_s: np.ndarray, per: int) -> np.ndarray:
         """Metric values with item noise at latent ``ce_s``; ``per``: runs averaged later (the
@@ -1134,7 +1160,8 @@ def latent_break_test(
             if link.kind == "bounded":
                 Ys = link.lo + (link.hi - link.lo) * Ys
             return Ys
-        Ys = mu_s + np.sqrt(var_fixed / (nrun / per)) * rng.standard_normal((m, S))
+        sd = np.sqrt(var_fixed / (nrun / per))
+        Ys = mu_s + (sd * np.abs(mu_s) if relative else sd) * rng.standard_normal((m, S))
         if kind in ("loglik", "loglik_per_token"):
             Ys = np.minimum(Ys, -1e-12)
         elif kind in ("loss",):
