@@ -291,9 +291,10 @@ def _assess_fields(curve: Curve, *, seed: int, n_boot: int, alpha: float, min_sc
             dalt = "greater"
         else:
             # no known relation to per-token competence: a straight line in the raw metric
-            main = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[0])
+            # p-values at or below alpha exactly those of all B replicates (as above)
+            main = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[0], exact_below=alpha)
             dec = pblrt_test(curve, null="linear", direction="decelerating", n_boot=n_boot,
-                             seed=ss[0])
+                             seed=ss[0], exact_below=alpha)
             notes.append(f"{curve.metric}: no declared relation to per-token competence, so the "
                          "smooth null is a straight line in the metric itself")
             row.update(
@@ -301,7 +302,7 @@ def _assess_fields(curve: Curve, *, seed: int, n_boot: int, alpha: float, min_sc
                 null_why="a straight line in the metric itself (no declared relation to per-token "
                 "competence)", pblrt_statistic=main.statistic,
                 pblrt_pvalue=main.pvalue, pblrt_pvalue_two_sided=main.pvalue_two_sided,
-                pblrt_n_boot_used=main.n_boot,
+                pblrt_n_boot_used=main.n_boot_used,
                 pblrt_kind=main.best_kind, pblrt_psi=main.psi, pblrt_effect=main.effect,
                 pblrt_effect_direction=main.effect_direction,
                 pblrt_any_direction=main.any_direction, decel_pvalue=dec.pvalue,
@@ -312,7 +313,7 @@ def _assess_fields(curve: Curve, *, seed: int, n_boot: int, alpha: float, min_sc
             zw = None
             dalt = "greater" if main.improve_sign > 0 else "less"
         # the "apparent" transition: an accelerating break against a straight line in the metric
-        nv = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[1])
+        nv = pblrt_test(curve, null="linear", n_boot=n_boot, seed=ss[1], exact_below=alpha)
         row.update(naive_pvalue=nv.pvalue, naive_kind=nv.best_kind, naive_psi=nv.psi,
                    naive_direction=nv.effect_direction, naive_any_direction=nv.any_direction)
         # cross-checks on the latent scale: Davies (2002), one-sided like the primary test

@@ -30,6 +30,10 @@ from ._data import CurveData, as_curve_data, default_null
 from ._resample import resampled_sums
 from ._results import TestResult
 
+#: Replicates per chunk of the sequential parametric bootstraps (PB-LRT and latent test): the
+#: stream of draws is the same whether or not a test stops early.
+CHUNK = 100
+
 __all__ = ["PBLRTResult", "pblrt_test", "improvement_sign", "ALTERNATIVES", "SIMULATIONS",
            "DIRECTIONS"]
 
@@ -90,6 +94,8 @@ class PBLRTResult(TestResult):
         when the one-sided test ignores it.
     pvalue_two_sided : float
         p-value of the two-sided statistic (breaks of either sign) from the same replicates.
+    n_boot_used : int
+        Replicates drawn: ``n_boot``, or fewer when ``exact_below`` stopped the draws early.
     null_share : float
         Share of the null replicates whose best break of either sign goes in the tested
         direction (the improving one for ``direction="both"``). About 1/2 when the simulated
@@ -108,7 +114,7 @@ class PBLRTResult(TestResult):
     crit : float
         95% quantile of the replicates.
     replicates : ndarray
-        :math:`T^*_b`, shape ``(n_boot,)``.
+        :math:`T^*_b`, shape ``(n_boot_used,)``.
     notes : tuple of str
         Limits of the analysis (aggregate-only data, unknown chance, ...).
     """
@@ -144,6 +150,7 @@ class PBLRTResult(TestResult):
     any_direction: str = "none"
     pvalue_two_sided: float = float("nan")
     null_share: float = float("nan")
+    n_boot_used: int = 0
 
     _name = "pb_lrt"
 
@@ -497,7 +504,7 @@ def _simulate(m: _Model, p0: np.ndarray, z0: np.ndarray, W0: np.ndarray, rss0: f
         items = d.items
         nitem = items.shape[0]
         E = items - items.mean(axis=0)
-        (dev,) = resampled_sums(rng, n_boot, E, n=nitem, pvals=np.full(nitem, 1.0 / nitem))
+        (dev,) = resampled_sums(rng, n_boot, E)
         zc = z0[None, :] if extra is None else z0[None, :] + extra
         return m.transform(m.link.inverse(zc) + dev / nitem)
     eps = rng.standard_normal((n_boot, s))
@@ -525,6 +532,7 @@ def pblrt_test(
     n_boot: int = N_BOOT,
     seed: SeedLike = None,
     x: np.ndarray | None = None,
+    exact_below: float | None = None,
 ) -> PBLRTResult:
     """Parametric-bootstrap likelihood-ratio test of a smooth null against a break.
 
@@ -570,6 +578,14 @@ def pblrt_test(
     x : array_like, optional
         Deprecated name of ``log10_x`` (FutureWarning; removed after 2027-06): the raw scale is
         refused, as for ``log10_x``.
+    exact_below : float, optional
+        Sequential Monte Carlo p-values (Besag and Clifford 1991), as in
+        :func:`emergence.stats.latent.latent_break_test`: replicates are drawn in chunks of
+        :data:`CHUNK` and drawing stops once both p-values have
+        ``ceil(exact_below * (B + 1))`` exceedances, so are certainly above ``exact_below``.
+        Every p-value at or below ``exact_below`` is exactly the one of all ``B`` replicates
+        (same seed, same stream); larger ones are ``(1 + k) / (m + 1)`` from the ``m``
+        replicates drawn (``n_boot_used``). ``None`` (default) draws all ``B``.
 
     Returns
     -------
@@ -635,6 +651,8 @@ def pblrt_test(
     if int(n_boot) < 1:
         raise ValueError(f"`n_boot` must be a positive integer; got {n_boot!r}.")
     n_boot = int(n_boot)
+    if exact_below is not None and not 0 < float(exact_below) < 1:
+        raise ValueError(f"`exact_below` must be in (0, 1) or None; got {exact_below!r}.")
     if x is not None:
         if log10_x is not None:
             raise ValueError("pass `log10_x` only (`x` is its deprecated name).")
@@ -687,20 +705,33 @@ def pblrt_test(
     T2 = float(_statistic(rss0, rss1a, df1, m.known_scale)[0][0])
     z0 = b0[0] + b1[0] * d.x
     p0 = m.link.inverse(z0)
-    Zs = _simulate(m, p0, z0, W[0], float(rss0[0]), phi, n_boot, rng)
-    Ws, _, _ = m.weights(Zs)
-    r0s, r1sa, coefs, _ = _break_stats(Zs, np.ascontiguousarray(Ws), d.x, cols, 0.0)
-    r1s, _ = _constrain(r0s, r1sa, coefs, sign)
-    Ts, _ = _statistic(r0s, r1s, df1, m.known_scale)
-    pval = float((1 + np.count_nonzero(Ts >= T - 1e-10 * max(abs(T), 1))) / (n_boot + 1))
-    Ts2, _ = _statistic(r0s, r1sa, df1, m.known_scale)
-    pval2 = float((1 + np.count_nonzero(Ts2 >= T2 - 1e-10 * max(abs(T2), 1))) / (n_boot + 1))
+    # replicates in fixed chunks (the same stream whether or not drawing stops early);
+    # sequential Monte Carlo p-values (Besag & Clifford 1991) when exact_below is given
+    h = int(np.ceil(exact_below * (n_boot + 1))) if exact_below is not None else n_boot + 1
+    tested = sign if sign else s_imp
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    done = k1 = k2 = 0
+    while done < n_boot:
+        mm = min(CHUNK, n_boot - done)
+        Zs = _simulate(m, p0, z0, W[0], float(rss0[0]), phi, mm, rng)
+        Ws, _, _ = m.weights(Zs)
+        r0s, r1sa, coefs, _ = _break_stats(Zs, np.ascontiguousarray(Ws), d.x, cols, 0.0)
+        r1s, _ = _constrain(r0s, r1sa, coefs, sign)
+        Ts_c = _statistic(r0s, r1s, df1, m.known_scale)[0]
+        Ts2_c = _statistic(r0s, r1sa, df1, m.known_scale)[0]
+        kb = np.argmin(r1sa, axis=1)
+        parts.append((Ts_c, Ts2_c, tested * coefs[np.arange(coefs.shape[0]), kb] > 0))
+        k1 += int(np.count_nonzero(Ts_c >= T - 1e-10 * max(abs(T), 1)))
+        k2 += int(np.count_nonzero(Ts2_c >= T2 - 1e-10 * max(abs(T2), 1)))
+        done += mm
+        if k1 >= h and k2 >= h:
+            break
+    Ts, Ts2, toward = (np.concatenate(v) for v in zip(*parts, strict=True))
+    pval = float((1 + k1) / (done + 1))
+    pval2 = float((1 + k2) / (done + 1))
     # share of null replicates whose best break of either sign goes the tested way (improving
     # for "both"): about 1/2 when the simulated null has no systematic bend
-    kb = np.argmin(r1sa, axis=1)
-    cb = coefs[np.arange(coefs.shape[0]), kb]
-    tested = sign if sign else s_imp
-    null_share = float(np.mean(tested * cb > 0))
+    null_share = float(np.mean(toward))
     eff = float(coef[0, kbest])
     bb1 = b1[0] - eff * c1[0, kbest]
     bb0 = b0[0] - eff * c0[0, kbest]
@@ -720,7 +751,9 @@ def pblrt_test(
         "rasch": "parametric bootstrap, item-level Rasch Bernoulli draws under the fitted null",
         "residual": "parametric bootstrap, item residual vectors resampled around the fitted null",
         "gaussian": "parametric bootstrap, Gaussian errors on the link scale around the fitted null",
-    }[sim] + f"; breakpoint searched in every replicate; B = {n_boot}"
+    }[sim] + f"; breakpoint searched in every replicate; B = {n_boot}" + (
+        "" if done == n_boot else f" (stopped after {done}: both p-values certainly above "
+        f"{exact_below:g}, sequential Monte Carlo p-values)")
     return PBLRTResult(
         statistic=T,
         pvalue=pval,
@@ -753,4 +786,5 @@ def pblrt_test(
         any_direction=_direction_word(any_eff, s_imp),
         pvalue_two_sided=pval2,
         null_share=null_share,
+        n_boot_used=done,
     )

@@ -70,7 +70,7 @@ from .._defaults import N_BOOT
 from .._random import SeedLike
 from .._validation import check_option, check_rng, check_scatter_sd
 from ._results import TestResult
-from .bootstrap import _Buffers, _candidates
+from .bootstrap import CHUNK, _Buffers, _candidates
 from .bootstrap import _line_and_columns_sums as _wls
 
 __all__ = [
@@ -857,8 +857,6 @@ class LatentBreakResult(TestResult):
         return self.link.mean(_shape_ce(eta, nu, E))
 
 
-#: Replicates per chunk of the latent test's parametric bootstrap.
-CHUNK = 100
 #: Default level below which the latent test's p-values are exact (see ``exact_below``).
 EXACT_BELOW = 0.1
 

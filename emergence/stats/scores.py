@@ -386,13 +386,13 @@ def emergence_score_interval(
         stderr=None if binary else items.std(axis=0, ddof=1) / np.sqrt(n),
         n_items=n,
     )
-    # identical item vectors are one cell of the multinomial: the resampling counts of the
-    # distinct vectors are Multinomial(n, count / n), the same law as resampling items one by
-    # one, at a cost in distinct vectors, not items
+    # identical item vectors are one cell: the resampling counts of the distinct vectors are
+    # Multinomial(n, count / n), the law of resampling items one by one (drawn as a multinomial
+    # when there are few distinct vectors, item by item otherwise)
     uniq, cnt = np.unique(items, axis=0, return_counts=True)
     need_sq = floor == "auto" and not binary
-    sums = resampled_sums(rng, int(n_boot), uniq, *((uniq**2,) if need_sq else ()), n=n,
-                          pvals=cnt / n)
+    sums = resampled_sums(rng, int(n_boot), uniq, *((uniq**2,) if need_sq else ()),
+                          counts=cnt)
     Y = sums[0] / n
     num, raw, sign = _raw_parts(Y)
     if floor == "auto":
