@@ -934,7 +934,8 @@ def latent_break_test(
     parametric bootstrap from the fitted null (shape, line, ``tau^2`` from the null fit),
     replicates drawn at item level (binomial per target-length group for 0/1 items; the
     substitution model scaled to the items' dispersion for edit distance; Gaussian with the
-    items' or reported variance otherwise), each refitted in full.
+    items' or reported variance otherwise, a fixed share of each value's square for items of one
+    sign, whose noise :func:`item_noise_var` models on ``ln|y|``), each refitted in full.
 
     Examples
     --------
@@ -1215,6 +1216,8 @@ def latent_break_test(
                 "accelerating hinge or step on the latent scale")
     sim_txt = {True: "item-level binomial draws per target-length group",
                False: "Gaussian means with the items' or reported variance"}[bool(binary)]
+    if relative:
+        sim_txt = "Gaussian means with the items' relative variance (multiplicative noise)"
     if kind == "edit_distance":
         sim_txt = "substitution-model token counts scaled to the items' dispersion"
     if declared:
