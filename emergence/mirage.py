@@ -38,7 +38,7 @@ from .curves import extract_curves
 from .records import validate_records
 from .registry import BUILTIN_METRICS, MetricInfo
 from .scoring import _targets_of, attach_loglik, exact_match, token_edit_distance, tokenize
-from .stats._resample import resample_counts
+from .stats._resample import resampled_sums
 
 __all__ = ["MirageResult", "mirage_check"]
 
@@ -221,17 +221,21 @@ def mirage_check(
     Lv = c_L.items[:, 0]
     n = Lv.size
     rng = check_rng(seed)
-    w = np.vstack([np.ones((1, n)), resample_counts(n, int(n_boot), rng)])  # row 0: the data itself
     uniq, inv = np.unique(Lv, return_inverse=True)
     onehot = np.zeros((n, uniq.size))
     onehot[np.arange(n), inv] = 1.0
-    sumL = w @ Lv  # (B+1,)
-    p_hat = np.exp((w @ c_ll.items) / sumL[:, None])  # (B+1, S)
-    cnt_L = w @ onehot  # (B+1, nL)
+    mats = (Lv[:, None], c_ll.items, onehot, c_em.items, c_ted.items)
+    # item resampling counts drawn in bounded chunks of replicates (memory linear in items);
+    # row 0 is the data itself (every item once)
+    sums = [np.vstack([M.sum(axis=0, keepdims=True), R]) for M, R in
+            zip(mats, resampled_sums(rng, int(n_boot), *mats), strict=True)]
+    sumL = sums[0][:, 0]  # (B+1,)
+    p_hat = np.exp(sums[1] / sumL[:, None])  # (B+1, S)
+    cnt_L = sums[2]  # (B+1, nL)
     esm_pred = np.einsum("bl,bls->bs", cnt_L, p_hat[:, None, :] ** uniq[None, :, None]) / n
     ted_pred = (sumL / n)[:, None] * (1.0 - p_hat)
-    esm_obs = (w @ c_em.items) / n
-    ted_obs = (w @ c_ted.items) / n
+    esm_obs = sums[3] / n
+    ted_obs = sums[4] / n
     n_scales = c_em.items.shape[1]
     a = (1 - level) / 2 / (n_scales if simultaneous else 1)
     de, dt = esm_obs - esm_pred, ted_obs - ted_pred

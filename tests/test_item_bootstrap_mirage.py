@@ -188,3 +188,19 @@ def test_mirage_input_errors():
     with pytest.raises(ValueError, match="several filters"):
         mirage_check(two, task="gen")
     assert len(mirage_check(two, task="gen", filter="a", n_boot=50, seed=0).table) == 2
+
+
+def test_mirage_check_resamples_in_bounded_chunks(monkeypatch):
+    # the item resampling counts are drawn a few replicates at a time (memory linear in items):
+    # the same draws and the same table as with every replicate held at once
+    from emergence.stats import _resample
+
+    p = np.linspace(0.5, 0.95, 6)
+    whole = mirage_check(_mirage_records(p), task="gen", tokenizer="characters", n_boot=120,
+                         seed=3).table
+    monkeypatch.setattr(_resample, "CHUNK_COUNTS", 500)
+    chunked = mirage_check(_mirage_records(p), task="gen", tokenizer="characters", n_boot=120,
+                           seed=3).table
+    num = whole.select_dtypes("number").columns
+    np.testing.assert_allclose(chunked[num].to_numpy(), whole[num].to_numpy(), rtol=1e-12,
+                               atol=1e-12)
