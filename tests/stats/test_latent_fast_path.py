@@ -76,6 +76,8 @@ def ref_fit_all(setup, Y, cols, shapes, df1, buf=None):
         v = lk.binary_var(ce, setup.n)
         if setup.overdisp is not None:
             v = v * setup.overdisp
+    elif setup.relative:  # multiplicative noise of one-sign items: a share of the value^2
+        v = setup.var_fixed * Y**2
     else:
         v = np.broadcast_to(setup.var_fixed, Y.shape)
     v = v / setup.runs
