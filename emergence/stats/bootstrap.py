@@ -580,8 +580,8 @@ def pblrt_test(
         refused, as for ``log10_x``.
     exact_below : float, optional
         Sequential Monte Carlo p-values (Besag and Clifford 1991), as in
-        :func:`emergence.stats.latent.latent_break_test`: replicates are drawn in chunks of
-        :data:`CHUNK` and drawing stops once both p-values have
+        :func:`emergence.stats.latent.latent_break_test`: the first ``2 * CHUNK`` replicates
+        are drawn, then the rest, and drawing stops after the first chunk if both p-values have
         ``ceil(exact_below * (B + 1))`` exceedances, so are certainly above ``exact_below``.
         Every p-value at or below ``exact_below`` is exactly the one of all ``B`` replicates
         (same seed, same stream); larger ones are ``(1 + k) / (m + 1)`` from the ``m``
@@ -712,7 +712,9 @@ def pblrt_test(
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     done = k1 = k2 = 0
     while done < n_boot:
-        mm = min(CHUNK, n_boot - done)
+        # two chunks at most: the first (2 CHUNK) decides most curves far from a break, the
+        # rest in one piece (each chunk has a fixed cost)
+        mm = min(2 * CHUNK, n_boot) if done == 0 else n_boot - done
         Zs = _simulate(m, p0, z0, W[0], float(rss0[0]), phi, mm, rng)
         Ws, _, _ = m.weights(Zs)
         r0s, r1sa, coefs, _ = _break_stats(Zs, np.ascontiguousarray(Ws), d.x, cols, 0.0)
