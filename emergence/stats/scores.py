@@ -347,10 +347,11 @@ def emergence_score_interval(
 
     Notes
     -----
-    Replicates are computed at once: resampling counts of the distinct item vectors
-    ``W ~ Multinomial(n, count / n)``, shape ``(n_boot, n_distinct)``, give the replicate curves
-    ``W @ vectors / n`` (the same law as resampling the ``n`` items one by one; the cost grows
-    with the distinct vectors, at most ``2 ** n_scales`` for 0/1 items). The bootstrap resamples
+    Replicates are computed in chunks of replicates: resampling counts of the distinct item
+    vectors ``W ~ Multinomial(n, count / n)``, shape ``(n_boot, n_distinct)``, give the replicate
+    curves ``W @ vectors / n`` (the law of resampling the ``n`` items one by one). The counts are
+    drawn as a multinomial when few distinct vectors repeat (at most ``2 ** n_scales`` for 0/1
+    items) and item by item otherwise, so the cost is linear in items. The bootstrap resamples
     under the alternative, so the interval describes uncertainty of the score; it is not a test
     of "no transition".
 
