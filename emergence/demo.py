@@ -105,14 +105,16 @@ def run_demo(
     quick: bool = False,
     interval: str = "wilson",
     progress: bool = True,
+    jobs: int = 1,
 ) -> Report:
     """Write the demo report on the bundled data to ``out_dir``; returns the :class:`Report`.
 
-    ``seed`` and ``n_boot`` reach every test, verdict and scaling fit of the report.
+    ``seed`` and ``n_boot`` reach every test, verdict and scaling fit of the report; ``jobs``
+    processes draw its task figures (:func:`emergence.report.render_report`).
     """
     sections = demo_sections(quick=quick)
     if not verdicts:
         sections = [ReportSection(**{**s.__dict__, "verdicts": False}) for s in sections]
     an = analyze(sections, seed=seed, n_boot=n_boot, interval=interval, progress=progress)
     return render_report(an, out_dir=out_dir, title="emergence demo: published scaling data",
-                         progress=progress)
+                         progress=progress, jobs=jobs)

@@ -21,8 +21,10 @@ Examples
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
 import html
+import multiprocessing
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -110,6 +112,33 @@ class Report:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:120]
+
+
+def _draw_task_figure(curves, interval, fits, notes, points, path: Path) -> tuple[Path, str]:
+    """Draw and save one task's figure (here or in a worker process): the PNG's path and its
+    ``<img>`` size attributes."""
+    from .plots import save_figure
+
+    g = sideplot(curves, interval=interval, fits=fits, notes=notes, points=points)
+    paths = save_figure(g.figure, path)
+    plt.close(g.figure)
+    return paths[0], _img_size(paths[0])
+
+
+def _figure_pool(jobs: int) -> cf.ProcessPoolExecutor | None:
+    """Worker processes for the task figures (``spawn``: no state of this process is shared),
+    or None for one process."""
+    if jobs <= 1:
+        return None
+    return cf.ProcessPoolExecutor(max_workers=jobs,
+                                  mp_context=multiprocessing.get_context("spawn"))
+
+
+def _check_jobs(jobs) -> int:
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or int(jobs) < 1:
+        raise ValueError(f"`jobs` must be a positive integer (processes that draw the figures); "
+                         f"got {jobs!r}.")
+    return int(jobs)
 
 
 def _img_size(path: Path) -> str:
@@ -490,6 +519,7 @@ def build_report(
     n_boot: int = DEFAULT_N_BOOT,
     alpha: float = DEFAULT_ALPHA,
     progress: bool = True,
+    jobs: int = 1,
 ) -> Report:
     """Analyse ``sections`` and write the HTML report: :func:`emergence.analysis.analyze`, then
     :func:`render_report`.
@@ -510,6 +540,8 @@ def build_report(
         False discovery rate of the verdicts.
     progress : bool, default=True
         Show progress bars.
+    jobs : int, default=1
+        Processes that draw the task figures (:func:`render_report`).
 
     Returns
     -------
@@ -517,7 +549,7 @@ def build_report(
     """
     an = analyze(sections, seed=seed, n_boot=n_boot, alpha=alpha, interval=interval,
                  progress=progress)
-    return render_report(an, out_dir=out_dir, title=title, progress=progress)
+    return render_report(an, out_dir=out_dir, title=title, progress=progress, jobs=jobs)
 
 
 def render_report(
@@ -526,6 +558,7 @@ def render_report(
     out_dir: str | Path = "emergence-report",
     title: str = "emergence report",
     progress: bool = True,
+    jobs: int = 1,
 ) -> Report:
     """Write the HTML report of an :class:`~emergence.analysis.Analysis` (``index.html``,
     ``figures/*.png`` and ``.svg``, ``tables/*.csv``).
@@ -544,6 +577,9 @@ def render_report(
     title : str
     progress : bool, default=True
         Show progress bars.
+    jobs : int, default=1
+        Processes that draw the task figures (``spawn`` workers; 1 draws them in this process).
+        The figures are the same either way; the page and the tables are written here.
 
     Returns
     -------
@@ -567,105 +603,115 @@ def render_report(
     cells: list[dict] = []
     line_rows: list[dict] = []
     sec_names: dict[int, str] = {}
-    for si, sa in enumerate(analysis.sections):
-        sec = sa.section
-        anchor = f"s{si}"
-        sec_names[si] = sec.title
-        if sec.kind == "scaling":
-            part = _scaling_section(sa, out, anchor=anchor)
-            sec_html.append(part["html"])
-            figures.extend(part["figures"])
-            tables.update(part["tables"])
-            items = "".join(f"<li><a href='#{a}'>{html.escape(t)}</a></li>"
-                            for a, t in part["nav"])
+    jobs = _check_jobs(jobs)
+    n_figs = sum(len({(c.family, c.model, c.task, c.shots) for c in sa.curves})
+                 for sa in analysis.sections if sa.section.kind != "scaling")
+    pool = _figure_pool(min(jobs, n_figs))
+    try:
+        for si, sa in enumerate(analysis.sections):
+            sec = sa.section
+            anchor = f"s{si}"
+            sec_names[si] = sec.title
+            if sec.kind == "scaling":
+                part = _scaling_section(sa, out, anchor=anchor)
+                sec_html.append(part["html"])
+                figures.extend(part["figures"])
+                tables.update(part["tables"])
+                items = "".join(f"<li><a href='#{a}'>{html.escape(t)}</a></li>"
+                                for a, t in part["nav"])
+                nav.append(f"<a class='sec' href='#{anchor}'>{html.escape(sec.title)}</a>"
+                           f"<ul>{items}</ul>")
+                continue
+            excl = sa.excluded
+            scores = sa.scores
+            verd = sa.curve_verdicts
+            group_verd = sa.verdicts
+            if not verd.empty:
+                all_curve_verd.append(verd)
+            curves_all = list(sa.curves)
+            pos = {id(c): i for i, c in enumerate(curves_all)}
+            groups: dict[tuple, list[int]] = {}
+            for i, c in enumerate(curves_all):
+                groups.setdefault((c.family, c.model, c.task, c.shots), []).append(i)
+            sec_tasks: list[_Task] = []
+            drawing: list[tuple[_Task, object]] = []
+            for k, ((fam, model, task, shots), idx) in enumerate(tqdm(
+                    groups.items(), desc=sec.title[:30], disable=not progress, unit="fig")):
+                # discontinuous metrics first, their continuous counterparts beside them
+                idx = sorted(idx, key=lambda i: (curves_all[i].info.kind != "discontinuous",
+                                                 curves_all[i].metric))
+                curves = [curves_all[i] for i in idx]
+                tk = _Task(si, f"{anchor}-t{k}", fam, model, task, shots)
+                key = {"family": fam, "model": model, "task": task, "shots": shots}
+                if not group_verd.empty:
+                    g = _match(group_verd, key)
+                    if len(g):
+                        tk.verdict = str(g["verdict"].iloc[0])
+                        tk.reasons = _reason_list(g.iloc[0])
+                        lim = _get(g.iloc[0], "limits", "")
+                        tk.limits = [x for x in str(lim).split("; ") if x] if isinstance(
+                            lim, str) else []
+                        h = _get(g.iloc[0], "headline", "")
+                        tk.headline = h if isinstance(h, str) else ""
+                fits, notes, drawn = {}, {}, {}
+                pts = {c.metric: sa.points_of(c) for c in curves}
+                for c in curves:
+                    i = pos[id(c)]
+                    row = sa.row_of(c)
+                    tk.rows.append((c, row))
+                    if row is not None:
+                        lines, note = sa.lines[i], sa.line_notes[i]
+                        if lines is not None:
+                            kept, dropped = lines_within_data(c, lines, interval=interval,
+                                                              points=pts[c.metric])
+                            fits[c.metric] = kept
+                            if dropped:
+                                note += ("; " if note else "") + (
+                                    f"not drawn: {', '.join(dropped)} line outside the data's range")
+                            for name, f in kept.groupby("model", sort=False):
+                                # "null" would read back as a missing value from CSV
+                                line_rows.append({**c.key, "section": sec.title,
+                                                  "line": "smooth null" if name == "null" else name,
+                                                  "drawn": True, "psi": f["psi"].iloc[0]
+                                                  if "psi" in f.columns else np.nan,
+                                                  "x_min": f["x"].min(), "x_max": f["x"].max(),
+                                                  "y_min": f["y"].min(), "y_max": f["y"].max()})
+                            line_rows.extend({**c.key, "section": sec.title,
+                                              "line": "smooth null" if name == "null" else name,
+                                              "drawn": False} for name in dropped)
+                        notes[c.metric] = note
+                        drawn[c.metric] = note
+                        cells.append({"section": si, "anchor": tk.anchor, "metric": c.metric,
+                                      "outcome": sa.outcomes[i]})
+                name = _figure_name(si, model or fam, task, shots)[:-4]  # .png and .svg
+                job = (curves, interval, fits or None, notes or None, pts,
+                       out / "figures" / name)
+                drawing.append((tk, pool.submit(_draw_task_figure, *job) if pool is not None
+                                else _draw_task_figure(*job)))
+                tk.figure = f"figures/{name}"
+                tk.drawn = drawn
+                if tk.verdict and not tk.headline:
+                    tk.headline = _headline(tk, SCALE_LABELS.get(sec.x, sec.x), alpha)
+                sec_tasks.append(tk)
+            for tk, res in drawing:  # in task order, whichever process drew them
+                png, tk.size = res.result() if isinstance(res, cf.Future) else res
+                figures.append(png)
+            tasks_all.extend(sec_tasks)
+            sec_html.append(_section_html(sec, anchor, sec_tasks, excl, len(curves_all), scores,
+                                          alpha))
+            many_who = len({t.who for t in sec_tasks}) > 1
+            items = "".join(
+                f"<li><a href='#{t.anchor}'>{html.escape(t.name)}"
+                + (f" ({html.escape(t.who)})" if many_who else "")
+                + (f" <span class='verdict {_BADGE.get(t.verdict, 'v-none')}' "
+                   f"title='{html.escape(t.verdict)}'>{t.verdict[:1].upper()}</span>"
+                   if t.verdict else "") + "</a></li>"
+                for t in sec_tasks)
             nav.append(f"<a class='sec' href='#{anchor}'>{html.escape(sec.title)}</a>"
                        f"<ul>{items}</ul>")
-            continue
-        excl = sa.excluded
-        scores = sa.scores
-        verd = sa.curve_verdicts
-        group_verd = sa.verdicts
-        if not verd.empty:
-            all_curve_verd.append(verd)
-        curves_all = list(sa.curves)
-        pos = {id(c): i for i, c in enumerate(curves_all)}
-        groups: dict[tuple, list[int]] = {}
-        for i, c in enumerate(curves_all):
-            groups.setdefault((c.family, c.model, c.task, c.shots), []).append(i)
-        sec_tasks: list[_Task] = []
-        for k, ((fam, model, task, shots), idx) in enumerate(tqdm(
-                groups.items(), desc=sec.title[:30], disable=not progress, unit="fig")):
-            # discontinuous metrics first, their continuous counterparts beside them
-            idx = sorted(idx, key=lambda i: (curves_all[i].info.kind != "discontinuous",
-                                             curves_all[i].metric))
-            curves = [curves_all[i] for i in idx]
-            tk = _Task(si, f"{anchor}-t{k}", fam, model, task, shots)
-            key = {"family": fam, "model": model, "task": task, "shots": shots}
-            if not group_verd.empty:
-                g = _match(group_verd, key)
-                if len(g):
-                    tk.verdict = str(g["verdict"].iloc[0])
-                    tk.reasons = _reason_list(g.iloc[0])
-                    lim = _get(g.iloc[0], "limits", "")
-                    tk.limits = [x for x in str(lim).split("; ") if x] if isinstance(
-                        lim, str) else []
-                    h = _get(g.iloc[0], "headline", "")
-                    tk.headline = h if isinstance(h, str) else ""
-            fits, notes, drawn = {}, {}, {}
-            pts = {c.metric: sa.points_of(c) for c in curves}
-            for c in curves:
-                i = pos[id(c)]
-                row = sa.row_of(c)
-                tk.rows.append((c, row))
-                if row is not None:
-                    lines, note = sa.lines[i], sa.line_notes[i]
-                    if lines is not None:
-                        kept, dropped = lines_within_data(c, lines, interval=interval,
-                                                          points=pts[c.metric])
-                        fits[c.metric] = kept
-                        if dropped:
-                            note += ("; " if note else "") + (
-                                f"not drawn: {', '.join(dropped)} line outside the data's range")
-                        for name, f in kept.groupby("model", sort=False):
-                            # "null" would read back as a missing value from CSV
-                            line_rows.append({**c.key, "section": sec.title,
-                                              "line": "smooth null" if name == "null" else name,
-                                              "drawn": True, "psi": f["psi"].iloc[0]
-                                              if "psi" in f.columns else np.nan,
-                                              "x_min": f["x"].min(), "x_max": f["x"].max(),
-                                              "y_min": f["y"].min(), "y_max": f["y"].max()})
-                        line_rows.extend({**c.key, "section": sec.title,
-                                          "line": "smooth null" if name == "null" else name,
-                                          "drawn": False} for name in dropped)
-                    notes[c.metric] = note
-                    drawn[c.metric] = note
-                    cells.append({"section": si, "anchor": tk.anchor, "metric": c.metric,
-                                  "outcome": sa.outcomes[i]})
-            g_ = sideplot(curves, interval=interval, fits=fits or None, notes=notes or None,
-                          points=pts)
-            name = _figure_name(si, model or fam, task, shots)[:-4]  # .png and .svg
-            paths = save_figure(g_.figure, out / "figures" / name)
-            plt.close(g_.figure)
-            figures.append(paths[0])
-            tk.figure = f"figures/{name}"
-            tk.size = _img_size(paths[0])
-            tk.drawn = drawn
-            if tk.verdict and not tk.headline:
-                tk.headline = _headline(tk, SCALE_LABELS.get(sec.x, sec.x), alpha)
-            sec_tasks.append(tk)
-        tasks_all.extend(sec_tasks)
-        sec_html.append(_section_html(sec, anchor, sec_tasks, excl, len(curves_all), scores,
-                                      alpha))
-        many_who = len({t.who for t in sec_tasks}) > 1
-        items = "".join(
-            f"<li><a href='#{t.anchor}'>{html.escape(t.name)}"
-            + (f" ({html.escape(t.who)})" if many_who else "")
-            + (f" <span class='verdict {_BADGE.get(t.verdict, 'v-none')}' "
-               f"title='{html.escape(t.verdict)}'>{t.verdict[:1].upper()}</span>"
-               if t.verdict else "") + "</a></li>"
-            for t in sec_tasks)
-        nav.append(f"<a class='sec' href='#{anchor}'>{html.escape(sec.title)}</a>"
-                   f"<ul>{items}</ul>")
+    finally:
+        if pool is not None:  # interrupted or done: no figure is left waiting for a worker
+            pool.shutdown(wait=False, cancel_futures=True)
     points = analysis.points
     scores = analysis.scores
     excluded = analysis.excluded

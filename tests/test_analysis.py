@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pandas as pd
@@ -119,3 +120,23 @@ def test_report_renders_an_analysis_without_computing(an, monkeypatch, tmp_path)
 def test_bad_input_names_the_argument():
     with pytest.raises(TypeError, match="table_or_sections"):
         analyze(["not a section"], progress=False)
+
+
+def test_figures_drawn_by_worker_processes_are_the_same(an, tmp_path):
+    # jobs=2: task figures drawn by two spawned processes; the figures, the page and the tables
+    # are those of one process (the page differs only in its time stamp)
+    one = render_report(an, out_dir=tmp_path / "one", progress=False)
+    two = render_report(an, out_dir=tmp_path / "two", progress=False, jobs=2)
+    assert [p.name for p in one.figures] == [p.name for p in two.figures]
+    for a, b in zip(one.figures, two.figures, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    for name, path in one.tables.items():
+        assert path.read_bytes() == two.tables[name].read_bytes(), name
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    assert stamp.sub("", one.index.read_text("utf-8")) == stamp.sub("", two.index.read_text("utf-8"))
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
+def test_bad_jobs_names_the_argument(an, tmp_path, jobs):
+    with pytest.raises(ValueError, match="`jobs` must be a positive integer"):
+        render_report(an, out_dir=tmp_path, progress=False, jobs=jobs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from .._defaults import N_BOOT, SEED
 
@@ -47,8 +48,19 @@ def add_scatter_option(p: argparse.ArgumentParser) -> None:
         "points; replicate runs per scale, when present, measure it from the data instead")
 
 
+def jobs_arg(text: str) -> int:
+    """``--jobs``: a positive number of processes."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {text!r}")
+    return v
+
+
 def add_report_options(p: argparse.ArgumentParser, *, default_out: str) -> None:
-    """Add --out, --seed, --n-boot, --interval, --no-verdicts, --quiet."""
+    """Add --out, --seed, --n-boot, --interval, --no-verdicts, --quiet, --jobs."""
     p.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
     p.add_argument("--seed", type=seed_arg, default=SEED,
                    help=f"seed for every bootstrap, 0 to 2^64-1 (default: {SEED})")
@@ -58,6 +70,10 @@ def add_report_options(p: argparse.ArgumentParser, *, default_out: str) -> None:
                    help="binomial interval for accuracies (default: wilson)")
     p.add_argument("--no-verdicts", action="store_true", help="skip the statistical tests")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    jobs = min(2, os.cpu_count() or 1)
+    p.add_argument("--jobs", type=jobs_arg, default=jobs,
+                   help=f"processes that draw the report's figures (default: {jobs}, the cores of "
+                   "this machine up to 2)")
 
 
 def add_fact_options(p: argparse.ArgumentParser, *, chance: bool = True) -> None:

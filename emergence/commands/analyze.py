@@ -72,6 +72,7 @@ def handler(args: argparse.Namespace) -> int:
     )
     an = analyze([sec], seed=args.seed, n_boot=args.n_boot, interval=args.interval,
                  progress=not args.quiet)
-    rep = render_report(an, out_dir=args.out, title="emergence report", progress=not args.quiet)
+    rep = render_report(an, out_dir=args.out, title="emergence report", progress=not args.quiet,
+                        jobs=args.jobs)
     print(rep.summary())
     return 0

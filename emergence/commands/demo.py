@@ -20,6 +20,7 @@ def handler(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
     rep = run_demo(args.out, seed=args.seed, n_boot=args.n_boot, verdicts=not args.no_verdicts,
-                   quick=args.quick, interval=args.interval, progress=not args.quiet)
+                   quick=args.quick, interval=args.interval, progress=not args.quiet,
+                   jobs=args.jobs)
     print(rep.summary())
     return 0

@@ -99,3 +99,12 @@ def test_scaling_section_in_report(tmp_path):
     assert "laws" in html and "s0/figures/" in html
     assert all(p.exists() for p in rep.figures) and len(rep.figures) >= 2
     assert any(k.startswith("s0-") for k in rep.tables)
+
+
+@pytest.mark.parametrize("cmd", ["demo", "analyze"])
+def test_bad_jobs_is_a_usage_error_naming_the_flag(tmp_path, capsys, cmd):
+    args = [cmd] + ([str(tmp_path)] if cmd == "analyze" else []) + ["--jobs", "0"]
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 2
+    assert "--jobs must be a positive integer; got '0'" in capsys.readouterr().err
