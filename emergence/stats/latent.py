@@ -676,29 +676,28 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int,
     return _Fits(arrays, E, G, B)
 
 
-def _runs_tau2(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
-               binary: bool, relative: bool = False) -> float:
+def _runs_tau2(setup: _Setup, runs: np.ndarray) -> float:
     """Run-to-run variance of ``ln CE`` from replicate runs.
 
     The spread of the runs' ``ln CE`` at every scale minus the item noise of one run (delta
     method), averaged over scales and floored at 0.
     """
-    return float(_runs_tau2_many(link, np.asarray(runs, float)[None], n, var_fixed, overdisp,
-                                 binary, relative)[0])
+    return float(_runs_tau2_many(setup, np.asarray(runs, float)[None])[0])
 
 
-def _runs_tau2_many(link: LatentLink, runs: np.ndarray, n, var_fixed, overdisp,
-                    binary: bool, relative: bool = False) -> np.ndarray:
-    """:func:`_runs_tau2` for each of ``M`` sets of runs, ``runs`` of shape ``(M, R, S)``."""
+def _runs_tau2_many(setup: _Setup, runs: np.ndarray) -> np.ndarray:
+    """:func:`_runs_tau2` for each of ``M`` sets of runs, ``runs`` of shape ``(M, R, S)``; the
+    item noise of one run from ``setup`` (link, item counts or fixed variance, dispersion)."""
+    link = setup.link
     M, R, S = runs.shape
     ce_r = link.to_ce(runs.reshape(M * R, S))                  # (M R, S)
     dmu = link.dmean(ce_r)
-    if binary:
-        v = link.binary_var(ce_r, n)
-        if overdisp is not None:
-            v = v * overdisp
+    if setup.binary:
+        v = link.binary_var(ce_r, setup.n)
+        if setup.overdisp is not None:
+            v = v * setup.overdisp
     else:
-        v = _fixed_var(var_fixed, relative, runs.reshape(M * R, S))
+        v = _fixed_var(setup.var_fixed, setup.relative, runs.reshape(M * R, S))
     item = (v / dmu**2 / ce_r**2).reshape(M, R, S).mean(axis=1)
     between = np.log(ce_r).reshape(M, R, S).var(axis=1, ddof=1)
     return np.maximum((between - item).mean(axis=1), 0.0)
@@ -1019,7 +1018,7 @@ def latent_break_test(
                          f"values ({r:g}); model-to-model scatter is estimated from the fit")
         floor = (1e-6 * max(np.ptp(d.y), np.abs(d.y).max(), 1e-12)) ** 2
         var_fixed = np.maximum(var_fixed, floor)
-        if items is not None and items.shape[0] > 1 and _multiplicative(items):
+        if items is not None and _multiplicative(items):
             # noise estimated on ln|y| (item_noise_var): the reference keeps it a fixed share of
             # each scale's value, so a replicate whose value differs from the data's (the null
             # misses a break) has the data's relative noise, not its absolute one
@@ -1036,9 +1035,10 @@ def latent_break_test(
         if var_fixed is not None and items is not None:
             # items are means over runs: their variance already shrank by the number of runs
             var_fixed = var_fixed * nrun
-        tau2_runs = _runs_tau2(link, runs, nitem, var_fixed, overdisp, binary, relative)
-        setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, runs=nrun,
-                       tau2_runs=tau2_runs, relative=relative)
+        # the runs measure the scatter: no dispersion is estimated
+        setup = replace(setup, var_fixed=var_fixed, est_disp=False)
+        tau2_runs = _runs_tau2(setup, runs)
+        setup = replace(setup, runs=nrun, tau2_runs=tau2_runs)
         notes.append(f"{nrun} runs per scale: run-to-run scatter measured directly from their "
                      f"spread (variance {tau2_runs:.3g} of ln CE per run)"
                      + ("" if scatter_sd is None else
@@ -1049,8 +1049,7 @@ def latent_break_test(
     elif scatter_sd is not None:
         declared = True
         tau2_runs = scatter_sd**2
-        setup = _Setup(link, x, nitem, var_fixed, overdisp, binary, runs=1, tau2_runs=tau2_runs,
-                       relative=relative)
+        setup = replace(setup, tau2_runs=tau2_runs)
         notes.append(f"model-to-model scatter declared: sd {scatter_sd:g} of ln CE per model "
                      "(not estimated from the curve)")
     cols, ckind, cpsi = _candidates(x, alternative)
@@ -1124,8 +1123,7 @@ def latent_break_test(
             return draw(ce0[None, :] * np.exp(np.sqrt(tau2_runs) * eps), 1), None
         eps = rng.standard_normal((m * nrun, S))
         yr = draw(ce0[None, :] * np.exp(np.sqrt(tau2_runs) * eps), nrun).reshape(m, nrun, S)
-        return yr.mean(axis=1), _runs_tau2_many(link, yr, nitem, var_fixed, overdisp, binary,
-                                                   relative)
+        return yr.mean(axis=1), _runs_tau2_many(setup, yr)
 
     def draw(ce_s: np.ndarray, per: int) -> np.ndarray:
         """Metric values with item noise at latent ``ce_s``; ``per``: runs averaged later (the

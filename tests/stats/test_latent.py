@@ -258,14 +258,15 @@ def test_replicates_redraw_the_runs_and_re_measure_their_scatter():
     # the reference draws every run on its own and re-measures the scatter from their spread in
     # each replicate (a fixed scatter from three runs ignores its own uncertainty and rejects
     # too often); the vectorised estimator equals the one-set estimator row by row
-    from emergence.stats.latent import LatentLink, _runs_tau2, _runs_tau2_many
+    from emergence.stats.latent import LatentLink, _runs_tau2, _runs_tau2_many, _Setup
 
     link = LatentLink("exact_match", np.array([1.0, 3.0]), np.array([0.5, 0.5]))
     rng = np.random.default_rng(0)
     runs = rng.uniform(0.05, 0.9, size=(4, 3, 8))
     n = np.full(8, 200.0)
-    many = _runs_tau2_many(link, runs, n, None, None, True)
-    one = [_runs_tau2(link, r, n, None, None, True) for r in runs]
+    setup = _Setup(link, np.linspace(7, 11, 8), n, None, None, True)
+    many = _runs_tau2_many(setup, runs)
+    one = [_runs_tau2(setup, r) for r in runs]
     np.testing.assert_allclose(many, one, rtol=1e-12)
     df = simulate_family("power_law", n_items=200, scatter_sd=0.3, n_runs=3, seed=5,
                          metrics=["target_loglik"], n_scales=8)
