@@ -1,10 +1,12 @@
-"""Item resampling counts for the item bootstraps, drawn in chunks of replicates.
+"""Item resampling for the item bootstraps, drawn in chunks of replicates.
 
-One place for the draws the package uses: items drawn one by one with ``Generator.integers`` and
-counted (the residual PB-LRT, the item-cluster bootstrap and the Mirage check), and the counts of
-distinct item vectors (the Emergence Score interval), drawn as ``Multinomial(n, counts / n)`` when
-there are few of them and item by item otherwise. Chunks of replicates keep memory
-bounded; the generator fills replicates in order, so the draws are those of one call.
+One place for the draws the package uses: items drawn one by one with ``Generator.integers``
+(the residual PB-LRT, the item-cluster bootstrap and the Mirage check), and the counts of
+distinct item vectors (the Emergence Score interval), drawn as ``Multinomial(n, counts / n)``
+when there are few of them and item by item otherwise. Items drawn one by one are added up by a
+compiled loop (:func:`emergence.stats._kernels.gather_sums`), not through a matrix of counts.
+Chunks of replicates keep memory bounded; the generator fills replicates in order, so the draws
+are those of one call.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ def resample_counts(n: int, n_boot: int, rng: np.random.Generator,
     return np.bincount(flat.ravel(), minlength=n_boot * k).reshape(n_boot, k).astype(np.float64)
 
 
+#: Item draws made at once by the item-by-item path (int64: 128 KB).
+_DRAWS_AT_ONCE = 16_384
+
 #: Multinomial draws cost about this many item draws per cell: with more cells than
-#: ``n / MULTINOMIAL_COST`` the counts of ``n`` items are drawn item by item instead.
-MULTINOMIAL_COST = 3
+#: ``n / MULTINOMIAL_COST`` the counts of ``n`` items are drawn item by item instead (measured
+#: with items added up by the compiled loop: 7-11 item draws per cell at 200-1,000 items).
+MULTINOMIAL_COST = 8
 
 
 def resampled_sums(rng: np.random.Generator, n_boot: int, *mats: np.ndarray,
@@ -47,11 +53,11 @@ def resampled_sums(rng: np.random.Generator, n_boot: int, *mats: np.ndarray,
     few distinct vectors (fewer than ``n / MULTINOMIAL_COST``), else item by item and counted,
     whichever costs less (both linear in items).
 
-    The counts are drawn in chunks of replicates so that no more than about
-    :data:`CHUNK_COUNTS` of them are held at once (a single (999, 100,000) matrix of counts
-    takes 800 MB). The generator fills replicates in order, so the draws are exactly those of
-    one call; with more than ``CHUNK_COUNTS / n_boot`` rows the products are summed in chunks,
-    equal to one product up to rounding.
+    Items drawn one by one are added up directly, a few replicates at a time (no matrix of
+    counts: the same draws as :func:`resample_counts`, the same sums up to rounding).
+    Multinomial counts are drawn in chunks of replicates so that no more than about
+    :data:`CHUNK_COUNTS` of them are held at once. The generator fills replicates in order, so
+    the draws are exactly those of one call.
     """
     k = mats[0].shape[0]
     codes = None
@@ -66,12 +72,27 @@ def resampled_sums(rng: np.random.Generator, n_boot: int, *mats: np.ndarray,
         n = k
     step = max(1, CHUNK_COUNTS // max(k, n if codes is not None else 1))
     outs = [np.empty((n_boot, M.shape[1])) for M in mats]
-    for a in range(0, n_boot, step):
-        b = min(step, n_boot - a)
-        if multinomial:
+    if multinomial:
+        for a in range(0, n_boot, step):
+            b = min(step, n_boot - a)
             W = rng.multinomial(n, counts / n, size=b).astype(float)
-        else:
-            W = resample_counts(n, b, rng, codes=codes, k=k)
-        for o, M in zip(outs, mats, strict=True):
-            o[a:a + b] = W @ M
+            for o, M in zip(outs, mats, strict=True):
+                o[a:a + b] = W @ M
+        return outs
+    # item by item: the rows each replicate draws, added up in one compiled pass (the draws are
+    # those of resample_counts; the sums equal its counts times the matrices up to rounding).
+    # The draws come a few replicates at a time (the generator fills them in order, so they are
+    # those of one call): small index arrays are reused memory, large fresh ones page-fault.
+    from ._kernels import gather_sums  # compiled on first use
+
+    allm = np.ascontiguousarray(np.hstack([np.asarray(M, float) for M in mats]))
+    edges = np.cumsum([0] + [M.shape[1] for M in mats])
+    rows = max(1, _DRAWS_AT_ONCE // n)
+    got = np.empty((n_boot, allm.shape[1]))
+    cmap = np.empty(0, np.int64) if codes is None else codes.astype(np.int64)
+    for a in range(0, n_boot, rows):
+        b = min(rows, n_boot - a)
+        gather_sums(rng.integers(0, n, size=(b, n)), cmap, allm, got[a:a + b])
+    for o, lo, hi in zip(outs, edges[:-1], edges[1:], strict=True):
+        o[:] = got[:, lo:hi]
     return outs

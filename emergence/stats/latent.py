@@ -274,18 +274,14 @@ class LatentLink:
             return -np.log(q) / (self.lengths[0] if k in ("exact_match", "multiple_choice")
                                  else 1.0)
         # mixture over target lengths: solve sum_j w_j exp(-L_j CE) = q (convex, decreasing):
-        # Newton from the left converges monotonically
-        L, w = self.lengths, self.weights
-        ce = np.zeros_like(q)
-        for _ in range(60):
-            t = np.exp(-np.multiply.outer(ce, L))
-            f = t @ w - q
-            fp = -(t * L) @ w
-            step = f / fp
-            ce = ce - step
-            if np.all(np.abs(step) <= 1e-12 * np.maximum(ce, 1e-12)):
-                break
-        return np.maximum(ce, 1e-12)
+        # Newton from the left converges monotonically (compiled, element by element)
+        from ._kernels import mixture_ce  # compiled on first use
+
+        q = np.ascontiguousarray(q, dtype=float)
+        out = np.empty(q.size)
+        mixture_ce(q.ravel(), np.ascontiguousarray(self.lengths, dtype=float),
+                   np.ascontiguousarray(self.weights, dtype=float), out)
+        return out.reshape(q.shape)
 
     def mean(self, ce: np.ndarray) -> np.ndarray:
         """Expected per-scale mean of the metric at cross-entropy ``ce``."""
@@ -603,13 +599,9 @@ class _Fits:
         return out
 
 
-def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int,
-             buf: _Buffers | None = None) -> _Fits:
-    """Everything the statistic needs for each replicate row of ``Y`` (B, S), per shape.
-
-    With ``buf`` the large arrays live in those buffers: the fits are valid until the next call
-    with the same buffers."""
-    buf = _Buffers() if buf is None else buf
+def _noise(setup: _Setup, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-token cross-entropy of the rows of ``Y`` (B, S), ``d mean / d CE`` and the item-noise
+    variance of ``CE`` (delta method; per scale mean of ``setup.runs`` runs)."""
     lk = setup.link
     ce = lk.to_ce(Y)
     dmu = lk.dmean(ce)
@@ -620,7 +612,62 @@ def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int,
     else:
         v = _fixed_var(setup.var_fixed, setup.relative, Y)
     v = v / setup.runs
-    var_ce = v / dmu**2
+    return ce, dmu, v / dmu**2
+
+
+def _replicate_stats(setup: _Setup, Y: np.ndarray, cand, shapes, df1: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_stats(_fit_all(setup, Y, cols, shapes, df1))[:3]``: the statistics ``T_up``, ``T_dn``,
+    ``T_2`` of every replicate row of ``Y``, computed by the compiled
+    :func:`~emergence.stats._kernels.replicate_stats` in one pass per replicate.
+
+    ``cand`` is ``_candidates``' ``(cols, kinds, psis)``: hinge and step columns. The kernel
+    takes the scales sorted and ``x`` centred (neither changes the fits but for rounding).
+    """
+    from . import _kernels as _kernel  # compiled on first use: importing numba costs a moment
+
+    cols, ckind, cpsi = cand
+    ce, dmu, var_ce = _noise(setup, Y)
+    B = Y.shape[0]
+    if setup.est_disp:
+        mode, t_alt = _kernel.DISPERSION, np.zeros(B)
+    elif setup.tau2_runs is not None:
+        mode = _kernel.SCATTER_RUNS
+        t_alt = np.broadcast_to(np.asarray(setup.tau2_runs, float), (B,)) / setup.runs
+    else:
+        mode, t_alt = _kernel.SCATTER_ESTIMATED, np.zeros(B)
+    order = np.argsort(setup.x, kind="stable")
+    x = setup.x[order]
+    mid = float(x.mean())
+    hinge = np.asarray(ckind) == "hinge"
+    psi = np.asarray(cpsi, float)
+    first = np.searchsorted(x, psi, side="right")
+    # the columns the kernel rebuilds from (kind, psi) must be the ones given
+    rebuilt = np.where(hinge[:, None], np.maximum(x[None, :] - psi[:, None], 0.0),
+                       (x[None, :] > psi[:, None]).astype(float))
+    if not np.array_equal(rebuilt, cols[:, order]):
+        raise ValueError("break candidates must be hinge (x - psi)_+ or step 1[x > psi] columns")
+    ce = np.ascontiguousarray(ce[:, order])
+    var_ce = np.ascontiguousarray(var_ce[:, order])
+    with np.errstate(divide="ignore"):
+        log_var = np.log(var_ce)
+    eta, deta, _ = _shape_eta_all(ce, shapes)
+    nus = np.array([float(nu) for nu, _ in shapes])
+    floors = np.array([float(e) for _, e in shapes])
+    return _kernel.replicate_stats(
+        ce, eta, deta, var_ce, log_var, np.log(np.abs(dmu[:, order])),
+        nus, floors, x - mid, hinge, psi - mid, first.astype(np.int64), mode,
+        np.ascontiguousarray(t_alt, dtype=float), int(df1))
+
+
+def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int,
+             buf: _Buffers | None = None) -> _Fits:
+    """Everything the statistic needs for each replicate row of ``Y`` (B, S), per shape.
+
+    With ``buf`` the large arrays live in those buffers: the fits are valid until the next call
+    with the same buffers."""
+    buf = _Buffers() if buf is None else buf
+    ce, dmu, var_ce = _noise(setup, Y)
     B, S = Y.shape
     G = len(shapes)
     N = G * B
@@ -1052,7 +1099,7 @@ def latent_break_test(
         setup = replace(setup, tau2_runs=tau2_runs)
         notes.append(f"model-to-model scatter declared: sd {scatter_sd:g} of ln CE per model "
                      "(not estimated from the curve)")
-    cols, ckind, cpsi = _candidates(x, alternative)
+    cand = cols, ckind, cpsi = _candidates(x, alternative)
     df1 = max(S - 4, 1)
     fits = _fit_all(setup, d.y[None, :], cols, shapes, df1)
     T_up, T_dn, T_2, g0, best = _stats(fits)
@@ -1181,13 +1228,12 @@ def latent_break_test(
     counts = dict.fromkeys(obs, 0)
     reps: dict[str, list[np.ndarray]] = {k: [] for k in obs}
     done = 0
-    buf = _Buffers()  # scratch arrays reused by every chunk of replicates
     while done < n_boot:
         m = min(CHUNK, n_boot - done)
         ys, tau2_rep = simulate(m)
         st = setup if tau2_rep is None else replace(setup, tau2_runs=tau2_rep)
-        fits_s = _fit_all(st, ys, cols, shapes, df1, buf)
-        for key, Ts in zip(("up", "dn", "2"), _stats(fits_s, buf)[:3], strict=True):
+        for key, Ts in zip(("up", "dn", "2"), _replicate_stats(st, ys, cand, shapes, df1),
+                           strict=True):
             reps[key].append(Ts)
             t = obs[key]
             counts[key] += int(np.count_nonzero(Ts >= t - 1e-9 * max(abs(t), 1.0)))

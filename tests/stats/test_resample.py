@@ -74,9 +74,10 @@ def test_counts_held_at_once_are_bounded(monkeypatch):
     assert sum(seen) == 999 * k
 
 
-@pytest.mark.parametrize("chunk", [10**9, 37])
+@pytest.mark.parametrize("chunk", [10**9, 37, 500])
 def test_items_drawn_one_by_one_in_chunks_are_one_call(monkeypatch, chunk):
-    monkeypatch.setattr(_resample, "CHUNK_COUNTS", chunk)
+    # 37 draws at once: one replicate per call; 500: four replicates
+    monkeypatch.setattr(_resample, "_DRAWS_AT_ONCE", chunk)
     M = np.random.default_rng(2).normal(size=(120, 3))
     W = _resample.resample_counts(120, 99, np.random.default_rng(4))
     (got,) = resampled_sums(np.random.default_rng(4), 99, M)
