@@ -635,8 +635,9 @@ def render_report(
                 groups.setdefault((c.family, c.model, c.task, c.shots), []).append(i)
             sec_tasks: list[_Task] = []
             drawing: list[tuple[_Task, object]] = []
-            for k, ((fam, model, task, shots), idx) in enumerate(tqdm(
-                    groups.items(), desc=sec.title[:30], disable=not progress, unit="fig")):
+            # the bar counts figures drawn (by workers: as their results come back, in task order)
+            bar = tqdm(total=len(groups), desc=sec.title[:30], disable=not progress, unit="fig")
+            for k, ((fam, model, task, shots), idx) in enumerate(groups.items()):
                 # discontinuous metrics first, their continuous counterparts beside them
                 idx = sorted(idx, key=lambda i: (curves_all[i].info.kind != "discontinuous",
                                                  curves_all[i].metric))
@@ -686,16 +687,24 @@ def render_report(
                 name = _figure_name(si, model or fam, task, shots)[:-4]  # .png and .svg
                 job = (curves, interval, fits or None, notes or None, pts,
                        out / "figures" / name)
-                drawing.append((tk, pool.submit(_draw_task_figure, *job) if pool is not None
-                                else _draw_task_figure(*job)))
+                if pool is not None:
+                    drawing.append((tk, pool.submit(_draw_task_figure, *job)))
+                else:
+                    drawing.append((tk, _draw_task_figure(*job)))
+                    bar.update(1)
                 tk.figure = f"figures/{name}"
                 tk.drawn = drawn
                 if tk.verdict and not tk.headline:
                     tk.headline = _headline(tk, SCALE_LABELS.get(sec.x, sec.x), alpha)
                 sec_tasks.append(tk)
             for tk, res in drawing:  # in task order, whichever process drew them
-                png, tk.size = res.result() if isinstance(res, cf.Future) else res
+                if isinstance(res, cf.Future):
+                    png, tk.size = res.result()
+                    bar.update(1)
+                else:
+                    png, tk.size = res
                 figures.append(png)
+            bar.close()
             tasks_all.extend(sec_tasks)
             sec_html.append(_section_html(sec, anchor, sec_tasks, excl, len(curves_all), scores,
                                           alpha))

@@ -140,3 +140,48 @@ def test_figures_drawn_by_worker_processes_are_the_same(an, tmp_path):
 def test_bad_jobs_names_the_argument(an, tmp_path, jobs):
     with pytest.raises(ValueError, match="`jobs` must be a positive integer"):
         render_report(an, out_dir=tmp_path, progress=False, jobs=jobs)
+
+
+def test_progress_counts_figures_drawn_not_submitted(an, tmp_path, monkeypatch):
+    # with workers the bar advances as drawn figures come back, never when one is handed out
+    import concurrent.futures as cf
+
+    import tqdm.auto
+
+    from emergence import report as report_mod
+
+    class Later:
+        """An executor whose work runs only when its result is asked for."""
+
+        def __init__(self):
+            self.at_submit: list[int] = []
+
+        def submit(self, fn, *args):
+            self.at_submit.append(bars[-1].n)
+            fut = cf.Future()
+            real = fut.result
+
+            def result(timeout=None):
+                if not fut.done():
+                    fut.set_result(fn(*args))
+                return real(timeout)
+
+            fut.result = result
+            return fut
+
+        def shutdown(self, *a, **k):
+            pass
+
+    bars = []
+
+    class Bar(tqdm.auto.tqdm):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **{**k, "mininterval": 0, "miniters": 1})  # every count shown
+            bars.append(self)
+
+    pool = Later()
+    monkeypatch.setattr(report_mod, "_figure_pool", lambda jobs: pool)
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    render_report(an, out_dir=tmp_path, progress=True, jobs=2)
+    assert pool.at_submit and set(pool.at_submit) == {0}
+    assert [b.n for b in bars] == [b.total for b in bars] and all(b.total for b in bars)
