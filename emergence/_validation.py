@@ -120,6 +120,14 @@ def check_scatter_sd(value: Any) -> float | None:
     return v
 
 
+def check_jobs(value: Any, name: str, what: str) -> int:
+    """A number of processes: a positive integer (not a bool, float or string), else a
+    ``ValueError`` naming the argument ``name`` and saying what the processes do (``what``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise ValueError(f"`{name}` must be a positive integer ({what}); got {value!r}.")
+    return int(value)
+
+
 def format_rows(index: Iterable[Any], limit: int = 8) -> str:
     """Format row labels for an error message, eliding after ``limit``."""
     rows = list(index)

@@ -40,6 +40,7 @@ import pandas as pd  # noqa: E402
 
 from ._csvsafe import write_csv  # noqa: E402
 from ._random import SeedLike  # noqa: E402
+from ._validation import check_jobs  # noqa: E402
 from ._version import __version__  # noqa: E402
 from .analysis import (  # noqa: E402
     DEFAULT_ALPHA,
@@ -135,10 +136,7 @@ def _figure_pool(jobs: int) -> cf.ProcessPoolExecutor | None:
 
 
 def _check_jobs(jobs) -> int:
-    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or int(jobs) < 1:
-        raise ValueError(f"`jobs` must be a positive integer (processes that draw the figures); "
-                         f"got {jobs!r}.")
-    return int(jobs)
+    return check_jobs(jobs, "jobs", "processes that draw the figures")
 
 
 def _img_size(path: Path) -> str:

@@ -37,7 +37,7 @@ from ._csvsafe import write_csv
 from ._defaults import ALPHA, N_BOOT
 from ._exceptions import EmergenceError
 from ._random import SeedLike, root_seed
-from ._validation import check_interval, check_scatter_sd
+from ._validation import check_interval, check_jobs, check_scatter_sd
 from .assessment import CurveAssessment
 from .curves import Curve, CurveSet
 from .verdict import KEY_COLS, VerdictTable, assess_curve, degenerate_metrics, finalize
@@ -230,6 +230,7 @@ def screen(
     (3, True)
     """
     alpha = check_interval(alpha, "alpha", 0, 1)
+    n_jobs = check_jobs(n_jobs, "n_jobs", "local worker processes")
     seed = root_seed(seed)
     if isinstance(curves, CurveSet):
         cl, excluded = list(curves.curves), curves.excluded

@@ -69,6 +69,14 @@ def test_screen_rejects_duplicates(tmp_path):
         screen([c, c], tmp_path, progress=False)
 
 
+@pytest.mark.parametrize("n_jobs", [0, -2, 1.5, True, "2"])
+def test_screen_refuses_a_bad_number_of_processes(tmp_path, n_jobs):
+    # 0 or -2 used to run silently in this process
+    with pytest.raises(ValueError, match="`n_jobs` must be a positive integer"):
+        screen(_curves(1), tmp_path, n_jobs=n_jobs, progress=False)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
 def test_screen_cli(tmp_path):
     from emergence.cli import main
 

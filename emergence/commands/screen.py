@@ -13,6 +13,7 @@ from ._common import (
     add_scatter_option,
     add_table_options,
     facts_from_args,
+    jobs_arg,
     read_inputs,
     seed_arg,
 )
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-scales", type=int, default=6,
                    help="curves with fewer scales are 'underpowered' (default: 6)")
     p.add_argument("--ic", action="store_true", help="also compute the AICc/BIC table")
-    p.add_argument("--jobs", type=int, default=1, help="local worker processes (default: 1)")
+    p.add_argument("--jobs", type=jobs_arg, default=1, help="local worker processes (default: 1)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="dask.distributed scheduler address (overrides --jobs)")
     p.add_argument("--restart", action="store_true",

@@ -101,9 +101,10 @@ def test_scaling_section_in_report(tmp_path):
     assert any(k.startswith("s0-") for k in rep.tables)
 
 
-@pytest.mark.parametrize("cmd", ["demo", "analyze"])
+@pytest.mark.parametrize("cmd", ["demo", "analyze", "screen"])
 def test_bad_jobs_is_a_usage_error_naming_the_flag(tmp_path, capsys, cmd):
-    args = [cmd] + ([str(tmp_path)] if cmd == "analyze" else []) + ["--jobs", "0"]
+    args = [cmd] + ([str(tmp_path)] if cmd != "demo" else []) + (
+        ["--out", str(tmp_path / "s")] if cmd == "screen" else []) + ["--jobs", "0"]
     with pytest.raises(SystemExit) as e:
         main(args)
     assert e.value.code == 2
