@@ -30,8 +30,9 @@ from ._data import CurveData, as_curve_data, default_null
 from ._resample import resampled_sums
 from ._results import TestResult
 
-#: Replicates per chunk of the sequential parametric bootstraps (PB-LRT and latent test): the
-#: stream of draws is the same whether or not a test stops early.
+#: Replicates per chunk of the sequential parametric bootstraps: the latent test draws chunks of
+#: ``CHUNK``, the PB-LRT a first chunk of ``2 * CHUNK`` and then the rest at once. The stream of
+#: draws is the same whether or not a test stops early.
 CHUNK = 100
 
 __all__ = ["PBLRTResult", "pblrt_test", "improvement_sign", "ALTERNATIVES", "SIMULATIONS",
