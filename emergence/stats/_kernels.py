@@ -189,23 +189,32 @@ def replicate_stats(ce, eta, deta, var_ce, log_var, log_dmu, nus, floors, x, hin
                 c[s] = (dg[s] * ce[b, s]) ** 2 if mode == SCATTER_RUNS else 1.0
                 # log-likelihood Jacobian of eta(y): ln |d eta / d CE| - ln |d mean / d CE|
                 jac += log_deta - log_dmu[b, s]
-            rss0a, Sw, Sx, Sxx, det, r_up, r_dn = _line_columns(eg, a, x, hinge, psi, first, P)
-            rmin = rss0a - max(r_up, r_dn)
+            # the fit with item-noise weights a gives the scatter (or dispersion) estimate; with
+            # the scatter given (runs, declared) it is not needed, and where the estimate is 0
+            # (dispersion 1) the weights stay a, so it is also the final fit
+            same = False
+            t_alt = 0.0
             logw = loga
-            if mode == DISPERSION:
-                phi = max(rmin / df1, 1.0)
-                for s in range(S):
-                    w[s] = a[s] / phi
-                logw -= S * math.log(phi)
+            if mode == SCATTER_RUNS:
+                t_alt = tau2_alt[b]
             else:
-                if mode == SCATTER_RUNS:
-                    t_alt = tau2_alt[b]
+                rss0, Sw, Sx, Sxx, det, r_up, r_dn = _line_columns(eg, a, x, hinge, psi, first, P)
+                rmin = rss0 - max(r_up, r_dn)
+                if mode == DISPERSION:
+                    phi = max(rmin / df1, 1.0)
+                    same = phi == 1.0
+                    if not same:
+                        for s in range(S):
+                            w[s] = a[s] / phi
+                        logw -= S * math.log(phi)
                 else:
                     tr = 0.0
                     for s in range(S):
                         h = a[s] * (Sxx - 2.0 * x[s] * Sx + x[s] * x[s] * Sw) / det
                         tr += a[s] * c[s] * (1.0 - h)
                     t_alt = max(rmin - df1, 0.0) / max(tr * dof_scale, 1e-300)
+                    same = t_alt == 0.0
+            if mode != DISPERSION and not same:
                 if t_alt > 0.0:
                     # w = 1 / (1/a + t c) = a / (1 + u); sum ln(1 + u) as the log of a product,
                     # renormalised before it could overflow
@@ -221,7 +230,8 @@ def replicate_stats(ce, eta, deta, var_ce, log_var, log_dmu, nus, floors, x, hin
                 else:
                     for s in range(S):
                         w[s] = a[s]
-            rss0, _, _, _, _, r_up, r_dn = _line_columns(eg, w, x, hinge, psi, first, P)
+            if not same:
+                rss0, _, _, _, _, r_up, r_dn = _line_columns(eg, w, x, hinge, psi, first, P)
             d0 = rss0 - logw - 2.0 * jac
             d0min = min(d0min, d0)
             best_up = min(best_up, d0 - r_up)

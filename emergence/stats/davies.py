@@ -220,32 +220,42 @@ def davies_test(
         dev0 = float(np.sum(w * (y - xreg @ b0) ** 2))
     if family == "binomial":
         _, dev0, _, eta0 = _binom_glm(xreg, y, nt, tol=1e-14)
-    for i, psi in enumerate(values):
+    if family == "gaussian":
+        # every grid point at once (Frisch-Waugh-Lovell): with the weighted line [1, x]
+        # projected out (QR), the hinge column h~ of grid point psi has coefficient
+        # b = <h~, r0> / <h~, h~> and variance factor inv[0, 0] = 1 / <h~, h~>, and adds
+        # <h~, r0>^2 / <h~, h~> to the explained sum of squares (r0: the line's residuals).
+        # A column collinear with the line (its norm left below 1e-7 of its own, R's lm.fit
+        # tolerance) leaves its grid point out, as a rank-deficient fit does.
+        sw = np.sqrt(w)
+        Q, _ = np.linalg.qr(xreg * sw[:, None])
+        yw = y * sw
+        r0 = yw - Q @ (Q.T @ yw)
+        H = np.maximum(x[:, None] - values[None, :], 0.0) * sw[:, None]      # (n, k)
+        Ht = H - Q @ (Q.T @ H)
+        hh = np.einsum("nk,nk->k", Ht, Ht)
+        est = hh > 1e-14 * np.maximum(np.einsum("nk,nk->k", H, H), 1e-300)
+        hh = np.where(est, hh, np.nan)
+        zz = (Ht.T @ r0) / np.sqrt(hh)                  # b / sqrt(inv[0, 0])
+        dev = float(r0 @ r0) - zz**2
+        if form == "lm":
+            ris = zz / np.sqrt(dev / df_res)
+            ris2 = zz**2 / (zz**2 + dev)
+        else:
+            disp = dev / df_res
+            ris = (np.sqrt(np.maximum(dev0 - dev, 0.0) / disp) * np.sign(zz)
+                   if type == "lrt" else zz / np.sqrt(disp))
+    for i, psi in enumerate(values if family == "binomial" else ()):
         X1 = np.column_stack([np.maximum(x - psi, 0.0), xreg])
         if np.linalg.matrix_rank(X1 * np.sqrt(w)[:, None]) < X1.shape[1]:
             continue
-        if family == "gaussian":
-            b, inv = _wls(X1, y, w)
-            dev = float(np.sum(w * (y - X1 @ b) ** 2))
-            if form == "lm":
-                sig = np.sqrt(dev / df_res)
-                ris[i] = b[0] / (sig * np.sqrt(inv[0, 0]))
-                zz = b[0] / np.sqrt(inv[0, 0])
-                ris2[i] = zz**2 / (zz**2 + dev)
-            else:
-                disp = dev / df_res
-                if type == "lrt":
-                    ris[i] = np.sqrt(max(dev0 - dev, 0.0) / disp) * np.sign(b[0])
-                else:
-                    ris[i] = b[0] / np.sqrt(disp * inv[0, 0])
+        b, dev, inv, _ = _binom_glm(X1, y, nt, start=eta0)
+        if not np.isfinite(dev) or dev > dev0 + 1e-8 * (1 + dev0):
+            continue  # IRLS failed (R's glm.fit gives NaN here and drops the point)
+        if type == "lrt":
+            ris[i] = np.sqrt(max(dev0 - dev, 0.0)) * np.sign(b[0])
         else:
-            b, dev, inv, _ = _binom_glm(X1, y, nt, start=eta0)
-            if not np.isfinite(dev) or dev > dev0 + 1e-8 * (1 + dev0):
-                continue  # IRLS failed (R's glm.fit gives NaN here and drops the point)
-            if type == "lrt":
-                ris[i] = np.sqrt(max(dev0 - dev, 0.0)) * np.sign(b[0])
-            else:
-                ris[i] = b[0] / np.sqrt(inv[0, 0])
+            ris[i] = b[0] / np.sqrt(inv[0, 0])
     ok = np.isfinite(ris)
     vals, proc = values[ok], ris[ok]
     if proc.size == 0:

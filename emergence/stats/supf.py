@@ -177,9 +177,11 @@ def supf_test(
     M0 = _resid_maker(X0)
     Ms = np.stack([_resid_maker(np.column_stack([X0, _break_cols(x, p, kind)])) for p in cands])
 
+    MsT = np.ascontiguousarray(Ms.transpose(0, 2, 1))
+
     def fstats(Y):  # Y (B, S) -> (B, K)
         r0 = np.einsum("bs,bs->b", Y @ M0, Y)
-        R1 = np.einsum("kst,bt->kbs", Ms, Y)
+        R1 = np.matmul(Y[None, :, :], MsT)           # (K, B, S): each break's residuals
         r1 = np.maximum(np.einsum("kbs,kbs->bk", R1, R1), 1e-300)
         return (r0[:, None] - r1) / (r1 / (s - 2 - q))
 
