@@ -127,7 +127,7 @@ def _draw_task_figure(curves, interval, fits, notes, points, path: Path) -> tupl
 
 
 def _figure_pool(jobs: int) -> cf.ProcessPoolExecutor | None:
-    """Worker processes for the task figures (``spawn``: no state of this process is shared),
+    """Worker processes for the figures (``spawn``: no state of this process is shared),
     or None for one process."""
     if jobs <= 1:
         return None
@@ -470,11 +470,12 @@ class _Task:
 # ---------------------------------------------------------------------------------------------
 
 
-def _scaling_section(sa: SectionAnalysis, out: Path, *, anchor: str) -> dict:
-    """Scaling-law part of the report: the figures, tables and notes of the section's fits."""
+def _scaling_section(sa: SectionAnalysis, out: Path, *, anchor: str, pool=None) -> dict:
+    """Scaling-law part of the report: the figures, tables and notes of the section's fits
+    (figures drawn by ``pool``'s processes when given)."""
     sec = sa.section
     sub = out / anchor  # each scaling section in its own folder: file names do not collide
-    res = write_section(sa.scaling, sub)
+    res = write_section(sa.scaling, sub, pool=pool)
     parts = [f"<h2 id='{anchor}'>{html.escape(sec.title)}</h2>"]
     if sec.description:
         parts.append(f"<p>{html.escape(sec.description)}</p>")
@@ -539,7 +540,7 @@ def build_report(
     progress : bool, default=True
         Show progress bars.
     jobs : int, default=1
-        Processes that draw the task figures (:func:`render_report`).
+        Processes that draw the figures (:func:`render_report`).
 
     Returns
     -------
@@ -576,7 +577,8 @@ def render_report(
     progress : bool, default=True
         Show progress bars.
     jobs : int, default=1
-        Processes that draw the task figures (``spawn`` workers; 1 draws them in this process).
+        Processes that draw the figures, task and scaling sections alike (``spawn`` workers; 1
+        draws them in this process).
         The figures are the same either way; the page and the tables are written here.
 
     Returns
@@ -602,8 +604,9 @@ def render_report(
     line_rows: list[dict] = []
     sec_names: dict[int, str] = {}
     jobs = _check_jobs(jobs)
+    # workers for at most as many figures as there are (a scaling section has several)
     n_figs = sum(len({(c.family, c.model, c.task, c.shots) for c in sa.curves})
-                 for sa in analysis.sections if sa.section.kind != "scaling")
+                 if sa.section.kind != "scaling" else jobs for sa in analysis.sections)
     pool = _figure_pool(min(jobs, n_figs))
     try:
         for si, sa in enumerate(analysis.sections):
@@ -611,7 +614,7 @@ def render_report(
             anchor = f"s{si}"
             sec_names[si] = sec.title
             if sec.kind == "scaling":
-                part = _scaling_section(sa, out, anchor=anchor)
+                part = _scaling_section(sa, out, anchor=anchor, pool=pool)
                 sec_html.append(part["html"])
                 figures.extend(part["figures"])
                 tables.update(part["tables"])

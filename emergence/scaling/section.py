@@ -28,9 +28,30 @@ __all__ = ["report_section", "write_section"]
 
 TITLE = "Scaling laws and predictability"
 
+_PLOTS = {"loss_vs_compute": plot_loss_vs_compute, "placement": plot_placement,
+          "emergence": plot_emergence, "backtests": plot_backtests}
 
-def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 200
-                  ) -> dict[str, Any]:
+
+def _draw(plot: str, args: tuple, kwargs: dict, styled: bool, title: str | None, path: Path,
+          dpi: int) -> None:
+    """Draw one figure of the section and save it (here or in a worker process): ``plot`` names
+    the plotting function, called inside the package's figure style when ``styled``; ``title``
+    is set afterwards (outside the style, as for every figure of the section)."""
+    fn = _PLOTS[plot]
+    if styled:
+        with figure_style():
+            ax = fn(*args, **kwargs)
+    else:
+        ax = fn(*args, **kwargs)
+    if title is not None:
+        ax.set_title(title, fontsize=9, parse_math=False)
+    fig = getattr(ax, "figure", ax)
+    save_figure(fig, path, dpi=dpi)
+    plt.close(fig)
+
+
+def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 200,
+                  pool=None) -> dict[str, Any]:
     """Write the figures and tables of a scaling analysis into ``out_dir``; nothing is fitted.
 
     Parameters
@@ -41,6 +62,9 @@ def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 20
         Report folder; files go to ``figures/scaling_*.png`` and ``tables/scaling_*.csv``.
     dpi : int, default=200
         Resolution of the PNG figures (an SVG is written beside each).
+    pool : concurrent.futures.Executor, optional
+        Processes that draw the figures (the same files as drawn here); every figure is written
+        when this function returns.
 
     Returns
     -------
@@ -70,11 +94,13 @@ def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 20
     figures: list[dict[str, str]] = []
     tables: list[dict[str, Any]] = []
 
-    def save_fig(ax_or_fig, name: str, title: str, caption: str, flag: str = "") -> None:
-        fig = getattr(ax_or_fig, "figure", ax_or_fig)
+    drawing = []
+
+    def save_fig(plot: tuple, name: str, title: str, caption: str, flag: str = "") -> None:
+        """``plot``: (plotting function's name, args, kwargs, styled, title set afterwards)."""
         path = f"figures/scaling_{name}.png"
-        save_figure(fig, out / path, dpi=dpi)
-        plt.close(fig)
+        job = (*plot, out / path, dpi)
+        drawing.append(pool.submit(_draw, *job) if pool is not None else _draw(*job))
         figures.append({"path": path, "title": title, "caption": caption, "flag": flag})
 
     def save_table(frame: pd.DataFrame, name: str, title: str, note: str = "") -> None:
@@ -91,11 +117,10 @@ def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 20
             continue
         fit = law.fit
         save_table(frame, f"chinchilla_{law.slug}", f"Chinchilla law for {law.name}")
-        with figure_style():
-            ax = plot_loss_vs_compute(fit.runs, fit, loss_label=law.loss_label)
-        ax.set_title(f"{law.name}: L(N, D) = E + A/N^α + B/D^β", fontsize=9, parse_math=False)
         p = fit.params
-        save_fig(ax, f"loss_vs_compute_{law.slug}", f"Loss against compute: {law.name}",
+        save_fig(("loss_vs_compute", (fit.runs, fit), {"loss_label": law.loss_label}, True,
+                  f"{law.name}: L(N, D) = E + A/N^α + B/D^β"), f"loss_vs_compute_{law.slug}",
+                 f"Loss against compute: {law.name}",
                  f"Each colour is one model size across training; dashed: the fitted law "
                  f"(E={p.E:.3g}, A={p.A:.3g}, B={p.B:.3g}, α={p.alpha:.3g}, β={p.beta:.3g}); "
                  "black: compute-optimal frontier; grey: best observed size at each budget. "
@@ -105,10 +130,9 @@ def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 20
         if pm is not None and pm.law is fit:
             save_table(pm.table, "placement", f"Models relative to the compute-optimal frontier "
                        f"({law.name} law)")
-            with figure_style():
-                ax = plot_placement(pm.shown, fit, title=f"Models against the compute-optimal "
-                                    f"size of the fitted {law.name} law")
-            save_fig(ax, "placement", f"Compute-optimal placement ({law.name} law)",
+            save_fig(("placement", (pm.shown, fit), {"title": f"Models against the "
+                      f"compute-optimal size of the fitted {law.name} law"}, True, None),
+                     "placement", f"Compute-optimal placement ({law.name} law)",
                      "Each model's (active) parameters against its training compute; black: "
                      "the compute-optimal size N_opt(C) of the fitted law, grey band: within "
                      "1.5x of it. Above the band: more parameters and fewer tokens than "
@@ -122,9 +146,8 @@ def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 20
                    "the Epoch replication's (70B parameters and about 20 tokens per "
                    "parameter at Chinchilla's budget). Losses are not predicted for these "
                    "models: only their allocation is compared.")
-        with figure_style():
-            ax = plot_placement(pm.shown, pm.law)
-        save_fig(ax, "placement", "Compute-optimal placement (Epoch replication law)",
+        save_fig(("placement", (pm.shown, pm.law), {}, True, None), "placement",
+                 "Compute-optimal placement (Epoch replication law)",
                  f"{len(pm.shown)} models with known parameters and tokens (or FLOPs) "
                  "against the compute-optimal size N_opt(C) of Besiroglu et al. (2024); grey "
                  "band: within 1.5x. Above it: under-trained for their compute; below: "
@@ -135,8 +158,6 @@ def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 20
     for tr in result.transitions:
         c, sf = tr.curve, tr.sigmoid
         ylab = f"{c.metric} ({'higher' if c.info.higher_is_better else 'lower'} is better)"
-        with figure_style():
-            ax = plot_emergence(sf, ylabel=ylab)
         z0, z1 = sf.zone
         out_of = [f"{'starts' if i == 0 else 'ends'} at 10^{np.log10(z):.1f}"
                   for i, z in enumerate((z0, z1)) if np.isfinite(z)
@@ -145,7 +166,8 @@ def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 20
                 + f"; data from 10^{np.log10(np.min(sf.x)):.1f} to "
                 f"10^{np.log10(np.max(sf.x)):.1f}): it is an extrapolation of the fitted "
                 "sigmoid, drawn clipped to the data.") if out_of else ""
-        save_fig(ax, f"emergence_{tr.slug}", f"Transition zone: {c.name}",
+        save_fig(("emergence", (sf,), {"ylabel": ylab}, True, None), f"emergence_{tr.slug}",
+                 f"Transition zone: {c.name}",
                  "Chance-floored sigmoid in log scale; dark band: 5%-95% of the way from floor "
                  f"to ceiling; light band: {sf.level:.0%} bootstrap bounds of the zone's edges.",
                  flag)
@@ -155,7 +177,8 @@ def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 20
             flag = ("Not results: " + "; ".join(bad) + " (see the flags and notes columns of "
                     "the backtest table).") if bad else ""
             routes = ", ".join(r.method for r in done)
-            save_fig(plot_backtests(list(done)), f"backtest_{tr.slug}", f"Backtests: {c.name}",
+            save_fig(("backtests", (list(done),), {}, False, None), f"backtest_{tr.slug}",
+                     f"Backtests: {c.name}",
                      f"Fitted below {done[0].x_name} = {done[0].cutoff:.3g} (dashed line), "
                      f"forecast above with a {done[0].level:.0%} prediction interval, one panel "
                      f"per route ({routes}"
@@ -170,6 +193,9 @@ def write_section(result: ScalingAnalysis, out_dir: str | Path, *, dpi: int = 20
                    note="Rows with flags are not results: 'degenerate' (the sigmoid is a step "
                    "the fitted scales do not resolve) or 'uninformative' (the prediction "
                    "interval spans half the metric's range or more, so coverage says little).")
+    if pool is not None:  # every figure on disk before the section is returned
+        for d in drawing:
+            d.result()
     return {"title": TITLE, "figures": figures, "tables": tables, "notes": list(result.notes)}
 
 

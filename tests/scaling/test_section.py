@@ -155,3 +155,37 @@ def test_slug_keeps_distinct_names_apart():
     assert _slug("x/y") != _slug("x-y") != _slug("x y")
     assert _slug("x/y").startswith("x_y_") and len(_slug("x/y")) == len("x_y_") + 8
     assert len(_slug("a" * 200)) == 60 + 1 + 8
+
+
+def test_figures_drawn_by_worker_processes_are_the_same(tmp_path):
+    # every kind of figure of the section (loss against compute, placement, transition zone,
+    # backtests) drawn by two spawned processes: the same bytes as drawn in this process
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from emergence.scaling.analysis import analyze_scaling
+    from emergence.scaling.section import write_section
+
+    sizes, tokens = [1e8, 3e8, 1e9, 3e9], [2e8, 2e9, 6e9, 2e10, 6e10]
+    loss = pd.DataFrame([{"family": "lm", "model": f"m{i}", "step": j, "task": "val",
+                          "metric": "loss", "params": n, "tokens": d,
+                          "value": float(BESIROGLU_2024.predict(n, d))}
+                         for i, n in enumerate(sizes) for j, d in enumerate(tokens)])
+    fam, _ = _family()
+    results = [analyze_scaling(loss, n_boot=20, seed=0, grid=_grid()),
+               analyze_scaling(fam, n_boot=30, seed=0, max_curves=1,
+                               chance={"arc_easy": 0.25, "piqa": 0.5})]
+    names = []
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for k, res in enumerate(results):
+            one = write_section(res, tmp_path / f"one{k}")
+            two = write_section(res, tmp_path / f"two{k}", pool=pool)
+            assert one["figures"] == two["figures"]
+            for f in one["figures"]:
+                names.append(f["path"])
+                # the PNGs byte for byte (an SVG carries its time of writing and random ids)
+                a = (tmp_path / f"one{k}" / f["path"]).read_bytes()
+                assert a == (tmp_path / f"two{k}" / f["path"]).read_bytes(), f["path"]
+                assert (tmp_path / f"two{k}" / f["path"]).with_suffix(".svg").stat().st_size
+    for kind in ("loss_vs_compute", "placement", "emergence", "backtest"):
+        assert any(n.startswith(f"figures/scaling_{kind}") for n in names), (kind, names)
