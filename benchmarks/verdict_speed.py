@@ -82,9 +82,9 @@ def main() -> None:
     chunks = []
     compiled = latent_mod._replicate_stats
 
-    def record(setup, Y, cand, shapes, df1):
-        chunks.append((setup, Y.copy(), cand, shapes, df1))
-        return compiled(setup, Y, cand, shapes, df1)
+    def record(setup, Y, grid, shapes, df1):
+        chunks.append((setup, Y.copy(), grid, shapes, df1))
+        return compiled(setup, Y, grid, shapes, df1)
 
     latent_mod._replicate_stats = record
     try:
@@ -95,7 +95,7 @@ def main() -> None:
     finally:
         latent_mod._replicate_stats = compiled
     t_c = cpu(lambda: [compiled(*a) for a in chunks], args.repeat)
-    t_n = cpu(lambda: [latent_mod._stats(latent_mod._fit_all(a[0], a[1], a[2][0], a[3], a[4]))
+    t_n = cpu(lambda: [latent_mod._stats(latent_mod._fit_all(a[0], a[1], a[2].cols, a[3], a[4]))
                        for a in chunks], args.repeat)
     print(f"latent replicate chunks ({len(chunks)} x up to 100 replicates): compiled "
           f"{t_c / len(chunks) * 1e3:.2f} ms, numpy {t_n / len(chunks) * 1e3:.2f} ms per chunk "

@@ -135,10 +135,6 @@ def _figure_pool(jobs: int) -> cf.ProcessPoolExecutor | None:
                                   mp_context=multiprocessing.get_context("spawn"))
 
 
-def _check_jobs(jobs) -> int:
-    return check_jobs(jobs, "jobs", "processes that draw the figures")
-
-
 def _img_size(path: Path) -> str:
     """``width``/``height`` attributes that show a 200 dpi PNG at its printed size (half its
     pixels in CSS pixels), read from the PNG header; empty when the file cannot be read."""
@@ -603,7 +599,7 @@ def render_report(
     cells: list[dict] = []
     line_rows: list[dict] = []
     sec_names: dict[int, str] = {}
-    jobs = _check_jobs(jobs)
+    jobs = check_jobs(jobs, "jobs", "processes that draw the figures")
     # workers for at most as many figures as there are (a scaling section has several)
     n_figs = sum(len({(c.family, c.model, c.task, c.shots) for c in sa.curves})
                  if sa.section.kind != "scaling" else jobs for sa in analysis.sections)

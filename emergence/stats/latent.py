@@ -615,18 +615,51 @@ def _noise(setup: _Setup, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return ce, dmu, v / dmu**2
 
 
-def _replicate_stats(setup: _Setup, Y: np.ndarray, cand, shapes, df1: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``_stats(_fit_all(setup, Y, cols, shapes, df1))[:3]``: the statistics ``T_up``, ``T_dn``,
-    ``T_2`` of every replicate row of ``Y``, computed by the compiled
-    :func:`~emergence.stats._kernels.replicate_stats` in one pass per replicate.
+@dataclass(frozen=True)
+class _KernelGrid:
+    """What the compiled replicate loop needs that stays the same for every chunk of one test:
+    the scales sorted (``order``) and centred (``x``), the break candidates as hinge flags,
+    centred breakpoints and the first sorted scale where each column is nonzero, the shape grid
+    (``nus``, ``floors``), and the candidates' columns (``cols``, for the numpy formulation)."""
 
-    ``cand`` is ``_candidates``' ``(cols, kinds, psis)``: hinge and step columns. The kernel
+    cols: np.ndarray
+    order: np.ndarray
+    x: np.ndarray
+    hinge: np.ndarray
+    psi: np.ndarray
+    first: np.ndarray
+    nus: np.ndarray
+    floors: np.ndarray
+
+
+def _kernel_grid(x: np.ndarray, cand, shapes) -> _KernelGrid:
+    """:class:`_KernelGrid` of scales ``x`` for ``_candidates``' ``(cols, kinds, psis)`` (hinge
+    and step columns, rebuilt from kind and breakpoint and checked against ``cols``)."""
+    cols, ckind, cpsi = cand
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    mid = float(xs.mean())
+    hinge = np.asarray(ckind) == "hinge"
+    psi = np.asarray(cpsi, float)
+    rebuilt = np.where(hinge[:, None], np.maximum(xs[None, :] - psi[:, None], 0.0),
+                       (xs[None, :] > psi[:, None]).astype(float))
+    if not np.array_equal(rebuilt, cols[:, order]):
+        raise ValueError("break candidates must be hinge (x - psi)_+ or step 1[x > psi] columns")
+    return _KernelGrid(cols=cols, order=order, x=xs - mid, hinge=hinge, psi=psi - mid,
+                       first=np.searchsorted(xs, psi, side="right").astype(np.int64),
+                       nus=np.array([float(nu) for nu, _ in shapes]),
+                       floors=np.array([float(e) for _, e in shapes]))
+
+
+def _replicate_stats(setup: _Setup, Y: np.ndarray, grid: _KernelGrid, shapes, df1: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_stats(_fit_all(setup, Y, grid.cols, shapes, df1))[:3]``: the statistics ``T_up``,
+    ``T_dn``, ``T_2`` of every replicate row of ``Y``, computed by the compiled
+    :func:`~emergence.stats._kernels.replicate_stats` in one pass per replicate. The kernel
     takes the scales sorted and ``x`` centred (neither changes the fits but for rounding).
     """
     from . import _kernels as _kernel  # compiled on first use: importing numba costs a moment
 
-    cols, ckind, cpsi = cand
     ce, dmu, var_ce = _noise(setup, Y)
     B = Y.shape[0]
     if setup.est_disp:
@@ -636,27 +669,15 @@ def _replicate_stats(setup: _Setup, Y: np.ndarray, cand, shapes, df1: int
         t_alt = np.broadcast_to(np.asarray(setup.tau2_runs, float), (B,)) / setup.runs
     else:
         mode, t_alt = _kernel.SCATTER_ESTIMATED, np.zeros(B)
-    order = np.argsort(setup.x, kind="stable")
-    x = setup.x[order]
-    mid = float(x.mean())
-    hinge = np.asarray(ckind) == "hinge"
-    psi = np.asarray(cpsi, float)
-    first = np.searchsorted(x, psi, side="right")
-    # the columns the kernel rebuilds from (kind, psi) must be the ones given
-    rebuilt = np.where(hinge[:, None], np.maximum(x[None, :] - psi[:, None], 0.0),
-                       (x[None, :] > psi[:, None]).astype(float))
-    if not np.array_equal(rebuilt, cols[:, order]):
-        raise ValueError("break candidates must be hinge (x - psi)_+ or step 1[x > psi] columns")
-    ce = np.ascontiguousarray(ce[:, order])
-    var_ce = np.ascontiguousarray(var_ce[:, order])
+    o = grid.order
+    ce = np.ascontiguousarray(ce[:, o])
+    var_ce = np.ascontiguousarray(var_ce[:, o])
     with np.errstate(divide="ignore"):
         log_var = np.log(var_ce)
     eta, deta, _ = _shape_eta_all(ce, shapes)
-    nus = np.array([float(nu) for nu, _ in shapes])
-    floors = np.array([float(e) for _, e in shapes])
     return _kernel.replicate_stats(
-        ce, eta, deta, var_ce, log_var, np.log(np.abs(dmu[:, order])),
-        nus, floors, x - mid, hinge, psi - mid, first.astype(np.int64), mode,
+        ce, eta, deta, var_ce, log_var, np.log(np.abs(dmu[:, o])), grid.nus, grid.floors,
+        grid.x, grid.hinge, grid.psi, grid.first, mode,
         np.ascontiguousarray(t_alt, dtype=float), int(df1))
 
 
@@ -1099,7 +1120,7 @@ def latent_break_test(
         setup = replace(setup, tau2_runs=tau2_runs)
         notes.append(f"model-to-model scatter declared: sd {scatter_sd:g} of ln CE per model "
                      "(not estimated from the curve)")
-    cand = cols, ckind, cpsi = _candidates(x, alternative)
+    cols, ckind, cpsi = _candidates(x, alternative)
     df1 = max(S - 4, 1)
     fits = _fit_all(setup, d.y[None, :], cols, shapes, df1)
     T_up, T_dn, T_2, g0, best = _stats(fits)
@@ -1228,11 +1249,12 @@ def latent_break_test(
     counts = dict.fromkeys(obs, 0)
     reps: dict[str, list[np.ndarray]] = {k: [] for k in obs}
     done = 0
+    grid = _kernel_grid(x, (cols, ckind, cpsi), shapes)
     while done < n_boot:
         m = min(CHUNK, n_boot - done)
         ys, tau2_rep = simulate(m)
         st = setup if tau2_rep is None else replace(setup, tau2_runs=tau2_rep)
-        for key, Ts in zip(("up", "dn", "2"), _replicate_stats(st, ys, cand, shapes, df1),
+        for key, Ts in zip(("up", "dn", "2"), _replicate_stats(st, ys, grid, shapes, df1),
                            strict=True):
             reps[key].append(Ts)
             t = obs[key]

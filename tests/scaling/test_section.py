@@ -31,14 +31,19 @@ def _check_files(out, root):
         assert len(back) == len(t["frame"])
 
 
+def _loss_table() -> pd.DataFrame:
+    """4 sizes x 5 token counts on the Besiroglu et al. (2024) law."""
+    sizes, tokens = [1e8, 3e8, 1e9, 3e9], [2e8, 2e9, 6e9, 2e10, 6e10]
+    return pd.DataFrame([{"family": "lm", "model": f"m{i}", "step": j, "task": "val",
+                          "metric": "loss", "params": n, "tokens": d,
+                          "value": float(BESIROGLU_2024.predict(n, d))}
+                         for i, n in enumerate(sizes) for j, d in enumerate(tokens)])
+
+
 def test_loss_law_recovered_and_models_placed(tmp_path):
     # 4 sizes x 5 token counts on the Besiroglu et al. (2024) law; the first checkpoint of each
     # size has seen under 1% of its final tokens and must stay out of the fit
-    sizes, tokens = [1e8, 3e8, 1e9, 3e9], [2e8, 2e9, 6e9, 2e10, 6e10]
-    t = pd.DataFrame([{"family": "lm", "model": f"m{i}", "step": j, "task": "val",
-                       "metric": "loss", "params": n, "tokens": d,
-                       "value": float(BESIROGLU_2024.predict(n, d))}
-                      for i, n in enumerate(sizes) for j, d in enumerate(tokens)])
+    t = _loss_table()
     out = report_section(t, tmp_path, n_boot=20, seed=0, grid=_grid())
     assert out["notes"] == [
         "val/loss: 4 of 20 runs left out of the loss law (missing/non-positive values or under "
@@ -166,13 +171,8 @@ def test_figures_drawn_by_worker_processes_are_the_same(tmp_path):
     from emergence.scaling.analysis import analyze_scaling
     from emergence.scaling.section import write_section
 
-    sizes, tokens = [1e8, 3e8, 1e9, 3e9], [2e8, 2e9, 6e9, 2e10, 6e10]
-    loss = pd.DataFrame([{"family": "lm", "model": f"m{i}", "step": j, "task": "val",
-                          "metric": "loss", "params": n, "tokens": d,
-                          "value": float(BESIROGLU_2024.predict(n, d))}
-                         for i, n in enumerate(sizes) for j, d in enumerate(tokens)])
     fam, _ = _family()
-    results = [analyze_scaling(loss, n_boot=20, seed=0, grid=_grid()),
+    results = [analyze_scaling(_loss_table(), n_boot=20, seed=0, grid=_grid()),
                analyze_scaling(fam, n_boot=30, seed=0, max_curves=1,
                                chance={"arc_easy": 0.25, "piqa": 0.5})]
     names = []

@@ -31,9 +31,9 @@ def _compare(monkeypatch) -> list[tuple[int, float]]:
     seen: list[tuple[int, float]] = []
     compiled = latent._replicate_stats
 
-    def both(setup, Y, cand, shapes, df1):
-        got = compiled(setup, Y, cand, shapes, df1)
-        want = latent._stats(latent._fit_all(setup, Y, cand[0], shapes, df1))[:3]
+    def both(setup, Y, grid, shapes, df1):
+        got = compiled(setup, Y, grid, shapes, df1)
+        want = latent._stats(latent._fit_all(setup, Y, grid.cols, shapes, df1))[:3]
         for g, w in zip(got, want, strict=True):
             scale = np.maximum(np.abs(w), 1.0)
             seen.append((Y.shape[0], float(np.max(np.abs(g - w) / scale))))
