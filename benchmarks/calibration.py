@@ -40,6 +40,25 @@ changed code starts afresh in the same file. The markdown tables (verdict shares
 issue's targets checked with a binomial tolerance for the Monte Carlo error) go to stdout and to
 ``--md``.
 
+What any test could reach (no simulation; seconds)::
+
+    python benchmarks/calibration.py --power-bounds [--scales 8 12] [--md FILE]
+
+For each genuine truth, number of evenly spaced scales (log10 params 7 to 11, as the grid) and
+model-to-model scatter sd (0.25, 0.1), the distance on ln CE from the truth to the closest smooth
+curve of the calibration's smooth families (power law, power law with an irreducible floor,
+per-token logistic; least squares over their parameters), ``delta = distance / sd``, and
+
+- ``bound_known_sd``: ``Phi(delta - z_0.95)``, the power of the Neyman-Pearson test of that closest
+  smooth curve against the truth with the scatter known and no item noise. No test that holds
+  its size on that smooth curve can have more power under that noise (item noise only lowers it);
+- ``f_1df`` and ``f_2df``: the power of the Gaussian F test at noncentrality ``delta^2`` with the
+  scatter estimated from the same scales, one break parameter (location known) or two (slope
+  change and location), the residual degrees of freedom ``S`` less those and the closest
+  family's parameters (2, or 3 with a floor): exact for a null linear in its parameters near
+  the closest curve and a known break column, a guide to what estimating the scatter from ``S``
+  points costs when the location is searched.
+
 Link-scale table (the break tests called directly on binomial curves, as before)::
 
     python benchmarks/calibration.py --link-scale [--curves 2000] [--power-curves 500] [--n-boot 499]
@@ -596,9 +615,85 @@ def link_scale_main(argv: list[str]) -> None:
     print("\n".join(lines))
 
 
+# --- what any test could reach: distance from each genuine truth to the smooth families --------
+
+#: smooth families: ln CE of parameters p and log10 params x, and starting values for the fit
+#: (the number of parameters is that of each start)
+_SMOOTH_FAMILIES = {
+    "power law": (lambda p, x: p[0] + p[1] * x, [[10.0, -1.0]]),
+    "power law + floor": (lambda p, x: np.logaddexp(p[2], p[0] + p[1] * x),
+                          [[10.0, -1.0, -6.0], [10.0, -1.0, -3.0], [10.0, -1.0, -1.5]]),
+    "per-token logistic": (lambda p, x: np.log(np.logaddexp(0.0, -(p[0] + p[1] * x))),
+                           [[a, b] for a in (-20.0, -12.0, -8.0, -4.0, 0.0) for b in
+                            (0.3, 1.0, 2.0, 4.0)]),
+}
+
+
+def closest_smooth(m: np.ndarray, x: np.ndarray) -> tuple[str, float, np.ndarray]:
+    """The smooth family whose least-squares fit to ``ln CE = m`` at ``x`` is closest: its name,
+    the residual sum of squares on ln CE and the fitted parameters (Levenberg-Marquardt from
+    every start of every family)."""
+    from scipy.optimize import least_squares
+
+    best = ("", np.inf, np.empty(0))
+    for name, (f, starts) in _SMOOTH_FAMILIES.items():
+        for p0 in starts:
+            r = least_squares(lambda p, f=f: f(p, x) - m, p0, method="lm")
+            rss = float(np.sum(r.fun ** 2))
+            if rss < best[1]:
+                best = (name, rss, r.x)
+    return best
+
+
+def power_bounds(truths=None, scales=(8, 12), sds=(0.25, 0.1), alpha: float = ALPHA,
+                 x_range=(7.0, 11.0)) -> pd.DataFrame:
+    """Power any test could reach on each truth of :data:`TRUTH_SPECS` (default: the genuine
+    ones; see the module docstring, ``--power-bounds``): one row per truth x scales x scatter
+    sd. The F tests' residual degrees of freedom are ``S`` less the closest family's parameters
+    and the break's."""
+    from emergence.simulate import latent_log_ce
+
+    if truths is None:
+        truths = [t for t, spec in TRUTH_SPECS.items() if not spec[2]]
+    rows = []
+    for label in truths:
+        truth, shape, _, _ = TRUTH_SPECS[label]
+        for S in scales:
+            x = np.linspace(*x_range, S)
+            name, rss, par = closest_smooth(
+                latent_log_ce(truth, x, shape=shape, x_range=x_range), x)
+            for sd in sds:
+                delta = np.sqrt(rss) / sd
+                row = dict(truth=label, n_scales=S, scatter_sd=sd, closest=name,
+                           distance=np.sqrt(rss), delta=delta,
+                           bound_known_sd=stats.norm.cdf(delta - stats.norm.ppf(1 - alpha)))
+                for d1 in (1, 2):
+                    d2 = S - par.size - d1
+                    crit = stats.f.ppf(1 - alpha, d1, d2)
+                    # (scipy's noncentral F is wrong at noncentrality 0: the central F there)
+                    row[f"f_{d1}df"] = float(stats.ncf.sf(crit, d1, d2, delta ** 2)
+                                             if delta ** 2 > 1e-10 else stats.f.sf(crit, d1, d2))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bounds_main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description="power any test could reach on the genuine truths")
+    ap.add_argument("--scales", nargs="+", type=int, default=[8, 12])
+    ap.add_argument("--md", type=Path, help="write the markdown table here too")
+    args = ap.parse_args(argv)
+    md = to_markdown(power_bounds(scales=tuple(args.scales)), digits=3)
+    print(md)
+    if args.md:
+        args.md.write_text(md + "\n")
+
+
 def main() -> None:
     argv = sys.argv[1:]
-    if "--link-scale" in argv:
+    if "--power-bounds" in argv:
+        argv.remove("--power-bounds")
+        bounds_main(argv)
+    elif "--link-scale" in argv:
         argv.remove("--link-scale")
         link_scale_main(argv)
     else:

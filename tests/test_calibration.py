@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -51,3 +52,24 @@ def test_report_of_a_grid_where_nothing_was_tested(tmp_path, calibration):
     assert v["underpowered"] == 2
     md = cal.report(res, families=2, n_boot=19, seed=1, seconds=0.0)
     assert "| flat | none | 5 | 30 |" in md
+
+
+def test_power_bounds_find_smooth_truths_and_bound_genuine_ones(calibration):
+    cal = calibration
+    # a smooth truth is a member of a smooth family: distance 0, so no test beats its size
+    smooth = cal.power_bounds(["logistic", "power_law_floor", "power_law"], scales=(8,), sds=(0.25,))
+    assert (smooth["distance"] < 1e-5).all()
+    np.testing.assert_allclose(smooth["bound_known_sd"], cal.ALPHA, atol=1e-4)
+    np.testing.assert_allclose(smooth[["f_1df", "f_2df"]], cal.ALPHA, atol=1e-4)
+    b = cal.power_bounds(["hinge_x3", "step_1"], scales=(8, 12), sds=(0.25, 0.1)).set_index(
+        ["truth", "n_scales", "scatter_sd"])
+    # the closest smooth curve of a 3x hinge is a per-token logistic about 1 nat of ln CE away
+    h = b.loc[("hinge_x3", 8, 0.25)]
+    assert h["closest"] == "per-token logistic" and 0.9 < h["distance"] < 1.1
+    # more scales, less scatter and a known location never lower what a test could reach
+    for (truth, S, sd), r in b.iterrows():
+        assert r["bound_known_sd"] >= r["f_1df"] >= r["f_2df"]
+        if S == 8:
+            assert b.loc[(truth, 12, sd), "f_2df"] >= r["f_2df"]
+        if sd == 0.25:
+            assert b.loc[(truth, S, 0.1), "f_2df"] >= r["f_2df"]
