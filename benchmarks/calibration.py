@@ -44,20 +44,30 @@ What any test could reach (no simulation; seconds)::
 
     python benchmarks/calibration.py --power-bounds [--scales 8 12] [--md FILE]
 
-For each genuine truth, number of evenly spaced scales (log10 params 7 to 11, as the grid) and
-model-to-model scatter sd (0.25, 0.1), the distance on ln CE from the truth to the closest smooth
-curve of the calibration's smooth families (power law, power law with an irreducible floor,
-per-token logistic; least squares over their parameters), ``delta = distance / sd``, and
+For each genuine truth and number of evenly spaced scales (log10 params 7 to 11, as the grid):
+the closest smooth curve of the calibration's smooth families (power law, power law with an
+irreducible floor, per-token logistic; least squares over their parameters), and its distance
+in noise sds, ``delta``, for two kinds of data:
 
-- ``bound_known_sd``: ``Phi(delta - z_0.95)``, the power of the Neyman-Pearson test of that closest
-  smooth curve against the truth with the scatter known and no item noise. No test that holds
-  its size on that smooth curve can have more power under that noise (item noise only lowers it);
+- ln CE with model-to-model scatter sd 0.25 or 0.1 (the per-item metrics; item noise left out,
+  which only lowers what a test can reach); ``distance`` is on ln CE;
+- aggregate exact match alone from 200 items with ``L = 5`` (binomial noise at the truth, no
+  scatter; ``L`` unknown to the smooth families).
+
+Columns:
+
+- ``np_bound``: ``Phi(delta - z_0.95)``, the power of the Neyman-Pearson test of that closest
+  smooth curve against the truth with the noise known. No test that holds its size on that
+  smooth curve has more power under that noise;
 - ``f_1df`` and ``f_2df``: the power of the Gaussian F test at noncentrality ``delta^2`` with the
-  scatter estimated from the same scales, one break parameter (location known) or two (slope
-  change and location), the residual degrees of freedom ``S`` less those and the closest
-  family's parameters (2, or 3 with a floor): exact for a null linear in its parameters near
-  the closest curve and a known break column, a guide to what estimating the scatter from ``S``
-  points costs when the location is searched.
+  noise scale estimated from the same scales, one break parameter (location known) or two (slope
+  change and location), the residual degrees of freedom the scales less those and the closest
+  family's parameters (2, or 3 with a floor): exact for a null linear in its parameters near the
+  closest curve and a known break column, a guide to what estimating the scatter from the scales
+  costs when the location is searched;
+- ``grid_*`` (ln CE rows): the same against the latent test's own null grid (each shape's eta
+  linear in log scale, floors as fractions of the truth's smallest CE), which the test must hold
+  its size on, so its power cannot exceed ``grid_np_bound`` either.
 
 Link-scale table (the break tests called directly on binomial curves, as before)::
 
@@ -629,28 +639,89 @@ _SMOOTH_FAMILIES = {
 }
 
 
-def closest_smooth(m: np.ndarray, x: np.ndarray) -> tuple[str, float, np.ndarray]:
-    """The smooth family whose least-squares fit to ``ln CE = m`` at ``x`` is closest: its name,
-    the residual sum of squares on ln CE and the fitted parameters (Levenberg-Marquardt from
-    every start of every family)."""
+def _closest(resid, families) -> tuple[str, float, int]:
+    """The family (name -> (curve of parameters, starts)) whose least-squares fit makes the sum
+    of squares of ``resid(curve)`` smallest (Levenberg-Marquardt from every start): its name,
+    that sum and its number of parameters."""
     from scipy.optimize import least_squares
 
-    best = ("", np.inf, np.empty(0))
-    for name, (f, starts) in _SMOOTH_FAMILIES.items():
+    best = ("", np.inf, 0)
+    for name, (f, starts) in families.items():
         for p0 in starts:
-            r = least_squares(lambda p, f=f: f(p, x) - m, p0, method="lm")
-            rss = float(np.sum(r.fun ** 2))
-            if rss < best[1]:
-                best = (name, rss, r.x)
+            with np.errstate(all="ignore"):
+                r = least_squares(lambda p, f=f: resid(f(p)), p0, method="lm")
+            ss = float(np.sum(r.fun ** 2))
+            if np.isfinite(ss) and ss < best[1]:
+                best = (name, ss, len(p0))
     return best
 
 
+def closest_smooth(m: np.ndarray, x: np.ndarray) -> tuple[str, float, int]:
+    """The calibration's smooth family closest to ``ln CE = m`` at ``x`` (least squares on
+    ln CE): its name, the residual sum of squares and its number of parameters."""
+    fams = {k: (lambda p, f=f: f(p, x), st) for k, (f, st) in _SMOOTH_FAMILIES.items()}
+    return _closest(lambda c: c - m, fams)
+
+
+def closest_grid(m: np.ndarray, x: np.ndarray, kind: str = "loglik") -> tuple[str, float, int]:
+    """The latent test's own null closest to ``ln CE = m``: each shape ``(nu, e)`` of its grid
+    (:func:`emergence.stats.latent.default_shapes`) with ``eta(CE)`` linear in ``x`` and the floor
+    ``e * min(CE)`` of the truth, least squares on ln CE."""
+    from emergence.stats.latent import _shape_ce, default_shapes
+
+    ce = np.exp(m)
+    fams = {}
+    for nu, e in default_shapes(kind):
+        E = float(e) * float(ce.min())
+        D = np.maximum(ce - E, 1e-12)
+        eta = -np.log(D) if nu == 0 else np.log(nu) - nu * D - np.log(-np.expm1(-nu * D))
+        b, a = np.polyfit(x, eta, 1)
+        fams[f"nu={nu:g}, floor {e:g} min CE"] = (
+            lambda p, nu=nu, E=E: np.log(np.maximum(_shape_ce(p[0] + p[1] * x, nu, E), 1e-300)),
+            [[a, b]])
+    return _closest(lambda c: c - m, fams)
+
+
+def closest_smooth_em(em: np.ndarray, x: np.ndarray, n: int) -> tuple[str, float, int]:
+    """The smooth family closest to exact match ``em`` at ``x`` seen through ``n`` items and
+    an unknown target length ``L`` (exact match ``exp(-L CE)``; for the power laws ``L`` is part
+    of the coefficients): binomial standard deviations at the truth."""
+    sd = np.sqrt(np.maximum(em * (1 - em), 1.0 / n) / n)
+    fams = {
+        "power law": (lambda p: np.exp(-np.exp(p[0] + p[1] * x)),
+                      [[5.0, -0.5], [10.0, -1.0], [15.0, -1.5]]),
+        "power law + floor": (lambda p: np.exp(-np.exp(p[2]) - np.exp(p[0] + p[1] * x)),
+                              [[c, b, f] for c in (5.0, 10.0) for b in (-0.8, -1.2)
+                               for f in (-6.0, -3.0, -1.5)]),
+        "per-token logistic, any L": (
+            lambda p: np.exp(-np.exp(p[2]) * np.logaddexp(0.0, -(p[0] + p[1] * x))),
+            [[a, b, lg] for a in (-12.0, -8.0, -4.0) for b in (0.5, 1.0, 2.0)
+             for lg in (0.0, 1.6, 3.0)]),
+    }
+    return _closest(lambda c: (c - em) / sd, fams)
+
+
+def _powers(d2: float, S: int, k: int, alpha: float) -> dict:
+    """Neyman-Pearson power with the noise known, and the F tests' with it estimated (1 and 2
+    break parameters), at squared standardized distance ``d2`` with ``k`` null parameters."""
+    delta = float(np.sqrt(d2))
+    out = dict(delta=delta, np_bound=float(stats.norm.cdf(delta - stats.norm.ppf(1 - alpha))))
+    for d1 in (1, 2):
+        d2f = S - k - d1
+        crit = stats.f.ppf(1 - alpha, d1, d2f)
+        # (scipy's noncentral F is wrong at noncentrality 0: the central F there)
+        out[f"f_{d1}df"] = float(stats.ncf.sf(crit, d1, d2f, d2) if d2 > 1e-10
+                                 else stats.f.sf(crit, d1, d2f))
+    return out
+
+
 def power_bounds(truths=None, scales=(8, 12), sds=(0.25, 0.1), alpha: float = ALPHA,
-                 x_range=(7.0, 11.0)) -> pd.DataFrame:
+                 x_range=(7.0, 11.0), n_items: int = 200, aggregate: bool = True) -> pd.DataFrame:
     """Power any test could reach on each truth of :data:`TRUTH_SPECS` (default: the genuine
-    ones; see the module docstring, ``--power-bounds``): one row per truth x scales x scatter
-    sd. The F tests' residual degrees of freedom are ``S`` less the closest family's parameters
-    and the break's."""
+    ones; see the module docstring, ``--power-bounds``): one row per truth x scales x scatter sd
+    on ln CE (per-item metrics; item noise left out), and with ``aggregate`` one per truth x
+    scales for exact match alone from ``n_items`` items with ``L = 5`` (no scatter; binomial
+    noise at the truth, ``L`` unknown to the null)."""
     from emergence.simulate import latent_log_ce
 
     if truths is None:
@@ -660,20 +731,23 @@ def power_bounds(truths=None, scales=(8, 12), sds=(0.25, 0.1), alpha: float = AL
         truth, shape, _, _ = TRUTH_SPECS[label]
         for S in scales:
             x = np.linspace(*x_range, S)
-            name, rss, par = closest_smooth(
-                latent_log_ce(truth, x, shape=shape, x_range=x_range), x)
+            m = latent_log_ce(truth, x, shape=shape, x_range=x_range)
+            name, rss, k = closest_smooth(m, x)
+            gname, grss, gk = closest_grid(m, x)
             for sd in sds:
-                delta = np.sqrt(rss) / sd
-                row = dict(truth=label, n_scales=S, scatter_sd=sd, closest=name,
-                           distance=np.sqrt(rss), delta=delta,
-                           bound_known_sd=stats.norm.cdf(delta - stats.norm.ppf(1 - alpha)))
-                for d1 in (1, 2):
-                    d2 = S - par.size - d1
-                    crit = stats.f.ppf(1 - alpha, d1, d2)
-                    # (scipy's noncentral F is wrong at noncentrality 0: the central F there)
-                    row[f"f_{d1}df"] = float(stats.ncf.sf(crit, d1, d2, delta ** 2)
-                                             if delta ** 2 > 1e-10 else stats.f.sf(crit, d1, d2))
+                row = dict(truth=label, data=f"ln CE, scatter sd {sd:g}", n_scales=S,
+                           closest=name, distance=float(np.sqrt(rss)),
+                           **_powers(rss / sd ** 2, S, k, alpha))
+                g = _powers(grss / sd ** 2, S, gk, alpha)
+                row.update(grid_closest=gname, grid_delta=g["delta"],
+                           grid_np_bound=g["np_bound"], grid_f_2df=g["f_2df"])
                 rows.append(row)
+            if aggregate:
+                em = np.exp(-5.0 * np.exp(m))
+                name, d2, k = closest_smooth_em(em, x, n_items)
+                rows.append(dict(truth=label, data=f"aggregate exact match, {n_items} items",
+                                 n_scales=S, closest=name, distance=np.nan,
+                                 **_powers(d2, S, k, alpha)))
     return pd.DataFrame(rows)
 
 

@@ -56,20 +56,29 @@ def test_report_of_a_grid_where_nothing_was_tested(tmp_path, calibration):
 
 def test_power_bounds_find_smooth_truths_and_bound_genuine_ones(calibration):
     cal = calibration
-    # a smooth truth is a member of a smooth family: distance 0, so no test beats its size
-    smooth = cal.power_bounds(["logistic", "power_law_floor", "power_law"], scales=(8,), sds=(0.25,))
-    assert (smooth["distance"] < 1e-5).all()
-    np.testing.assert_allclose(smooth["bound_known_sd"], cal.ALPHA, atol=1e-4)
-    np.testing.assert_allclose(smooth[["f_1df", "f_2df"]], cal.ALPHA, atol=1e-4)
-    b = cal.power_bounds(["hinge_x3", "step_1"], scales=(8, 12), sds=(0.25, 0.1)).set_index(
-        ["truth", "n_scales", "scatter_sd"])
+    # a smooth truth is a member of a smooth family: distance 0, so no test beats its size,
+    # through ln CE and through aggregate exact match alike
+    smooth = cal.power_bounds(["logistic", "power_law_floor", "power_law"], scales=(8,),
+                              sds=(0.25,))
+    assert (smooth["delta"] < 1e-4).all()
+    np.testing.assert_allclose(smooth[["np_bound", "f_1df", "f_2df"]], cal.ALPHA, atol=1e-4)
+    # the test's own grid holds the power law and the per-token logistic exactly
+    own = smooth[smooth["truth"].isin(["logistic", "power_law"]) & smooth["grid_delta"].notna()]
+    assert len(own) == 2 and (own["grid_delta"] < 1e-4).all()
+    b = cal.power_bounds(["hinge_x3", "step_1"], scales=(8, 12), sds=(0.25, 0.1))
+    lnce = b[b["data"].str.startswith("ln CE")].set_index(["truth", "n_scales", "data"])
     # the closest smooth curve of a 3x hinge is a per-token logistic about 1 nat of ln CE away
-    h = b.loc[("hinge_x3", 8, 0.25)]
+    h = lnce.loc[("hinge_x3", 8, "ln CE, scatter sd 0.25")]
     assert h["closest"] == "per-token logistic" and 0.9 < h["distance"] < 1.1
-    # more scales, less scatter and a known location never lower what a test could reach
-    for (truth, S, sd), r in b.iterrows():
-        assert r["bound_known_sd"] >= r["f_1df"] >= r["f_2df"]
+    # more scales, less scatter and a known location never lower what a test could reach; the
+    # test's own null (per-token shapes with floors) comes at least as close on these truths
+    for (truth, S, data), r in lnce.iterrows():
+        assert r["np_bound"] >= r["f_1df"] >= r["f_2df"]
+        assert r["grid_delta"] <= r["delta"] + 1e-6
         if S == 8:
-            assert b.loc[(truth, 12, sd), "f_2df"] >= r["f_2df"]
-        if sd == 0.25:
-            assert b.loc[(truth, S, 0.1), "f_2df"] >= r["f_2df"]
+            assert lnce.loc[(truth, 12, data), "f_2df"] >= r["f_2df"]
+        if data.endswith("0.25"):
+            assert lnce.loc[(truth, S, "ln CE, scatter sd 0.1"), "f_2df"] >= r["f_2df"]
+    # exact match alone, 200 items: a 3x hinge is a sigmoid in log scale, close to a smooth one
+    agg = b[b["data"].str.startswith("aggregate")].set_index(["truth", "n_scales"])
+    assert agg.loc[("hinge_x3", 8), "np_bound"] < 0.5 < agg.loc[("step_1", 8), "np_bound"]
