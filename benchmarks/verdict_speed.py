@@ -15,6 +15,14 @@ the CPU time (``time.process_time``, one BLAS thread) of
 and the ratios. Medians of ``--repeat`` runs. CPU time, not wall time, so other processes on the
 machine do not count; the ratios are the numbers to compare across machines.
 
+These curves come from a smooth truth, where most tests stop early (a p-value certainly above
+0.05 needs few replicates). The speed goal is stated on 100 curves, so the script then times
+``assess`` on 100 ten-scale curves of 25 families, five each of a power law, a per-token logistic,
+a saturating curve, a 3x hinge and a 1-nat step (exact match, token edit distance and target
+log-likelihood with 200 items, and an aggregate exact-match curve with item counts), against 100
+``pblrt_test`` calls on the same curves, and per truth. Genuine breaks have small p-values, which
+need all B replicates of the latent test.
+
 Then, for the replicate chunks the latent tests above drew (100 replicates each, every null shape,
 the scatter and every breakpoint refitted per replicate), the CPU time of the compiled loop the
 test uses (``_replicate_stats``) against the numpy formulation it is tested against
@@ -39,7 +47,22 @@ from emergence.simulate import simulate_aggregate, simulate_family  # noqa: E402
 from emergence.stats._data import as_curve_data  # noqa: E402
 from emergence.stats.bootstrap import pblrt_test  # noqa: E402
 from emergence.stats.latent import latent_break_test, latent_kind  # noqa: E402
-from emergence.verdict import assess_curve  # noqa: E402
+from emergence.verdict import assess, assess_curve  # noqa: E402
+
+MIX = ("power_law", "logistic", "saturating", "hinge", "step")
+
+
+def mixed_curves(per_truth: int = 5) -> list:
+    """100 ten-scale curves (with ``per_truth = 5``): per family of each truth of :data:`MIX`,
+    three per-item metrics (200 items) and an aggregate exact-match curve with item counts."""
+    import pandas as pd
+
+    frames = []
+    for i, (truth, _) in enumerate((t, k) for t in MIX for k in range(per_truth)):
+        frames.append(simulate_family(truth, n_items=200, seed=100 + i, family=f"{truth}-{i}"))
+        frames.append(simulate_aggregate(truth, n_items=200, seed=200 + i,
+                                         metrics=["exact_match"], family=f"{truth}-{i}-aggregate"))
+    return list(extract_curves(pd.concat(frames), x="params", progress=False).curves)
 
 
 def cpu(fn, repeat: int) -> float:
@@ -77,6 +100,21 @@ def main() -> None:
               f"{ver / one:>15.1f}x")
     print(f"mean full verdict {tot_v / len(curves) * 1e3:.0f} ms CPU per curve "
           f"({tot_v / tot_p:.1f}x one PB-LRT)")
+
+    # the issue's measure: 100 curves of several truths, assess vs 100 PB-LRTs
+    mix = mixed_curves()
+    assess(mix[:4], n_boot=999, progress=False)
+    t_a = cpu(lambda: assess(mix, n_boot=999, progress=False), max(1, args.repeat // 2))
+    t_p = cpu(lambda: [pblrt_test(c, null="linear", n_boot=999, seed=1) for c in mix],
+              max(1, args.repeat // 2))
+    print(f"{len(mix)} curves of {len(MIX)} truths: assess {t_a:.2f} s, {len(mix)} PB-LRTs "
+          f"{t_p:.2f} s: {t_a / t_p:.1f}x")
+    for truth in MIX:
+        sub = [c for c in mix if c.key["family"].split("-")[0] == truth]
+        a = cpu(lambda sub=sub: assess(sub, n_boot=999, progress=False), 1)
+        p = cpu(lambda sub=sub: [pblrt_test(c, null="linear", n_boot=999, seed=1) for c in sub], 1)
+        print(f"  {truth:<12}{len(sub):>4} curves: {a / len(sub) * 1e3:6.1f} ms per verdict, "
+              f"{p / len(sub) * 1e3:5.1f} ms per PB-LRT, {a / p:.1f}x")
 
     # the latent test's replicate chunks: compiled loop vs numpy formulation
     chunks = []

@@ -13,8 +13,8 @@ numba.
   (:func:`emergence.stats.latent._fit_all` followed by :func:`emergence.stats.latent._stats`),
   which the observed curve still uses, is the reference it is tested against to rounding
   (``tests/stats/test_kernels.py``).
-- :func:`gather_sums`: the item bootstraps' resampled sums, each replicate's drawn rows added up
-  in one pass instead of building the (replicates, items) matrix of counts and multiplying.
+- :func:`count_rows`: the item bootstraps' resampling counts, a few replicates at a time, counted
+  in one pass over the draws (their sums are then one matrix product per chunk).
 - :func:`mixture_ce`: per-token cross-entropy from exact match over a mixture of target lengths
   (Newton's method, element by element).
 """
@@ -243,22 +243,18 @@ def replicate_stats(ce, eta, deta, var_ce, log_var, log_dmu, nus, floors, x, hin
 
 
 @_jit
-def gather_sums(idx, codes, M, out):  # pragma: no cover - compiled
-    """``out[b] = sum_i M[codes[idx[b, i]]]``: the column sums of the rows of ``M`` (k, m) drawn
-    in replicate ``b`` (``idx`` of shape (B, n)), each draw mapped to its row by ``codes``
-    (empty: the identity), written into ``out`` (B, m) and returned. Equal to ``W @ M`` with
-    ``W`` the counts of each row in each replicate, up to the order of the additions."""
+def count_rows(idx, codes, W):  # pragma: no cover - compiled
+    """``W[b, r]``: how often row ``r`` is drawn in replicate ``b`` (``idx`` of shape (B, n)),
+    each draw mapped to its row by ``codes`` (empty: the identity), written into ``W`` (B, k)
+    and returned. ``W @ M`` then gives the replicates' column sums of ``M``'s rows."""
     B, n = idx.shape
-    m = M.shape[1]
     mapped = codes.size > 0
+    W[:] = 0.0
     for b in range(B):
-        for j in range(m):
-            out[b, j] = 0.0
         for i in range(n):
             r = codes[idx[b, i]] if mapped else idx[b, i]
-            for j in range(m):
-                out[b, j] += M[r, j]
-    return out
+            W[b, r] += 1.0
+    return W
 
 
 @_jit

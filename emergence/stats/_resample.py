@@ -4,8 +4,8 @@ One place for the draws the package uses: items drawn one by one with ``Generato
 (the residual PB-LRT, the item-cluster bootstrap and the Mirage check), and the counts of
 distinct item vectors (the Emergence Score interval), drawn as ``Multinomial(n, counts / n)``
 when there are few of them and item by item otherwise. Items drawn one by one are added up by a
-compiled loop (:func:`emergence.stats._kernels.gather_sums`), not through a matrix of counts.
-Chunks of replicates keep memory bounded; the generator fills replicates in order, so the draws
+compiled loop (:func:`emergence.stats._kernels.count_rows`) a few replicates at a time and
+multiplied into their sums chunk by chunk. Chunks of replicates keep memory bounded; the generator fills replicates in order, so the draws
 are those of one call.
 """
 
@@ -32,7 +32,8 @@ def resample_counts(n: int, n_boot: int, rng: np.random.Generator,
     return np.bincount(flat.ravel(), minlength=n_boot * k).reshape(n_boot, k).astype(np.float64)
 
 
-#: Item draws made at once by the item-by-item path (int64: 128 KB).
+#: Item draws made at once by the item-by-item path (int64: 128 KB; their counts, float64, at
+#: most as many).
 _DRAWS_AT_ONCE = 16_384
 
 #: Multinomial draws cost about this many item draws per cell: with more cells than
@@ -53,8 +54,9 @@ def resampled_sums(rng: np.random.Generator, n_boot: int, *mats: np.ndarray,
     few distinct vectors (fewer than ``n / MULTINOMIAL_COST``), else item by item and counted,
     whichever costs less (both linear in items).
 
-    Items drawn one by one are added up directly, a few replicates at a time (no matrix of
-    counts: the same draws as :func:`resample_counts`, the same sums up to rounding).
+    Items drawn one by one are counted a few replicates at a time and multiplied into their sums
+    chunk by chunk (no matrix of all counts: the same draws as :func:`resample_counts`, the same
+    sums up to rounding).
     Multinomial counts are drawn in chunks of replicates so that no more than about
     :data:`CHUNK_COUNTS` of them are held at once. The generator fills replicates in order, so
     the draws are exactly those of one call.
@@ -79,20 +81,22 @@ def resampled_sums(rng: np.random.Generator, n_boot: int, *mats: np.ndarray,
             for o, M in zip(outs, mats, strict=True):
                 o[a:a + b] = W @ M
         return outs
-    # item by item: the rows each replicate draws, added up in one compiled pass (the draws are
-    # those of resample_counts; the sums equal its counts times the matrices up to rounding).
-    # The draws come a few replicates at a time (the generator fills them in order, so they are
-    # those of one call): small index arrays are reused memory, large fresh ones page-fault.
-    from ._kernels import gather_sums  # compiled on first use
+    # item by item: the rows each replicate draws, counted by a compiled loop a few replicates at
+    # a time and multiplied into their sums (the draws are those of resample_counts). The draws
+    # come a few replicates at a time (the generator fills them in order, so they are those of
+    # one call): small index and count arrays are reused memory, large fresh ones page-fault.
+    from ._kernels import count_rows  # compiled on first use
 
     allm = np.ascontiguousarray(np.hstack([np.asarray(M, float) for M in mats]))
     edges = np.cumsum([0] + [M.shape[1] for M in mats])
     rows = max(1, _DRAWS_AT_ONCE // n)
     got = np.empty((n_boot, allm.shape[1]))
     cmap = np.empty(0, np.int64) if codes is None else codes.astype(np.int64)
+    W = np.empty((rows, k))
     for a in range(0, n_boot, rows):
         b = min(rows, n_boot - a)
-        gather_sums(rng.integers(0, n, size=(b, n)), cmap, allm, got[a:a + b])
+        count_rows(rng.integers(0, n, size=(b, n)), cmap, W[:b])
+        np.matmul(W[:b], allm, out=got[a:a + b])
     for o, lo, hi in zip(outs, edges[:-1], edges[1:], strict=True):
         o[:] = got[:, lo:hi]
     return outs
