@@ -5,8 +5,8 @@ One place for the draws the package uses: items drawn one by one with ``Generato
 distinct item vectors (the Emergence Score interval), drawn as ``Multinomial(n, counts / n)``
 when there are few of them and item by item otherwise. Items drawn one by one are added up by a
 compiled loop (:func:`emergence.stats._kernels.count_rows`) a few replicates at a time and
-multiplied into their sums chunk by chunk. Chunks of replicates keep memory bounded; the generator fills replicates in order, so the draws
-are those of one call.
+multiplied into their sums chunk by chunk. Chunks of replicates keep memory bounded; the
+generator fills replicates in order, so the draws are those of one call.
 """
 
 from __future__ import annotations
