@@ -42,7 +42,7 @@ issue's targets checked with a binomial tolerance for the Monte Carlo error) go 
 
 What any test could reach (no simulation; seconds)::
 
-    python benchmarks/calibration.py --power-bounds [--scales 8 12] [--md FILE]
+    python benchmarks/calibration.py --power-bounds [--scales 8 12] [--results CSV ...] [--md FILE]
 
 For each genuine truth and number of evenly spaced scales (log10 params 7 to 11, as the grid):
 the closest smooth curve of the calibration's smooth families (power law, power law with an
@@ -67,7 +67,10 @@ Columns:
   costs when the location is searched;
 - ``grid_*`` (ln CE rows): the same against the latent test's own null grid (each shape's eta
   linear in log scale, floors as fractions of the truth's smallest CE), which the test must hold
-  its size on, so its power cannot exceed ``grid_np_bound`` either.
+  its size on, so its power cannot exceed ``grid_np_bound`` either;
+- with ``--results`` (CSVs of grid runs): ``measured`` and ``measured_2``, the share of families
+  the verdicts called candidates in the matching cells (scatter estimated and declared; aggregate
+  with and without item counts), for every item count the CSVs hold.
 
 Link-scale table (the break tests called directly on binomial curves, as before)::
 
@@ -751,12 +754,65 @@ def power_bounds(truths=None, scales=(8, 12), sds=(0.25, 0.1), alpha: float = AL
     return pd.DataFrame(rows)
 
 
+#: bounds rows' data -> calibration nuisances whose measured shares go beside them
+_MEASURED = {
+    "ln CE, scatter sd 0.25": (("scatter", "scatter estimated"),
+                               ("scatter_declared", "scatter declared")),
+    "ln CE, scatter sd 0.1": (("scatter_0.1", "scatter estimated"),),
+    "aggregate exact match": (("aggregate", "with n"), ("aggregate_no_n", "no n")),
+}
+
+
+def measured_beside(bounds: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """``bounds`` (:func:`power_bounds`) with the share of families called a candidate genuine
+    transition in the calibration ``results`` (rows of :data:`CSV_COLS`; for a cell run on
+    several codes, the last code's rows): per row, the cells of the same truth and number of
+    scales under the matching nuisances, every item count found (``"54/100"``, ``"32/40;
+    1000 items: 39/40"``); empty where the results have no such cell."""
+    res = results.copy()
+    res["code"] = res["code"].astype(str)
+    last = res.groupby("cell")["code"].last()
+    res = res[res["code"].to_numpy() == last.reindex(res["cell"]).to_numpy()]
+    ver = res[res["quantity"] == "verdict"]
+    tot = ver.groupby("cell")["count"].sum()
+    cand = ver[ver["name"] == CANDIDATE].groupby("cell")["count"].sum().reindex(tot.index,
+                                                                               fill_value=0)
+    out = bounds.copy()
+    for col in ("measured", "measured_2"):
+        out[col] = ""
+    for i, r in out.iterrows():
+        key = next((k for k in _MEASURED if str(r["data"]).startswith(k)), None)
+        if key is None:
+            continue
+        for col, (nuis, label) in zip(("measured", "measured_2"), _MEASURED[key], strict=False):
+            cells = sorted((c for c in tot.index if c.split("|")[0] == r["truth"]
+                            and c.split("|")[1] == str(r["n_scales"]) and c.split("|")[3] == nuis),
+                           key=lambda c: int(c.split("|")[2]))
+            if cells:
+                parts = [f"{int(cand[c])}/{int(tot[c])}" if j == 0 else
+                         f"{c.split('|')[2]} items: {int(cand[c])}/{int(tot[c])}"
+                         for j, c in enumerate(cells)]
+                out.loc[i, col] = f"{label}: " + "; ".join(parts)
+    return out
+
+
 def bounds_main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description="power any test could reach on the genuine truths")
     ap.add_argument("--scales", nargs="+", type=int, default=[8, 12])
+    ap.add_argument("--results", nargs="+", type=Path,
+                    help="calibration CSVs (--out of grid runs): the measured share of "
+                    "candidates beside each bound")
     ap.add_argument("--md", type=Path, help="write the markdown table here too")
     args = ap.parse_args(argv)
-    md = to_markdown(power_bounds(scales=tuple(args.scales)), digits=3)
+    tab = power_bounds(scales=tuple(args.scales))
+    if args.results:
+        missing = [str(p) for p in args.results if not p.exists()]
+        if missing:
+            ap.error(f"--results: no such file: {', '.join(missing)}")
+        res = pd.concat([pd.read_csv(p, keep_default_na=False, na_values=[""])
+                         for p in args.results], ignore_index=True)
+        tab = measured_beside(tab, res)
+    md = to_markdown(tab, digits=3)
     print(md)
     if args.md:
         args.md.write_text(md + "\n")

@@ -82,3 +82,32 @@ def test_power_bounds_find_smooth_truths_and_bound_genuine_ones(calibration):
     # exact match alone, 200 items: a 3x hinge is a sigmoid in log scale, close to a smooth one
     agg = b[b["data"].str.startswith("aggregate")].set_index(["truth", "n_scales"])
     assert agg.loc[("hinge_x3", 8), "np_bound"] < 0.5 < agg.loc[("step_1", 8), "np_bound"]
+
+
+def test_measured_shares_go_beside_the_bounds_from_the_last_code(calibration):
+    cal = calibration
+    rows = []
+
+    def cell(truth, S, n, nuis, cand, fam, code):
+        c = f"{truth}|{S}|{n}|{nuis}"
+        for name, k in ((cal.CANDIDATE, cand), ("no transition", fam - cand)):
+            rows.append(dict(cell=c, truth=truth, smooth=False, n_scales=S, n_items=n,
+                             nuisance=nuis, families=fam, n_boot=19, seed=1, code=code,
+                             quantity="verdict", metric="", name=name, count=k, n=fam,
+                             share=k / fam, seconds=0.0))
+
+    cell("hinge_x3", 8, 200, "scatter", 99, 100, "old")   # superseded by the rerun below
+    cell("hinge_x3", 8, 200, "scatter", 54, 100, "new")
+    cell("hinge_x3", 8, 200, "scatter_declared", 83, 100, "new")
+    cell("hinge_x3", 12, 1000, "scatter", 39, 40, "new")
+    cell("hinge_x3", 12, 200, "scatter", 32, 40, "new")
+    cell("hinge_x3", 8, 200, "aggregate_no_n", 6, 100, "new")
+    b = cal.power_bounds(["hinge_x3"], scales=(8, 12), sds=(0.25,))
+    got = cal.measured_beside(b, pd.DataFrame(rows)).set_index(["data", "n_scales"])
+    assert got.loc[("ln CE, scatter sd 0.25", 8), "measured"] == "scatter estimated: 54/100"
+    assert got.loc[("ln CE, scatter sd 0.25", 8), "measured_2"] == "scatter declared: 83/100"
+    assert (got.loc[("ln CE, scatter sd 0.25", 12), "measured"]
+            == "scatter estimated: 32/40; 1000 items: 39/40")
+    agg = got.loc[("aggregate exact match, 200 items", 8)]
+    assert agg["measured"] == "" and agg["measured_2"] == "no n: 6/100"
+    assert got.loc[("aggregate exact match, 200 items", 12), "measured_2"] == ""
