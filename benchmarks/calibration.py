@@ -65,9 +65,10 @@ Columns:
   family's parameters (2, or 3 with a floor): exact for a null linear in its parameters near the
   closest curve and a known break column, a guide to what estimating the scatter from the scales
   costs when the location is searched;
-- ``grid_*`` (ln CE rows): the same against the latent test's own null grid (each shape's eta
-  linear in log scale, floors as fractions of the truth's smallest CE), which the test must hold
-  its size on, so its power cannot exceed ``grid_np_bound`` either;
+- ``grid_*``: the same against the latent test's own null grid (each shape's eta linear in log
+  scale, floors as fractions of the truth's smallest CE; for aggregate exact match, whose target
+  lengths the test does not know, on ``-ln(exact match)``), which the test must hold its size on,
+  so its power cannot exceed ``grid_np_bound`` either;
 - with ``--results`` (CSVs of grid runs): ``measured`` and ``measured_2``, the share of families
   the verdicts called candidates in the matching cells (scatter estimated and declared; aggregate
   with and without item counts), for every item count the CSVs hold.
@@ -666,10 +667,12 @@ def closest_smooth(m: np.ndarray, x: np.ndarray) -> tuple[str, float, int]:
     return _closest(lambda c: c - m, fams)
 
 
-def closest_grid(m: np.ndarray, x: np.ndarray, kind: str = "loglik") -> tuple[str, float, int]:
+def closest_grid(m: np.ndarray, x: np.ndarray, kind: str = "loglik",
+                 resid=None) -> tuple[str, float, int]:
     """The latent test's own null closest to ``ln CE = m``: each shape ``(nu, e)`` of its grid
     (:func:`emergence.stats.latent.default_shapes`) with ``eta(CE)`` linear in ``x`` and the floor
-    ``e * min(CE)`` of the truth, least squares on ln CE."""
+    ``e * min(CE)`` of the truth, least squares on ln CE (or on ``resid(ln CE)``, the residuals
+    of the data the test sees)."""
     from emergence.stats.latent import _shape_ce, default_shapes
 
     ce = np.exp(m)
@@ -682,7 +685,7 @@ def closest_grid(m: np.ndarray, x: np.ndarray, kind: str = "loglik") -> tuple[st
         fams[f"nu={nu:g}, floor {e:g} min CE"] = (
             lambda p, nu=nu, E=E: np.log(np.maximum(_shape_ce(p[0] + p[1] * x, nu, E), 1e-300)),
             [[a, b]])
-    return _closest(lambda c: c - m, fams)
+    return _closest((lambda c: c - m) if resid is None else resid, fams)
 
 
 def closest_smooth_em(em: np.ndarray, x: np.ndarray, n: int) -> tuple[str, float, int]:
@@ -748,9 +751,19 @@ def power_bounds(truths=None, scales=(8, 12), sds=(0.25, 0.1), alpha: float = AL
             if aggregate:
                 em = np.exp(-5.0 * np.exp(m))
                 name, d2, k = closest_smooth_em(em, x, n_items)
-                rows.append(dict(truth=label, data=f"aggregate exact match, {n_items} items",
-                                 n_scales=S, closest=name, distance=np.nan,
-                                 **_powers(d2, S, k, alpha)))
+                row = dict(truth=label, data=f"aggregate exact match, {n_items} items",
+                           n_scales=S, closest=name, distance=np.nan,
+                           **_powers(d2, S, k, alpha))
+                # the test sees exact match with the target lengths unknown: one token per
+                # answer, so its grid's shapes act on -ln(exact match) = 5 CE
+                sd = np.sqrt(np.maximum(em * (1 - em), 1.0 / n_items) / n_items)
+                gname, gd2, gk = closest_grid(
+                    np.log(5.0) + m, x, "exact_match",
+                    resid=lambda lnce, em=em, sd=sd: (np.exp(-np.exp(lnce)) - em) / sd)
+                g = _powers(gd2, S, gk, alpha)
+                row.update(grid_closest=gname, grid_delta=g["delta"],
+                           grid_np_bound=g["np_bound"], grid_f_2df=g["f_2df"])
+                rows.append(row)
     return pd.DataFrame(rows)
 
 
