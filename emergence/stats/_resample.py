@@ -72,9 +72,9 @@ def resampled_sums(rng: np.random.Generator, n_boot: int, *mats: np.ndarray,
             codes = np.repeat(np.arange(k), counts)
     else:
         n = k
-    step = max(1, CHUNK_COUNTS // max(k, n if codes is not None else 1))
-    outs = [np.empty((n_boot, M.shape[1])) for M in mats]
     if multinomial:
+        step = max(1, CHUNK_COUNTS // k)
+        outs = [np.empty((n_boot, M.shape[1])) for M in mats]
         for a in range(0, n_boot, step):
             b = min(step, n_boot - a)
             W = rng.multinomial(n, counts / n, size=b).astype(float)
@@ -97,6 +97,4 @@ def resampled_sums(rng: np.random.Generator, n_boot: int, *mats: np.ndarray,
         b = min(rows, n_boot - a)
         count_rows(rng.integers(0, n, size=(b, n)), cmap, W[:b])
         np.matmul(W[:b], allm, out=got[a:a + b])
-    for o, lo, hi in zip(outs, edges[:-1], edges[1:], strict=True):
-        o[:] = got[:, lo:hi]
-    return outs
+    return [got[:, lo:hi] for lo, hi in zip(edges[:-1], edges[1:], strict=True)]

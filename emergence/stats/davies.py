@@ -215,9 +215,6 @@ def davies_test(
     ris = np.full(values.size, np.nan)
     ris2 = np.full(values.size, np.nan)
     df_res = n - xreg.shape[1] - 1
-    if family == "gaussian" and form == "glm":
-        b0, _ = _wls(xreg, y, w)
-        dev0 = float(np.sum(w * (y - xreg @ b0) ** 2))
     if family == "binomial":
         _, dev0, _, eta0 = _binom_glm(xreg, y, nt, tol=1e-14)
     if family == "gaussian":
@@ -238,13 +235,12 @@ def davies_test(
         hh = np.where(est, hh, np.nan)
         zz = (Ht.T @ r0) / np.sqrt(hh)                  # b / sqrt(inv[0, 0])
         dev = float(r0 @ r0) - zz**2
+        # the deviance drop is zz^2, so for a gaussian fit the signed LRT statistic of the glm
+        # form, sign(b) sqrt((dev0 - dev) / disp), is the Wald statistic b / sqrt(disp inv[0, 0])
+        # and the lm form's t statistic alike
+        ris = zz / np.sqrt(dev / df_res)
         if form == "lm":
-            ris = zz / np.sqrt(dev / df_res)
             ris2 = zz**2 / (zz**2 + dev)
-        else:
-            disp = dev / df_res
-            ris = (np.sqrt(np.maximum(dev0 - dev, 0.0) / disp) * np.sign(zz)
-                   if type == "lrt" else zz / np.sqrt(disp))
     for i, psi in enumerate(values if family == "binomial" else ()):
         X1 = np.column_stack([np.maximum(x - psi, 0.0), xreg])
         if np.linalg.matrix_rank(X1 * np.sqrt(w)[:, None]) < X1.shape[1]:

@@ -681,13 +681,9 @@ def _replicate_stats(setup: _Setup, Y: np.ndarray, grid: _KernelGrid, shapes, df
         np.ascontiguousarray(t_alt, dtype=float), int(df1))
 
 
-def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int,
-             buf: _Buffers | None = None) -> _Fits:
-    """Everything the statistic needs for each replicate row of ``Y`` (B, S), per shape.
-
-    With ``buf`` the large arrays live in those buffers: the fits are valid until the next call
-    with the same buffers."""
-    buf = _Buffers() if buf is None else buf
+def _fit_all(setup: _Setup, Y: np.ndarray, cols: np.ndarray, shapes, df1: int) -> _Fits:
+    """Everything the statistic needs for each replicate row of ``Y`` (B, S), per shape."""
+    buf = _Buffers()
     ce, dmu, var_ce = _noise(setup, Y)
     B, S = Y.shape
     G = len(shapes)
@@ -771,7 +767,7 @@ def _runs_tau2_many(setup: _Setup, runs: np.ndarray) -> np.ndarray:
     return np.maximum((between - item).mean(axis=1), 0.0)
 
 
-def _stats(fits: _Fits, buf: _Buffers | None = None):
+def _stats(fits: _Fits):
     """Profile LR statistics over shapes and breaks, for both directions at once.
 
     ``D0`` is the best null, ``D_up``/``D_dn`` the best accelerating/decelerating break (break
@@ -786,7 +782,7 @@ def _stats(fits: _Fits, buf: _Buffers | None = None):
     ar = np.arange(B)
     d0min = d0.min(axis=0)
     g0 = np.argmin(d0, axis=0)
-    buf = _Buffers() if buf is None else buf
+    buf = _Buffers()
     # replicate-major copies: the best (shape, candidate) of a replicate is one argmin over a row
     redT = buf.get("redT", (B, G, K))
     np.copyto(redT, red.transpose(1, 0, 2))
