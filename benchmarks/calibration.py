@@ -673,15 +673,14 @@ def closest_grid(m: np.ndarray, x: np.ndarray, kind: str = "loglik",
     (:func:`emergence.stats.latent.default_shapes`) with ``eta(CE)`` linear in ``x`` and the floor
     ``e * min(CE)`` of the truth, least squares on ln CE (or on ``resid(ln CE)``, the residuals
     of the data the test sees)."""
-    from emergence.stats.latent import _shape_ce, default_shapes
+    from emergence.stats.latent import _shape_ce, _shape_eta_all, default_shapes
 
-    ce = np.exp(m)
+    ce = np.exp(m)[None, :]
     fams = {}
     for nu, e in default_shapes(kind):
-        E = float(e) * float(ce.min())
-        D = np.maximum(ce - E, 1e-12)
-        eta = -np.log(D) if nu == 0 else np.log(nu) - nu * D - np.log(-np.expm1(-nu * D))
-        b, a = np.polyfit(x, eta, 1)
+        eta, _, Es = _shape_eta_all(ce, [(nu, e)])   # the test's own link and floor
+        E = float(Es[0, 0])
+        b, a = np.polyfit(x, eta[0, 0], 1)
         fams[f"nu={nu:g}, floor {e:g} min CE"] = (
             lambda p, nu=nu, E=E: np.log(np.maximum(_shape_ce(p[0] + p[1] * x, nu, E), 1e-300)),
             [[a, b]])
